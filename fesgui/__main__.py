@@ -1,0 +1,3 @@
+from fesgui.cli import main
+
+raise SystemExit(main())

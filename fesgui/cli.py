@@ -1,0 +1,90 @@
+"""Command line: ``fesgui`` opens the app; ``fesgui <command>`` works without a window.
+
+Each subcommand lives in its own module under :mod:`fesgui.commands` and provides
+``add_parser(subparsers)`` and ``run(args) -> int``. Heavy imports (Qt, MediaPipe,
+OpenCV) happen inside ``run`` so that ``fesgui --help`` is instant.
+
+Every :class:`~fesgui.errors.FesguiError` becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from fesgui import __version__
+from fesgui.errors import FesguiError
+
+# name of the module in fesgui.commands for each subcommand, in --help order
+COMMANDS = [
+    "train",
+    "synth",
+    "batch",
+    "video",
+    "convert",
+    "models",
+    "evaluate",
+    "bench",
+]
+
+
+def _load(name: str):
+    return importlib.import_module(f"fesgui.commands.{name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fesgui",
+        description="Change facial expressions with tiny, interpretable linear models. "
+        "Without a command, opens the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"fesgui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = _load(name)
+        except ModuleNotFoundError as exc:  # a command still being written
+            if exc.name != f"fesgui.commands.{name}":
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def _app_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fesgui", add_help=False)
+    parser.add_argument("path", nargs="?", help="a photo, folder or video to open")
+    parser.add_argument("--camera", type=int, default=None, metavar="N",
+                        help="start camera N (or a video file path standing in for it)")
+    parser.add_argument("--camera-file", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--model", default=None, help="model name or .npz file to select")
+    parser.add_argument("--quit-after", type=float, default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        first = next((a for a in argv if not a.startswith("-")), None)
+        wants_help = any(a in ("-h", "--help", "--version") for a in argv)
+        if (first in COMMANDS) or (wants_help and first is None):
+            args = build_parser().parse_args(argv)
+            if args.command is None:
+                build_parser().print_help()
+                return 0
+            return int(args.run(args) or 0)
+        app_args = _app_parser().parse_args(argv)
+        from fesgui.gui.app import run_app  # Qt only when the window is wanted
+
+        return int(run_app(app_args) or 0)
+    except FesguiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``fesgui`` command line, one module each."""
