@@ -1,0 +1,202 @@
+"""Drawing pieces shared by the model inspector and the model-maps panel.
+
+Nothing here computes a model quantity: the arrays come from ``fesgui.core`` (and
+``fesgui.core.interpret``) and are only given a colormap, a view and an export. Three kinds
+of map are drawn, each in one consistent way:
+
+* ``"image"``: an image in [0, 1] (input crop, output), grey or RGB, levels fixed at 0..1;
+* ``"signed"``: weights, ``W x``, bias, tap maps: a diverging colormap with SYMMETRIC
+  levels ``±max|v|`` so that white always means exactly 0 (RGB data: the same levels on
+  every channel, 0 is mid grey);
+* ``"positive"``: L1 norm, ``|z|``, the alpha stages: a sequential colormap from 0 to max.
+
+All image items use row-major order, so a numpy ``(H, W[, 3])`` array shows with row 0 at
+the top and the pixel ``(row, col)`` covering the square ``[col, col+1) x [row, row+1)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from fesgui.atomic import atomic_write
+from fesgui.errors import FesguiError
+
+KINDS = ("image", "signed", "positive")
+SIGNED_CMAP = "CET-D1"  # blue - white - red
+POSITIVE_CMAP = "viridis"
+MARKER_PEN = pg.mkPen((255, 200, 0), width=2)  # cosmetic: 2 screen pixels at any zoom
+
+
+def colormap(kind: str) -> pg.ColorMap:
+    """The colormap used for single-channel maps of ``kind``."""
+    if kind == "signed":
+        return pg.colormap.get(SIGNED_CMAP)
+    if kind == "positive":
+        return pg.colormap.get(POSITIVE_CMAP)
+    if kind == "image":
+        return pg.ColorMap([0.0, 1.0], [(0, 0, 0), (255, 255, 255)], name="gray")
+    raise ValueError(f"unknown map kind {kind!r}: use one of {KINDS}")
+
+
+def levels(data: np.ndarray, kind: str) -> tuple[float, float]:
+    """Display levels of ``data``: 0..1 for images, ±max|v| for signed, 0..max for positive.
+
+    A map that is all zero (or all NaN) gets the unit range so that it still draws.
+    """
+    if kind == "image":
+        return 0.0, 1.0
+    finite = np.asarray(data)[np.isfinite(data)]
+    if kind == "signed":
+        m = float(np.max(np.abs(finite))) if finite.size else 0.0
+        m = m if m > 0 else 1.0
+        return -m, m
+    top = float(np.max(finite)) if finite.size else 0.0
+    return 0.0, (top if top > 0 else 1.0)
+
+
+def render(data: np.ndarray, kind: str) -> np.ndarray:
+    """The map as it is drawn: ``(H, W, 3) uint8`` RGB (what is written to a PNG).
+
+    ``data``: ``(H, W)`` (drawn through the colormap of ``kind``) or ``(H, W, 3)`` (drawn
+    as RGB with the same levels on every channel).
+    """
+    data = np.asarray(data, dtype=np.float64)
+    lo, hi = levels(data, kind)
+    unit = np.nan_to_num(np.clip((data - lo) / (hi - lo), 0.0, 1.0), nan=0.0)
+    if data.ndim == 3:
+        return np.round(unit * 255).astype(np.uint8)
+    return np.ascontiguousarray(colormap(kind).map(unit, mode="byte")[..., :3])
+
+
+def _write_png(path: Path, rgb: np.ndarray) -> None:
+    try:
+        from fesgui.imageio import write_image
+    except ImportError:  # the image I/O module is not in the tree: same atomic rule by hand
+        from PIL import Image
+
+        with atomic_write(path) as tmp:
+            Image.fromarray(rgb, mode="RGB").save(tmp, format="PNG")
+    else:
+        write_image(path, rgb)
+
+
+def export_map(path: str | Path, data: np.ndarray | None, kind: str) -> tuple[Path, Path]:
+    """Write ``data`` as ``<stem>.png`` (rendered with its colormap) and ``<stem>.npy``.
+
+    ``path`` may end in ``.png``, ``.npy`` or have no suffix; both files go beside it.
+    The ``.npy`` holds the raw float values, exactly as the core returned them. Both files
+    are written atomically. Returns ``(png_path, npy_path)``.
+    """
+    if data is None:
+        raise FesguiError("nothing to export yet: load a model (and a face) first")
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix.lower() in (".png", ".npy") else path
+    png, npy = stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".npy")
+    if not stem.parent.is_dir():
+        raise FesguiError(f"cannot export to {stem.parent}: the folder does not exist")
+    _write_png(png, render(data, kind))
+    with atomic_write(npy) as tmp:
+        np.save(tmp, np.asarray(data))
+    return png, npy
+
+
+def ask_export_path(parent: QtWidgets.QWidget, name: str) -> Path | None:
+    """Ask where to export map ``name`` (a PNG name; the .npy goes beside it)."""
+    default = str(Path.cwd() / f"{name}.png")
+    path, _ = QtWidgets.QFileDialog.getSaveFileName(
+        parent, f"Export {name} (PNG + .npy)", default, "PNG image (*.png)")
+    return Path(path) if path else None
+
+
+class PixelImageItem(pg.ImageItem):
+    """An ImageItem in row-major order that reports left clicks as ``(row, col)``."""
+
+    sigPixelClicked = QtCore.Signal(int, int)
+
+    def __init__(self) -> None:
+        super().__init__(axisOrder="row-major")
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: N802 (Qt naming)
+        if ev.button() != QtCore.Qt.MouseButton.LeftButton or self.image is None:
+            ev.ignore()
+            return
+        pos = ev.pos()
+        row, col = int(math.floor(pos.y())), int(math.floor(pos.x()))
+        h, w = self.image.shape[:2]
+        if 0 <= row < h and 0 <= col < w:
+            ev.accept()
+            self.sigPixelClicked.emit(row, col)
+        else:
+            ev.ignore()
+
+
+class MapItem:
+    """One titled map inside a ``pg.GraphicsLayout``: a view box, an image, a pixel marker.
+
+    ``data`` is the array exactly as given (never modified); ``image`` the array handed to
+    the ImageItem (``data`` itself, or one channel of it).
+    """
+
+    def __init__(self, layout: pg.GraphicsLayout, name: str, title: str, kind: str,
+                 on_click: Callable[[int, int], None] | None = None,
+                 on_export: Callable[[str], None] | None = None) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown map kind {kind!r}: use one of {KINDS}")
+        self.name, self.title, self.kind = name, title, kind
+        self.data: np.ndarray | None = None
+        self.image: np.ndarray | None = None
+        self.label = layout.addLabel(title, size="9pt")
+        layout.nextRow()
+        self.view = layout.addViewBox(lockAspect=True, invertY=True, enableMenu=True)
+        self.view.setMouseEnabled(x=False, y=False)
+        self.item = PixelImageItem()
+        self.view.addItem(self.item)
+        self.marker = QtWidgets.QGraphicsRectItem(0, 0, 1, 1)
+        self.marker.setPen(MARKER_PEN)
+        self.marker.setZValue(10)
+        self.marker.setVisible(False)
+        self.view.addItem(self.marker)
+        if on_click is not None:
+            self.item.sigPixelClicked.connect(on_click)
+        if on_export is not None and self.view.menu is not None:
+            action = self.view.menu.addAction(f"Export {name} (PNG + .npy)…")
+            action.triggered.connect(lambda: on_export(name))
+
+    def set_data(self, data: np.ndarray | None, channel: int | None = None,
+                 title: str | None = None) -> None:
+        """Show ``data`` (``(H, W)`` or ``(H, W, C)``); ``channel`` picks one of C to show."""
+        self.data = data
+        if title is not None:
+            self.label.setText(title, size="9pt")
+        if data is None:
+            self.image = None
+            self.item.clear()
+            return
+        image = data
+        if data.ndim == 3:
+            if data.shape[2] == 1:
+                image = data[..., 0]
+            elif channel is not None:
+                image = data[..., min(channel, data.shape[2] - 1)]
+        self.image = image
+        lo, hi = levels(image, self.kind)
+        if image.ndim == 2:
+            self.item.setImage(image, autoLevels=False, levels=(lo, hi),
+                               lut=colormap(self.kind).getLookupTable(nPts=256))
+        else:
+            self.item.setImage(image, autoLevels=False, levels=(lo, hi), lut=None)
+        self.view.autoRange(padding=0.0)
+
+    def set_marker(self, row: int | None, col: int | None) -> None:
+        """Outline pixel ``(row, col)`` (``None`` hides the marker)."""
+        if row is None or col is None or self.image is None:
+            self.marker.setVisible(False)
+            return
+        self.marker.setRect(QtCore.QRectF(col, row, 1, 1))
+        self.marker.setVisible(True)

@@ -1,0 +1,441 @@
+"""The pixel inspector: click a pixel, see the weights, the bias and the arithmetic behind it.
+
+:class:`InspectorPanel` shows, for the selected output pixel ``(row, col)`` and channel:
+
+* the receptive field: the ``r x r`` weights as a heat map (diverging colormap, symmetric
+  levels ``±max|w|``), the input patch under the taps, and the footprint of the taps in
+  the image (with dilation ``d`` the taps sit on a ``(d(r-1)+1)^2`` window with gaps);
+* the arithmetic: ``sum w*x``, ``+ b``, ``= y`` (the model output), the alpha of the
+  refinement and the refined value ``(1 - alpha) x + alpha y``, and the final value after
+  the intensity blend (read from the pipeline's ``FaceResult``);
+* the pixel's transfer curve (output against its own input over 0..255): the Pixel-KR
+  table, the Pixel-RR line, for MR the centre-tap line.
+
+Every number comes from ``fesgui.core`` (``receptive_field``, ``taps``,
+``interpret.pixel_arithmetic``, ``interpret.transfer_curve``, ``alpha_map``); this module
+only draws. Arrow keys move the selection; :attr:`InspectorPanel.pixel_selected` is emitted
+whenever the selection changes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from fesgui.errors import FesguiError
+from fesgui.gui import inspect_views as views
+
+if TYPE_CHECKING:
+    from fesgui.pipeline import FaceResult, RefineParams
+
+CHANNEL_NAMES = ("R", "G", "B")
+METHOD_NAMES = {"mr": "MR", "pixel-rr": "Pixel-RR", "pixel-kr": "Pixel-KR"}
+ARITHMETIC_ROWS = (
+    ("input", "x", "input value at the pixel"),
+    ("wx", "Σ w·x", "weights times the input patch, summed over the taps"),
+    ("bias", "+ b", "the pixel's bias"),
+    ("output", "= y", "model output (what predict gives at this pixel)"),
+    ("alpha", "α", "refinement weight of this pixel (alpha map)"),
+    ("refined", "y′ = (1−α)x + αy", "value after the blur refinement (RMR)"),
+    ("final", "final", "value after the intensity blend: what is pasted back"),
+)
+ARROWS = {
+    QtCore.Qt.Key.Key_Up: (-1, 0),
+    QtCore.Qt.Key.Key_Down: (1, 0),
+    QtCore.Qt.Key.Key_Left: (0, -1),
+    QtCore.Qt.Key.Key_Right: (0, 1),
+}
+
+
+def fmt(value: float | None) -> str:
+    """How every number of the arithmetic is displayed (6 decimals)."""
+    return "—" if value is None else f"{float(value):.6f}"
+
+
+class InspectorPanel(QtWidgets.QWidget):
+    """Receptive field, bias and arithmetic of one selected output pixel.
+
+    Public API (the main window depends on it): :meth:`set_model`, :meth:`set_face`,
+    :meth:`select_pixel` and the signal :attr:`pixel_selected` ``(row, col)``.
+    """
+
+    pixel_selected = QtCore.Signal(int, int)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._model: Any = None
+        self._face: FaceResult | None = None
+        self._params: RefineParams | None = None
+        self._pixel: tuple[int, int] | None = None
+        self._alpha_key: tuple | None = None
+        self._alpha: np.ndarray | None = None
+        self.arithmetic: Any = None  # the last PixelArithmetic drawn (None without a face)
+        self.curve: tuple[np.ndarray, np.ndarray] | None = None  # last transfer curve
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        self._build()
+        self._refresh()
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+
+        self.model_label = QtWidgets.QLabel("no model loaded")
+        self.model_label.setWordWrap(True)
+        outer.addWidget(self.model_label)
+
+        bar = QtWidgets.QHBoxLayout()
+        bar.addWidget(QtWidgets.QLabel("pixel row"))
+        self.row_spin = QtWidgets.QSpinBox()
+        bar.addWidget(self.row_spin)
+        bar.addWidget(QtWidgets.QLabel("col"))
+        self.col_spin = QtWidgets.QSpinBox()
+        bar.addWidget(self.col_spin)
+        bar.addWidget(QtWidgets.QLabel("channel"))
+        self.channel_combo = QtWidgets.QComboBox()
+        self.channel_combo.addItems(list(CHANNEL_NAMES))
+        self.channel_combo.setToolTip("colour channel whose weights and patch are shown")
+        bar.addWidget(self.channel_combo)
+        bar.addStretch(1)
+        outer.addLayout(bar)
+        for spin in (self.row_spin, self.col_spin):
+            spin.setKeyboardTracking(False)
+            spin.valueChanged.connect(self._spin_changed)
+        self.channel_combo.currentIndexChanged.connect(lambda _i: self._refresh())
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.graphics.setMinimumHeight(300)
+        outer.addWidget(self.graphics, stretch=3)
+        top = self.graphics.addLayout(row=0, col=0)
+        self.crop_map = views.MapItem(top, "crop", "input x — click a pixel", "image",
+                                      on_click=self.select_pixel)
+        weights = self.graphics.addLayout(row=0, col=1)
+        self.weights_map = views.MapItem(weights, "weights", "weights w", "signed")
+        self.weights_bar = pg.ColorBarItem(
+            values=(-1, 1), colorMap=views.colormap("signed"), interactive=False, width=12)
+        self.weights_bar.setImageItem(self.weights_map.item)
+        weights.addItem(self.weights_bar, row=1, col=1)
+        self._weight_texts: list[pg.TextItem] = []
+        bottom = self.graphics.addLayout(row=1, col=0)
+        self.patch_map = views.MapItem(bottom, "patch", "input patch under the taps", "image")
+        self.footprint = self.graphics.addPlot(row=1, col=1, title="tap offsets (dy, dx)")
+        self.footprint.setAspectLocked(True)
+        self.footprint.invertY(True)
+        self.footprint.setMouseEnabled(x=False, y=False)
+        self.footprint.setLabel("bottom", "dx")
+        self.footprint.setLabel("left", "dy")
+        self.footprint.hideButtons()
+        self.window_cells = pg.ScatterPlotItem(pxMode=False, symbol="s", size=0.92,
+                                               pen=pg.mkPen(90, 90, 90), brush=None)
+        self.tap_cells = pg.ScatterPlotItem(pxMode=False, symbol="s", size=0.92)
+        self.centre_cell = pg.ScatterPlotItem(pxMode=False, symbol="s", size=1.0,
+                                              pen=views.MARKER_PEN, brush=None)
+        for item in (self.window_cells, self.tap_cells, self.centre_cell):
+            self.footprint.addItem(item)
+
+        self.geometry_label = QtWidgets.QLabel("")
+        self.geometry_label.setWordWrap(True)
+        outer.addWidget(self.geometry_label)
+
+        box = QtWidgets.QGroupBox("arithmetic of the selected pixel")
+        grid = QtWidgets.QGridLayout(box)
+        grid.setVerticalSpacing(1)
+        mono = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
+        self.labels: dict[str, QtWidgets.QLabel] = {}
+        for row, (key, name, tip) in enumerate(ARITHMETIC_ROWS):
+            name_label = QtWidgets.QLabel(name)
+            value = QtWidgets.QLabel("—")
+            value.setFont(mono)
+            value.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight
+                               | QtCore.Qt.AlignmentFlag.AlignVCenter)
+            name_label.setToolTip(tip)
+            value.setToolTip(tip)
+            grid.addWidget(name_label, row, 0)
+            grid.addWidget(value, row, 1)
+            self.labels[key] = value
+        self.note_label = QtWidgets.QLabel("")
+        self.note_label.setWordWrap(True)
+        grid.addWidget(self.note_label, len(ARITHMETIC_ROWS), 0, 1, 2)
+        outer.addWidget(box)
+
+        self.curve_plot = pg.PlotWidget(title="transfer curve")
+        self.curve_plot.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.curve_plot.setMinimumHeight(140)
+        self.curve_plot.setLabel("bottom", "input level (0..255)")
+        self.curve_plot.setLabel("left", "output")
+        self.curve_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.curve_plot.setMouseEnabled(x=False, y=False)
+        self.curve_plot.hideButtons()
+        self.curve_item = self.curve_plot.plot(pen=pg.mkPen((60, 140, 255), width=2))
+        self.curve_marker_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 200, 0)))
+        self.curve_marker = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(255, 200, 0))
+        self.curve_plot.addItem(self.curve_marker_line)
+        self.curve_plot.addItem(self.curve_marker)
+        outer.addWidget(self.curve_plot, stretch=1)
+
+        self.status_label = QtWidgets.QLabel("")
+        self.status_label.setWordWrap(True)
+        self.status_label.setStyleSheet("color: #c0392b")
+        outer.addWidget(self.status_label)
+
+    # ------------------------------------------------------------------ public API
+    def set_model(self, model: Any) -> None:
+        """Inspect ``model`` (any fitted ``fesgui.core`` model, or ``None``)."""
+        self._model = model
+        self._alpha_key = self._alpha = None
+        if model is not None:
+            h, w = self._size()
+            for spin, n in ((self.row_spin, h), (self.col_spin, w)):
+                spin.blockSignals(True)
+                spin.setRange(0, n - 1)
+                spin.blockSignals(False)
+            if self._pixel is None or not (self._pixel[0] < h and self._pixel[1] < w):
+                self._set_pixel(h // 2, w // 2)
+        self._refresh()
+
+    def set_face(self, face: FaceResult | None, params: RefineParams) -> None:
+        """Show the arithmetic for ``face`` (a pipeline ``FaceResult``) under ``params``."""
+        self._face = face
+        self._params = params
+        self._refresh()
+
+    def select_pixel(self, row: int, col: int) -> None:
+        """Select output pixel ``(row, col)`` (clamped to the image); emits on change."""
+        row, col = int(row), int(col)
+        if self._model is not None:
+            h, w = self._size()
+            row, col = min(max(row, 0), h - 1), min(max(col, 0), w - 1)
+        if self._pixel == (row, col):
+            return
+        self._set_pixel(row, col)
+        self._refresh()
+        self.pixel_selected.emit(row, col)
+
+    def selected_pixel(self) -> tuple[int, int] | None:
+        """The selected ``(row, col)``, or ``None`` before a model is set."""
+        return self._pixel
+
+    def move_selection(self, drow: int, dcol: int) -> None:
+        """Move the selection by ``(drow, dcol)`` pixels (what the arrow keys do)."""
+        if self._pixel is not None:
+            self.select_pixel(self._pixel[0] + drow, self._pixel[1] + dcol)
+
+    def channel(self) -> int:
+        """The selected colour channel (0 = R, 1 = G, 2 = B; 0 for grey data)."""
+        return max(self.channel_combo.currentIndex(), 0)
+
+    def set_channel(self, channel: int) -> None:
+        """Select colour channel ``channel`` (0, 1 or 2)."""
+        if channel not in range(self.channel_combo.count()):
+            raise FesguiError(f"channel={channel} does not exist: use 0 (R), 1 (G) or 2 (B)")
+        self.channel_combo.setCurrentIndex(channel)
+
+    # ------------------------------------------------------------------ events
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt naming)
+        step = ARROWS.get(QtCore.Qt.Key(event.key()))
+        if step is None or self._pixel is None:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+        self.move_selection(*step)
+
+    def _spin_changed(self, _value: int) -> None:
+        self.select_pixel(self.row_spin.value(), self.col_spin.value())
+
+    # ------------------------------------------------------------------ drawing
+    def _size(self) -> tuple[int, int]:
+        h, w = self._model.image_size
+        return int(h), int(w)
+
+    def _set_pixel(self, row: int, col: int) -> None:
+        self._pixel = (row, col)
+        for spin, v in ((self.row_spin, row), (self.col_spin, col)):
+            spin.blockSignals(True)
+            spin.setValue(v)
+            spin.blockSignals(False)
+
+    def _weight_channel(self) -> int:
+        """Index into the model's K weight sets for the selected channel."""
+        k = int(self._model.weights_.shape[0])
+        return min(self.channel(), k - 1)
+
+    def _alpha_for(self, params: RefineParams | None) -> np.ndarray | None:
+        """The model's alpha map under ``params`` (``None`` when refinement is off)."""
+        if params is None or not params.enabled:
+            return None
+        key = (params.k, params.tau, params.dilation_radius, params.blur_sigma)
+        if key != self._alpha_key:
+            from fesgui.core import alpha_map
+
+            self._alpha = alpha_map(self._model, k=params.k, tau=params.tau,
+                                    dilation_radius=params.dilation_radius,
+                                    blur_sigma=params.blur_sigma)
+            self._alpha_key = key
+        return self._alpha
+
+    def _refresh(self) -> None:
+        self.status_label.setText("")
+        if self._model is None:
+            self._clear()
+            return
+        try:
+            self._draw()
+        except FesguiError as exc:
+            self.status_label.setText(str(exc))
+
+    def _clear(self) -> None:
+        self.model_label.setText("no model loaded")
+        self.geometry_label.setText("")
+        for item in (self.crop_map, self.weights_map, self.patch_map):
+            item.set_data(None)
+            item.set_marker(None, None)
+        self._set_weight_texts(None)
+        for scatter in (self.window_cells, self.tap_cells, self.centre_cell):
+            scatter.clear()
+        for label in self.labels.values():
+            label.setText("—")
+        self.note_label.setText("")
+        self.curve_item.setData([], [])
+        self.curve_marker.clear()
+        self.curve_marker_line.setVisible(False)
+        self.arithmetic = None
+        self.curve = None
+
+    def _draw(self) -> None:
+        from fesgui.core import interpret
+
+        model, face = self._model, self._face
+        meta = model.meta
+        method = meta.get("method", "?")
+        row, col = self._pixel
+        channel = self.channel()
+        wc = self._weight_channel()
+        h, w = self._size()
+        shared = int(model.weights_.shape[0]) == 1
+        self.model_label.setText(
+            f"<b>{meta.get('name') or METHOD_NAMES.get(method, method)}</b> · "
+            f"{METHOD_NAMES.get(method, method)} · colour {meta.get('color', '?')} · "
+            f"{h}x{w} px")
+
+        if face is not None:
+            alpha = self._alpha_for(self._params)
+            arith = interpret.pixel_arithmetic(model, face.crop, row, col, channel=channel,
+                                               alpha=alpha)
+            weights, bias, patch = arith.weights, float(arith.bias), arith.patch
+            self.crop_map.kind = "image"
+            self.crop_map.set_data(face.crop, title="input x — click a pixel")
+        else:
+            weights, bias = model.receptive_field(row, col, channel=wc)
+            patch = arith = None
+            self.crop_map.kind = "signed"
+            self.crop_map.set_data(np.moveaxis(np.asarray(model.bias_), 0, -1),
+                                   channel=wc, title="bias b — click a pixel")
+        self.arithmetic = arith
+        self.crop_map.set_marker(row, col)
+
+        weights = np.asarray(weights)
+        self.weights_map.set_data(
+            weights, title=f"weights w of ({row}, {col})"
+            + ("" if shared else f" · {CHANNEL_NAMES[wc]}"))
+        lo, hi = views.levels(weights, "signed")
+        self.weights_bar.setLevels((lo, hi))
+        self._set_weight_texts(weights)
+        self.patch_map.set_data(None if patch is None else np.asarray(patch),
+                                title="input patch under the taps"
+                                + (f" · {CHANNEL_NAMES[channel]}" if patch is not None
+                                   and self._n_display_channels() == 3 else ""))
+        self._draw_footprint(weights)
+        self._draw_numbers(arith, bias, method)
+        self._draw_curve(interpret, row, col, wc, arith)
+
+    def _n_display_channels(self) -> int:
+        if self._face is not None and np.ndim(self._face.crop) == 3:
+            return int(self._face.crop.shape[2])
+        return int(self._model.weights_.shape[0])
+
+    def _set_weight_texts(self, weights: np.ndarray | None) -> None:
+        for text in self._weight_texts:
+            self.weights_map.view.removeItem(text)
+        self._weight_texts = []
+        if weights is None or weights.shape[0] > 5:
+            return
+        for (r, c), v in np.ndenumerate(weights):
+            text = pg.TextItem(f"{v:.3f}", color=(20, 20, 20), anchor=(0.5, 0.5))
+            text.setPos(c + 0.5, r + 0.5)
+            self.weights_map.view.addItem(text)
+            self._weight_texts.append(text)
+
+    def _draw_footprint(self, weights: np.ndarray) -> None:
+        model = self._model
+        taps = np.asarray(model.taps())
+        size = int(model.meta.get("size", weights.shape[0]))
+        dilation = int(model.meta.get("dilation", 1))
+        half = dilation * (size - 1) // 2
+        span = 2 * half + 1
+        grid = np.arange(-half, half + 1)
+        gy, gx = np.meshgrid(grid, grid, indexing="ij")
+        self.window_cells.setData(x=gx.ravel(), y=gy.ravel())
+        lo, hi = views.levels(weights, "signed")
+        colours = views.colormap("signed").map((weights.ravel() - lo) / (hi - lo), mode="qcolor")
+        self.tap_cells.setData(x=taps[:, 1], y=taps[:, 0], brush=colours,
+                               pen=pg.mkPen(40, 40, 40),
+                               data=[f"({dy}, {dx})" for dy, dx in taps])
+        self.centre_cell.setData(x=[0], y=[0])
+        self.footprint.setRange(xRange=(-half - 0.5, half + 0.5),
+                                yRange=(-half - 0.5, half + 0.5), padding=0.05)
+        ticks = [(int(v), str(int(v))) for v in np.unique(taps)]
+        for axis in ("bottom", "left"):
+            self.footprint.getAxis(axis).setTicks([ticks])
+        self.geometry_label.setText(
+            f"receptive field: {size}x{size} taps, dilation {dilation} → spread over a "
+            f"{span}x{span} window; offsets dy, dx ∈ "
+            f"{{{', '.join(str(int(v)) for v in np.unique(taps[:, 0]))}}} "
+            "(taps outside the image read 0)")
+
+    def _draw_numbers(self, arith: Any, bias: float, method: str) -> None:
+        values: dict[str, float | None] = dict.fromkeys(self.labels)
+        values["bias"] = bias
+        notes = []
+        if arith is not None:
+            values.update(input=arith.input_value, wx=arith.wx, output=arith.output,
+                          alpha=arith.alpha, refined=arith.refined)
+            row, col = self._pixel
+            final = np.asarray(self._face.final)
+            values["final"] = float(final[row, col, self.channel()] if final.ndim == 3
+                                    else final[row, col])
+            if arith.alpha is None:
+                notes.append("refinement off: y′ = y")
+                values["refined"] = arith.output
+            if self._params is not None:
+                notes.append(f"intensity {self._params.intensity:g}")
+        else:
+            notes.append("load a face to see Σ w·x and the output")
+        if method == "pixel-kr":
+            notes.append("Pixel-KR: w and b are the least-squares line through the pixel's "
+                         "table; y is read from the table (see the curve)")
+        for key, label in self.labels.items():
+            label.setText(fmt(values[key]))
+        self.note_label.setText("; ".join(notes))
+
+    def _draw_curve(self, interpret: Any, row: int, col: int, channel: int,
+                    arith: Any) -> None:
+        levels, values = interpret.transfer_curve(self._model, row, col, channel=channel)
+        self.curve = (np.asarray(levels), np.asarray(values))
+        self.curve_item.setData(self.curve[0], self.curve[1])
+        method = self._model.meta.get("method")
+        what = {"pixel-kr": "table", "pixel-rr": "line w·x + b"}.get(
+            method, "centre-tap line")
+        self.curve_plot.setTitle(f"transfer curve of ({row}, {col}): {what}")
+        if arith is None:
+            self.curve_marker.clear()
+            self.curve_marker_line.setVisible(False)
+            return
+        x = float(arith.input_value) * 255.0
+        self.curve_marker_line.setPos(x)
+        self.curve_marker_line.setVisible(True)
+        self.curve_marker.setData(x=[x], y=[float(arith.output)])
