@@ -1,0 +1,168 @@
+"""The reference face: where the key points sit in an aligned crop, and the similarity.
+
+The template stores the mean key points of the London neutral faces in *normalised*
+coordinates of a unit square (x right, y down, 0..1). A crop of any size (h, w) shows that
+square scaled to ``min(h, w)`` pixels and centred, so 128, 256, 512 and non-square crops
+all frame the face the same way (a non-square crop only adds margin on its long side).
+The file is made by :mod:`fesgui.align.derive_template` and read by :meth:`Template.load`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fesgui.errors import FesguiError
+from fesgui.paths import resources_dir
+
+TEMPLATE_FILE = "face_template.json"
+_KEYS = ("left_eye", "right_eye", "nose_tip", "left_mouth", "right_mouth")
+
+
+def crop_shape(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    """``(h, w)`` from ``size`` (an int for a square crop, or ``(h, w)`` like a model's
+    ``meta["image_size"]``)."""
+    if isinstance(size, int | np.integer):
+        h = w = int(size)
+    else:
+        try:
+            h, w = (int(v) for v in size)
+        except (TypeError, ValueError):
+            raise FesguiError(f"crop size {size!r} is not a size: give an int or (h, w)") from None
+    if h < 8 or w < 8:
+        raise FesguiError(f"crop size {h}x{w} is too small: use at least 8x8 (e.g. 128)")
+    return h, w
+
+
+def similarity_lstsq(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (rotation, uniform scale, translation; no shear, no
+    reflection) mapping (N, 2) ``src`` points onto ``dst``. Returns a (2, 3) float64 matrix
+    ``M`` with ``dst ~= src @ M[:, :2].T + M[:, 2]``. Needs N >= 2 distinct points.
+
+    Solves the linear system in (a, b, tx, ty) of ``x' = a x - b y + tx``,
+    ``y' = b x + a y + ty`` (the closed form of Umeyama's estimate without reflection).
+    """
+    src = np.asarray(src, np.float64)
+    dst = np.asarray(dst, np.float64)
+    n = len(src)
+    A = np.zeros((2 * n, 4))
+    A[0::2] = np.column_stack([src[:, 0], -src[:, 1], np.ones(n), np.zeros(n)])
+    A[1::2] = np.column_stack([src[:, 1], src[:, 0], np.zeros(n), np.ones(n)])
+    (a, b, tx, ty), *_ = np.linalg.lstsq(A, dst.reshape(-1), rcond=None)
+    if a * a + b * b < 1e-18:
+        raise FesguiError("the face points are degenerate (all in one place): "
+                          "check the landmarks")
+    return np.array([[a, -b, tx], [b, a, ty]])
+
+
+def apply_matrix(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N, 2) points mapped by a (2, 3) affine matrix (float64)."""
+    pts = np.asarray(points, np.float64)
+    return pts @ np.asarray(matrix)[:, :2].T + np.asarray(matrix)[:, 2]
+
+
+def invert_matrix(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a (2, 3) affine matrix, as (2, 3) float64."""
+    full = np.vstack([np.asarray(matrix, np.float64), [0.0, 0.0, 1.0]])
+    return np.linalg.inv(full)[:2]
+
+
+@dataclass(frozen=True)
+class Template:
+    """Reference key points in normalised unit-square coordinates.
+
+    ``points``: (5, 2) float64 (left eye, right eye, nose tip, left/right mouth corner);
+    ``mask_centre`` / ``mask_axes``: the face ellipse (normalised) that paste-back blends
+    inside; ``info``: provenance from the JSON file.
+    """
+
+    points: np.ndarray
+    mask_centre: tuple[float, float] = (0.5, 0.55)
+    mask_axes: tuple[float, float] = (0.36, 0.44)
+    info: str = ""
+
+    @property
+    def mouth_centre(self) -> np.ndarray:
+        return (self.points[3] + self.points[4]) / 2
+
+    @staticmethod
+    def load(path: str | Path | None = None) -> Template:
+        """Read a template JSON (default: ``resources/face_template.json``)."""
+        if path is None:
+            return _default_template()
+        return _read(Path(path))
+
+    def to_json(self) -> str:
+        data = {
+            "format": "fesgui-face-template",
+            "version": 1,
+            "coordinates": "normalised unit square, x right, y down; a crop of (h, w) "
+                           "pixels maps it to min(h, w) pixels, centred",
+            "points": {k: [round(float(v), 5) for v in p] for k, p in zip(_KEYS, self.points, strict=True)},
+            "mouth_centre": [round(float(v), 5) for v in self.mouth_centre],
+            "mask": {"centre": list(self.mask_centre), "axes": list(self.mask_axes)},
+            "info": self.info,
+        }
+        return json.dumps(data, indent=2) + "\n"
+
+    def in_crop(self, size: int | tuple[int, int], points: np.ndarray | None = None
+                ) -> np.ndarray:
+        """Normalised ``points`` (default: the 5 key points) in pixels of a crop of
+        ``size``: (N, 2) float64 (x, y), pixel centres at integer coordinates."""
+        h, w = crop_shape(size)
+        s = min(h, w)
+        pts = self.points if points is None else np.asarray(points, np.float64)
+        return (pts - 0.5) * s + [w / 2 - 0.5, h / 2 - 0.5]
+
+    def matrix(self, landmarks, size: int | tuple[int, int]) -> np.ndarray:
+        """(2, 3) float64 similarity from frame pixels to crop pixels of ``size``.
+
+        Automatic landmarks use only the expression-invariant points (eye centres and
+        nose tip): the mouth moves when people smile, and the crop must not. Manual
+        landmarks (``landmarks.manual``) use the two eyes and the mouth centre.
+        """
+        pts = np.asarray(landmarks.points, np.float64)
+        if pts.shape != (5, 2) or not np.all(np.isfinite(pts)):
+            raise FesguiError("face landmarks must be 5 finite (x, y) points: "
+                              "check the landmark source")
+        if getattr(landmarks, "manual", False):
+            src = np.vstack([pts[:2], (pts[3] + pts[4]) / 2])
+            ref = np.vstack([self.points[:2], self.mouth_centre])
+        else:
+            src = pts[:3]
+            ref = self.points[:3]
+        return similarity_lstsq(src, self.in_crop(size, ref))
+
+    def place(self, given: np.ndarray) -> np.ndarray:
+        """The 5 template points placed on a face known only by (3, 2) float pixels
+        (left eye, right eye, mouth centre): (5, 2) float64 frame pixels."""
+        ref = np.vstack([self.points[:2], self.mouth_centre])
+        m = similarity_lstsq(ref, np.asarray(given, np.float64))
+        return apply_matrix(m, self.points)
+
+
+def _read(path: Path) -> Template:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        points = np.array([data["points"][k] for k in _KEYS], np.float64)
+        mask = data.get("mask", {})
+        centre = tuple(float(v) for v in mask.get("centre", (0.5, 0.55)))
+        axes = tuple(float(v) for v in mask.get("axes", (0.36, 0.44)))
+    except FileNotFoundError:
+        raise FesguiError(f"face template {path} is missing: reinstall fesgui") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise FesguiError(f"face template {path} is unreadable ({exc}): "
+                          "regenerate it with python -m fesgui.align.derive_template") from None
+    if points.shape != (5, 2) or len(centre) != 2 or len(axes) != 2:
+        raise FesguiError(f"face template {path} has the wrong shape: regenerate it with "
+                          "python -m fesgui.align.derive_template")
+    return Template(points, centre, axes, str(data.get("info", "")))
+
+
+@functools.lru_cache(maxsize=1)
+def _default_template() -> Template:
+    return _read(resources_dir() / TEMPLATE_FILE)

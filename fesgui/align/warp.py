@@ -1,0 +1,182 @@
+"""Frame -> aligned crop, and the feathered paste-back of a crop into its frame.
+
+``matrix`` is always the (2, 3) similarity from frame pixels to crop pixels
+(:meth:`fesgui.align.Template.matrix`). Both directions use ``cv2.warpAffine``; paste-back
+touches only the bounding box of the warped crop, and changes only pixels under the warped
+feathered face mask: every other pixel of the result is byte-identical to the frame.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numpy as np
+
+from fesgui.align.template import Template, apply_matrix, crop_shape, invert_matrix
+from fesgui.errors import FesguiError
+
+#: default width of the soft edge of the paste-back mask, as a fraction of the ellipse radius
+FEATHER = 0.25
+
+
+def matrix_scale(matrix: np.ndarray) -> float:
+    """Uniform scale of a similarity matrix (crop pixels per frame pixel)."""
+    m = np.asarray(matrix, np.float64)
+    return float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+
+
+def warp_to_crop(frame: np.ndarray, matrix: np.ndarray, size: int | tuple[int, int]
+                 ) -> np.ndarray:
+    """The aligned crop of ``size`` ((h, w) or int) from an (H, W[, C]) frame.
+
+    Bilinear sampling with replicated borders; same dtype and channels as ``frame``.
+    When the crop is much smaller than the face in the frame (scale < 0.5), the face region
+    is first shrunk with area averaging so the crop is not aliased.
+    """
+    h, w = crop_shape(size)
+    m = np.asarray(matrix, np.float64)
+    if m.shape != (2, 3) or not np.all(np.isfinite(m)):
+        raise FesguiError("the alignment matrix must be a finite (2, 3) array: "
+                          "compute it with Template.matrix")
+    scale = matrix_scale(m)
+    if scale < 0.5:
+        corners = np.array([[-1, -1], [w, -1], [w, h], [-1, h]], np.float64)
+        back = apply_matrix(invert_matrix(m), corners)
+        fh, fw = frame.shape[:2]
+        x0, y0 = np.clip(np.floor(back.min(axis=0)).astype(int) - 2, 0, [fw, fh])
+        x1, y1 = np.clip(np.ceil(back.max(axis=0)).astype(int) + 3, 0, [fw, fh])
+        if x1 - x0 >= 2 and y1 - y0 >= 2:
+            roi = frame[y0:y1, x0:x1]
+            sw, sh = max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))
+            small = cv2.resize(roi, (sw, sh), interpolation=cv2.INTER_AREA)
+            fx, fy = sw / (x1 - x0), sh / (y1 - y0)
+            # small pixel (u, v) <-> frame pixel (x0 + (u + 0.5) / fx - 0.5, ...)
+            to_frame = np.array([[1 / fx, 0, x0 + 0.5 / fx - 0.5],
+                                 [0, 1 / fy, y0 + 0.5 / fy - 0.5]])
+            m = m @ np.vstack([to_frame, [0, 0, 1]])
+            frame = small
+    return cv2.warpAffine(frame, m, (w, h), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def _mask(h: int, w: int, feather: float, centre: tuple, axes: tuple) -> np.ndarray:
+    template = Template(np.zeros((5, 2)), centre, axes)
+    (cx, cy), = template.in_crop((h, w), [centre])
+    s = min(h, w)
+    ax, ay = axes[0] * s, axes[1] * s
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = np.sqrt(((x - cx) / ax) ** 2 + ((y - cy) / ay) ** 2)
+    t = np.clip((1.0 - r) / max(feather, 1e-6), 0.0, 1.0)
+    m = (t * t * (3 - 2 * t)).astype(np.float32)  # smoothstep: 0 outside the ellipse
+    m.setflags(write=False)
+    return m
+
+
+def _support(mask: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((y0, y1), (x0, x1)) inclusive index range of the non-zero pixels of a mask
+    (y1 < y0 when the mask is all zero)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0:
+        return (0, -1), (0, -1)
+    return (int(rows[0]), int(rows[-1])), (int(cols[0]), int(cols[-1]))
+
+
+@functools.lru_cache(maxsize=16)
+def _mask_support(h: int, w: int, feather: float, centre: tuple, axes: tuple):
+    mask = _mask(h, w, feather, centre, axes)
+    return mask, _support(mask)
+
+
+def face_mask(size: int | tuple[int, int], feather: float = FEATHER,
+              template: Template | None = None) -> np.ndarray:
+    """(h, w) float32 in [0, 1]: the feathered face ellipse of the template in crop pixels.
+
+    1 inside, a smooth fall-off over the outer ``feather`` fraction of the radius, exactly
+    0 outside the ellipse. Cached per size (read-only array).
+    """
+    if not 0.0 <= feather <= 1.0:
+        raise FesguiError(f"feather={feather} is out of range: use 0 (hard edge) to 1")
+    h, w = crop_shape(size)
+    t = Template.load() if template is None else template
+    return _mask_support(h, w, float(feather), tuple(t.mask_centre), tuple(t.mask_axes))[0]
+
+
+def paste_back(frame: np.ndarray, crop: np.ndarray, matrix: np.ndarray,
+               feather: float = FEATHER, original: np.ndarray | None = None,
+               mask: np.ndarray | None = None) -> np.ndarray:
+    """``frame`` with ``crop`` warped back into place and blended under the face mask.
+
+    ``frame``: (H, W, 3) uint8 (or float); ``crop``: (h, w, 3) float32 in [0, 1] (or the
+    frame's dtype); ``matrix``: (2, 3) frame -> crop. Returns a new array of the frame's
+    shape and dtype.
+
+    With ``original`` (the aligned input crop the model saw, same shape as ``crop``), only
+    the *change* ``crop - original`` is warped back and added to the frame: where the model
+    changed nothing the frame keeps its full resolution (the crop is usually much smaller
+    than the face in the frame). Without it, the crop replaces the frame under the mask.
+    ``mask`` ((h, w) float in [0, 1]) overrides :func:`face_mask`. Pixels where the warped
+    mask is 0 are byte-identical to ``frame``; only the bounding box of the warped mask is
+    processed.
+    """
+    h, w = crop.shape[:2]
+    if frame.ndim != crop.ndim or (frame.ndim == 3 and frame.shape[2] != crop.shape[2]):
+        raise FesguiError(f"cannot paste a {crop.shape} crop into a {frame.shape} frame: "
+                          "give both with the same channels")
+    if mask is None:
+        if not 0.0 <= feather <= 1.0:
+            raise FesguiError(f"feather={feather} is out of range: use 0 (hard edge) to 1")
+        t = Template.load()
+        weight, (ys, xs) = _mask_support(h, w, float(feather), tuple(t.mask_centre),
+                                         tuple(t.mask_axes))
+    else:
+        weight = np.asarray(mask, np.float32)
+        ys, xs = _support(weight)
+    if weight.shape != (h, w):
+        raise FesguiError(f"mask shape {weight.shape} differs from the crop's {(h, w)}: "
+                          "make the mask the crop's size")
+    out = frame.copy()
+    fh, fw = frame.shape[:2]
+    if ys[1] < ys[0]:
+        return out
+    corners = np.array([[xs[0] - 1, ys[0] - 1], [xs[1] + 1, ys[0] - 1],
+                        [xs[1] + 1, ys[1] + 1], [xs[0] - 1, ys[1] + 1]], np.float64)
+    back = apply_matrix(cv2.invertAffineTransform(np.asarray(matrix, np.float64)), corners)
+    x0, y0 = np.clip(np.floor(back.min(axis=0)).astype(int) - 1, 0, [fw, fh])
+    x1, y1 = np.clip(np.ceil(back.max(axis=0)).astype(int) + 2, 0, [fw, fh])
+    if x1 <= x0 or y1 <= y0:
+        return out
+    scale = 255.0 if frame.dtype == np.uint8 and crop.dtype != np.uint8 else 1.0
+    crop_f = np.asarray(crop, np.float32)
+    if crop_f.ndim == 2:
+        crop_f = crop_f[:, :, None]
+    wcol = weight[:, :, None]
+    if original is not None:
+        orig_f = np.asarray(original, np.float32).reshape(crop_f.shape)
+        premult = (crop_f - orig_f) * (wcol * np.float32(scale))
+    else:
+        premult = np.concatenate([crop_f * (wcol * np.float32(scale)), wcol], axis=2)
+    # frame pixel (x, y) of the ROI samples crop pixel matrix @ (x + x0, y + y0, 1)
+    m = np.asarray(matrix, np.float64) @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1.0]])
+    warped = cv2.warpAffine(premult, m, (x1 - x0, y1 - y0),
+                            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    roi = out[y0:y1, x0:x1]
+    if original is not None and frame.dtype == np.uint8:
+        # saturating add with round-to-nearest; a zero change leaves the byte as it was
+        cv2.add(roi, warped.reshape(roi.shape), dst=roi, dtype=cv2.CV_8U)
+        return out
+    if warped.ndim == 2:
+        warped = warped[:, :, None]
+    roi_f = roi.astype(np.float32).reshape(warped.shape[:2] + (-1,))
+    if original is not None:
+        blended = roi_f + warped
+    else:
+        c = roi_f.shape[2]
+        blended = roi_f * (1.0 - warped[:, :, c:]) + warped[:, :, :c]
+    if frame.dtype == np.uint8:
+        blended = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    else:
+        blended = blended.astype(frame.dtype)
+    roi[...] = blended.reshape(roi.shape)
+    return out

@@ -1,0 +1,173 @@
+"""Reading and writing images: RGB ``uint8`` at the edges, every file written atomically.
+
+Pillow decodes (it honours EXIF orientation, reads palette, CMYK, 16-bit and non-ASCII
+file names everywhere); OpenCV encodes PNG and JPEG (fast). The size of an image is checked
+from its header *before* anything is decoded, so a decompression bomb costs nothing.
+This is the one place (with :mod:`fesgui.video`) where BGR <-> RGB conversion happens.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from fesgui.atomic import atomic_write
+from fesgui.errors import FesguiError
+
+__all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "atomic_write", "list_images", "read_image",
+           "to_float", "to_uint8", "write_image"]
+
+#: file name endings that :func:`list_images` picks up (lower case)
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif",
+                    ".ppm", ".pgm")
+#: default limit of :func:`read_image`, in pixels (50 megapixels)
+MAX_PIXELS = 50_000_000
+_WRITE_FORMATS = {".png": ".png", ".jpg": ".jpg", ".jpeg": ".jpg"}
+_PIL_LIMIT_LOCK = threading.Lock()
+
+
+def _open_header(path: Path):
+    """``PIL.Image`` opened lazily (header only), without Pillow's own bomb limit: our
+    limit, which is lower, is applied by the caller with the real dimensions."""
+    from PIL import Image
+
+    with _PIL_LIMIT_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            return Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _to_rgb_array(im) -> np.ndarray:
+    """(H, W, 3) uint8 RGB from any Pillow mode. Transparency is composited on white."""
+    from PIL import Image
+
+    mode = im.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        a = np.asarray(im).astype(np.float64)
+        top = 65535.0 if (mode.startswith("I;16") or a.max(initial=0) > 255) else 255.0
+        gray = np.clip(np.rint(a * (255.0 / top)), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in im.info) \
+            or (mode in ("RGB", "L") and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(white, rgba)
+    return np.array(im.convert("RGB"), dtype=np.uint8)
+
+
+def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read an image file as (H, W, 3) uint8 RGB.
+
+    EXIF orientation is applied; grayscale is replicated to three channels; 16-bit images
+    are scaled to 8 bits (value * 255 / 65535); transparent images (RGBA, LA, palette
+    with transparency) are composited on white. Raises a one-line :class:`FesguiError` for
+    a missing, empty, truncated, corrupt or non-image file, and for an image larger than
+    ``max_pixels`` (checked from the header, before decoding).
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.exists():
+        raise FesguiError(f"{path} does not exist: check the file name")
+    if path.is_dir():
+        raise FesguiError(f"{path} is a folder, not an image: give an image file")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise FesguiError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if size == 0:
+        raise FesguiError(f"{path} is empty (0 bytes): the file is damaged; use another copy")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns on odd metadata; we decide below
+            with _open_header(path) as im:
+                w, h = im.size
+                if w * h > max_pixels:
+                    raise FesguiError(
+                        f"{path.name} is {w}x{h} ({w * h / 1e6:.0f} MP); the limit is "
+                        f"{max_pixels / 1e6:.0f} MP: downscale it first")
+                im.load()
+                im = ImageOps.exif_transpose(im)
+                return _to_rgb_array(im)
+    except FesguiError:
+        raise
+    except UnidentifiedImageError:
+        raise FesguiError(f"{path} is not an image fesgui can read: "
+                          "use a JPEG, PNG, BMP, TIFF or WebP file") from None
+    except PermissionError:
+        raise FesguiError(f"cannot read {path}: permission denied; check the file's rights"
+                          ) from None
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError,
+            MemoryError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise FesguiError(f"{path} is truncated or corrupt ({reason}): "
+                          "re-export or re-download it") from None
+
+
+def to_float(rgb: np.ndarray) -> np.ndarray:
+    """uint8 image -> float32 in [0, 1], same shape."""
+    return np.asarray(rgb, dtype=np.float32) * np.float32(1.0 / 255.0)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """float image in [0, 1] -> uint8 (clipped, rounded to nearest), same shape."""
+    out = np.clip(np.asarray(image, dtype=np.float32) * np.float32(255.0) + np.float32(0.5),
+                  0, 255)
+    return out.astype(np.uint8)
+
+
+def write_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> None:
+    """Write an (H, W, 3) or (H, W) image to a .png or .jpg/.jpeg file, atomically.
+
+    ``rgb`` is uint8, or float in [0, 1] (converted with :func:`to_uint8`). ``quality`` is
+    the JPEG quality 1-100. A read-only folder or a full disk raises :class:`FesguiError`
+    and leaves no file behind.
+    """
+    import cv2
+
+    path = Path(path)
+    ext = _WRITE_FORMATS.get(path.suffix.lower())
+    if ext is None:
+        raise FesguiError(f"cannot write {path.name}: use a file name ending in .png or .jpg")
+    if not 1 <= int(quality) <= 100:
+        raise FesguiError(f"quality={quality} is out of range: use 1 to 100 (95 is good)")
+    image = np.asarray(rgb)
+    if image.dtype != np.uint8:
+        image = to_uint8(image)
+    if image.ndim == 3 and image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    elif image.ndim != 2:
+        raise FesguiError(f"cannot write an image of shape {image.shape}: "
+                          "give (H, W) or (H, W, 3)")
+    if not path.parent.is_dir():
+        raise FesguiError(f"cannot write {path}: the folder {path.parent} does not exist; "
+                          "create it first")
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if ext == ".jpg" else [
+        cv2.IMWRITE_PNG_COMPRESSION, 3]
+    ok, data = cv2.imencode(ext, image, params)
+    if not ok:
+        raise FesguiError(f"could not encode {path.name} as {ext[1:].upper()}: "
+                          "try the other format")
+    with atomic_write(path) as tmp:
+        tmp.write_bytes(data.tobytes())
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files directly inside ``folder`` (by extension, hidden files skipped),
+    sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FesguiError(f"{folder} is not a folder: give a folder of images")
+    try:
+        entries = list(folder.iterdir())
+    except OSError as exc:
+        raise FesguiError(f"cannot list {folder}: {exc.strerror or exc}") from None
+    return sorted(p for p in entries if p.suffix.lower() in IMAGE_EXTENSIONS
+                  and not p.name.startswith(".") and p.is_file())
