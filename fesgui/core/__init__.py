@@ -1,0 +1,39 @@
+"""The numerical core: estimators, refinement and model files (numpy + scipy only).
+
+See docs/architecture.md ("fesgui.core") for the contract the rest of the app uses.
+"""
+
+from fesgui.core import interpret
+from fesgui.core.base import Model
+from fesgui.core.csr import from_csr, to_csr
+from fesgui.core.masked import MaskedRegression
+from fesgui.core.modelio import load_model, read_meta
+from fesgui.core.pixel import PixelKernelRegression, PixelRegression
+from fesgui.core.refine import (
+    alpha_map,
+    alpha_stages,
+    blend_intensity,
+    default_blur_sigma,
+    default_dilation_radius,
+    l1_map,
+    refine,
+)
+
+__all__ = [
+    "Model",
+    "MaskedRegression",
+    "PixelRegression",
+    "PixelKernelRegression",
+    "load_model",
+    "read_meta",
+    "alpha_map",
+    "alpha_stages",
+    "refine",
+    "blend_intensity",
+    "l1_map",
+    "from_csr",
+    "to_csr",
+    "default_dilation_radius",
+    "default_blur_sigma",
+    "interpret",
+]

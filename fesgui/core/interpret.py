@@ -1,0 +1,127 @@
+"""Interpretation helpers: the numbers behind one output pixel and whole-model maps.
+
+The GUI only draws what these return (MR paper 5.1, Figs. 6-8 and 15).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fesgui.core.base import Model, as_float_images
+from fesgui.core.pixel import LEVELS
+from fesgui.errors import FesguiError
+
+
+@dataclass(frozen=True)
+class PixelArithmetic:
+    """How output pixel (i, j, channel) is made from its input window.
+
+    ``weights``/``patch``: ``(r, r)`` float32 (patch: input under the taps, 0 outside the
+    image). ``wx = sum(weights * patch)``, ``output = wx + bias`` (= predict(x)[i, j, c]).
+    For Pixel-KR, ``weights``/``bias`` are the least-squares line of its table and ``wx``
+    is ``output - bias`` (the table is not linear). ``alpha``/``refined`` are set when
+    an alpha map is given: ``refined = (1 - alpha) * input_value + alpha * output``.
+    """
+
+    i: int
+    j: int
+    channel: int
+    weights: np.ndarray
+    patch: np.ndarray
+    wx: float
+    bias: float
+    output: float
+    input_value: float
+    alpha: float | None = None
+    refined: float | None = None
+
+
+def _channel_image(model: Model, x: np.ndarray, channel: int) -> np.ndarray:
+    """The ``(H, W)`` input plane that feeds output channel ``channel``."""
+    x = as_float_images(x)
+    if x.shape[:2] != model.image_size or x.ndim not in (2, 3):
+        h, w = model.image_size
+        raise FesguiError(f"image of shape {x.shape} does not fit this {h}x{w} model: "
+                          f"give one aligned {h}x{w} image")
+    return np.asarray(x if x.ndim == 2 else x[..., channel], dtype=np.float64)
+
+
+def window_patch(model: Model, plane: np.ndarray, i: int, j: int) -> np.ndarray:
+    """``(r, r)`` input values under the taps of pixel ``(i, j)``; 0 outside the image."""
+    h, w = plane.shape
+    r = int(model.size)
+    out = np.zeros(r * r)
+    for t, (dy, dx) in enumerate(model.taps()):
+        y, xx = i + dy, j + dx
+        if 0 <= y < h and 0 <= xx < w:
+            out[t] = plane[y, xx]
+    return out.reshape(r, r)
+
+
+def pixel_arithmetic(model: Model, x: np.ndarray, i: int, j: int, channel: int = 0,
+                     alpha: np.ndarray | None = None) -> PixelArithmetic:
+    """The arithmetic of output pixel ``(i, j, channel)`` for input image ``x``."""
+    weights, bias = model.receptive_field(i, j, channel)
+    plane = _channel_image(model, x, channel)
+    patch = window_patch(model, plane, i, j)
+    if model.method == "pixel-kr":
+        level = int(np.clip(plane[i, j], 0.0, 1.0) * 255.0 + 0.5)
+        output = float(model.table_[model._weight_set(channel), i, j, level])
+        wx = output - bias
+    else:
+        wx = float(np.sum(weights.astype(np.float64) * patch))
+        output = wx + bias
+    a = refined = None
+    if alpha is not None:
+        a = float(np.asarray(alpha)[i, j])
+        refined = (1.0 - a) * float(plane[i, j]) + a * output
+    return PixelArithmetic(i, j, channel, weights, patch.astype(np.float32), wx, bias,
+                           output, float(plane[i, j]), a, refined)
+
+
+def importance(model: Model, x: np.ndarray) -> tuple[float, float]:
+    """``(mean |W x|, mean |b|)`` over all pixels and channels of one image (MR paper
+    Fig. 8): how much of the output comes from the input vs. from the bias."""
+    wx, b = model.decompose(x)
+    return float(np.abs(wx).mean(dtype=np.float64)), float(np.abs(b).mean(dtype=np.float64))
+
+
+def tap_map(model: Model, tap: int | tuple[int, int], channel: int = 0) -> np.ndarray:
+    """``(H, W)`` float32: the weight of one tap at every pixel. ``tap`` is the tap index
+    (row-major) or its offset ``(dy, dx)``; taps outside the image are 0."""
+    k = model._weight_set(channel)
+    offsets = model.taps()
+    if isinstance(tap, tuple):
+        hits = np.flatnonzero((offsets == np.asarray(tap)).all(axis=1))
+        if len(hits) != 1:
+            raise FesguiError(f"tap offset {tap} is not in this model's window: use one of "
+                              f"{[tuple(int(v) for v in o) for o in offsets]}")
+        index = int(hits[0])
+    else:
+        index = int(tap)
+        if not 0 <= index < len(offsets):
+            raise FesguiError(f"tap={tap} out of range: use 0..{len(offsets) - 1}")
+    return model.weights_[k, :, :, index].copy()
+
+
+def transfer_curve(model: Model, i: int, j: int, channel: int = 0,
+                   x: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Output of pixel ``(i, j)`` as a function of its own input value:
+    ``(levels (256,), values (256,))`` float32, levels = v/255.
+
+    Pixel-KR: its table. Pixel-RR: ``w v + b``. MR: the centre-tap line with the other
+    taps held at the current input ``x`` (or at 0 without ``x``)."""
+    weights, bias = model.receptive_field(i, j, channel)
+    levels = LEVELS.astype(np.float32)
+    if model.method == "pixel-kr":
+        return levels, model.table_[model._weight_set(channel), i, j].copy()
+    r = int(model.size)
+    centre = float(weights[r // 2, r // 2])
+    rest = 0.0
+    if x is not None:
+        patch = window_patch(model, _channel_image(model, x, channel), i, j)
+        patch[r // 2, r // 2] = 0.0
+        rest = float(np.sum(weights.astype(np.float64) * patch))
+    return levels, (centre * LEVELS + rest + bias).astype(np.float32)

@@ -1,0 +1,170 @@
+"""Masked Regression (MR paper Section 3): per-pixel ridge regression on a local window.
+
+Output pixel p sees the r x r window of the input around p (taps spread by ``dilation``)
+plus a bias: ``y_p = w_p . x[p + taps] + b_p``. Per pixel, in closed form,
+``[w_p; b_p] = (F_p^T F_p + lam I)^-1 F_p^T t_p`` where row n of ``F_p`` is the window of
+training input n around p followed by a 1 (the bias is regularised with the same lam,
+MR paper Eq. 4-6). Taps outside the image do not exist: zero padding, weight exactly 0.
+
+Fit never builds a D x D matrix. The Gram entry ``G_p[a, b] = sum_n x_n[p+o_a] x_n[p+o_b]``
+only depends on the offset difference ``o_b - o_a``: the product image of each distinct
+difference is summed over samples once and shifted copies of it are gathered into the
+(r^2+1) x (r^2+1) systems of all pixels, which are then solved in one batched
+``np.linalg.solve`` (float64) per block of rows.
+
+Predict pads the input once and accumulates one whole-image multiply-add per tap
+(float32), broadcasting a shared weight set over the three channels.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from fesgui.core.base import Model, check_color, check_lam, check_pairs, sample_sets
+from fesgui.core.geometry import check_size_dilation, reach, tap_offsets, valid_tap_mask_offsets
+
+#: bound on the float64 system block built at once during fit (bytes)
+_BLOCK_BYTES = 48 * 2**20
+
+
+def fit_local_ridge(S: np.ndarray, T: np.ndarray, offsets: np.ndarray, lam: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Solve every pixel's masked ridge system.
+
+    ``S``, ``T``: float64 ``(M, H, W)`` inputs and targets; ``offsets``: ``(m, 2)`` int
+    taps ``(dy, dx)``. Returns ``weights (H, W, m)`` and ``bias (H, W)`` float64, with
+    weights of taps outside the image exactly 0.
+    """
+    M, H, W = S.shape
+    m = len(offsets)
+    p = int(np.abs(offsets).max()) if m else 0
+    # Z: inputs zero-padded by 3p; window value of pixel (y, x), tap a is
+    # Z[:, 3p + y + dy_a, 3p + x + dx_a]
+    Z = np.zeros((M, H + 6 * p, W + 6 * p))
+    Z[:, 3 * p:3 * p + H, 3 * p:3 * p + W] = S
+    hp, wp = H + 2 * p, W + 2 * p  # product images cover every window position
+
+    products: dict[tuple[int, int], np.ndarray] = {}
+
+    def product(dy: int, dx: int) -> np.ndarray:
+        # P[u, v] = sum_n Z[n, 2p+u, 2p+v] * Z[n, 2p+u+dy, 2p+v+dx], u in [0, H+2p)
+        key = (dy, dx)
+        if key not in products:
+            a = Z[:, 2 * p:2 * p + hp, 2 * p:2 * p + wp]
+            b = Z[:, 2 * p + dy:2 * p + dy + hp, 2 * p + dx:2 * p + dx + wp]
+            products[key] = np.einsum("nij,nij->ij", a, b)
+        return products[key]
+
+    sums = Z.sum(axis=0)  # (H + 6p, W + 6p)
+    t_sum = T.sum(axis=0)
+    rhs_taps = np.empty((H, W, m))
+    for a, (dy, dx) in enumerate(offsets):
+        win = Z[:, 3 * p + dy:3 * p + dy + H, 3 * p + dx:3 * p + dx + W]
+        rhs_taps[:, :, a] = np.einsum("nij,nij->ij", win, T)
+
+    weights = np.empty((H, W, m))
+    bias = np.empty((H, W))
+    rows = max(1, min(H, _BLOCK_BYTES // max(1, W * (m + 1) * (m + 1) * 8)))
+    for y0 in range(0, H, rows):
+        y1 = min(H, y0 + rows)
+        A = np.empty((y1 - y0, W, m + 1, m + 1))
+        for a, (dya, dxa) in enumerate(offsets):
+            for b in range(a, m):
+                P = product(int(offsets[b, 0] - dya), int(offsets[b, 1] - dxa))
+                A[:, :, a, b] = P[p + dya + y0:p + dya + y1, p + dxa:p + dxa + W]
+                A[:, :, b, a] = A[:, :, a, b]
+            A[:, :, a, m] = sums[3 * p + dya + y0:3 * p + dya + y1, 3 * p + dxa:3 * p + dxa + W]
+            A[:, :, m, a] = A[:, :, a, m]
+        A[:, :, m, m] = M
+        idx = np.arange(m + 1)
+        A[:, :, idx, idx] += lam
+        rhs = np.concatenate([rhs_taps[y0:y1], t_sum[y0:y1, :, None]], axis=2)
+        sol = np.linalg.solve(A, rhs[..., None])[..., 0]
+        weights[y0:y1] = sol[..., :m]
+        bias[y0:y1] = sol[..., m]
+    # a tap outside the image has a decoupled equation lam * w = 0: make it exactly 0
+    weights[~valid_tap_mask_offsets(H, W, offsets)] = 0.0
+    return weights, bias
+
+
+class MaskedRegression(Model):
+    """MR / CMR: per-pixel ridge regression on an r x r (dilated) window plus a bias.
+
+    Parameters: ``size`` odd >= 1, ``dilation`` >= 1, ``lam`` > 0, ``color`` one of
+    "shared" (CMR, one weight set fitted on all channels' samples), "per-channel" (one
+    set per channel) or "gray" (fitted on luminance, applied to each channel).
+    """
+
+    method = "mr"
+
+    def __init__(self, size: int = 3, dilation: int = 1, lam: float = 0.4,
+                 color: str = "shared") -> None:
+        super().__init__(lam=lam, color=color)
+        self.size = size
+        self.dilation = dilation
+
+    def fit(self, X: np.ndarray, T: np.ndarray) -> MaskedRegression:
+        """Fit on ``X``, ``T`` float in [0, 1], ``(N, H, W)`` or ``(N, H, W, 3)``."""
+        size, dilation = check_size_dilation(self.size, self.dilation)
+        lam = check_lam(self.lam)
+        color = check_color(self.color)
+        X, T = check_pairs(X, T)
+        offsets = tap_offsets(size, dilation)
+        ws, bs = [], []
+        for S, Tk in sample_sets(X, T, color):
+            w, b = fit_local_ridge(S, Tk, offsets, lam)
+            ws.append(w)
+            bs.append(b)
+        self.size, self.dilation, self.lam = size, dilation, lam
+        self._set_linear_state(np.stack(ws), np.stack(bs), 1 if X.ndim == 3 else 3)
+        return self
+
+    # ------------------------------------------------------------------ predict
+    def _taps_for(self, n_channels: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per-tap weights ``(T, H, W[, 3])`` and bias ``(H, W[, 3])`` laid out for the
+        input (contiguous, channels expanded so no inner broadcast is needed)."""
+        key = ("taps", n_channels)
+        if key not in self._cache:
+            w = np.moveaxis(self.weights_, 0, -1)  # (H, W, T, K)
+            w = np.moveaxis(w, 2, 0)  # (T, H, W, K)
+            b = np.moveaxis(self.bias_, 0, -1)  # (H, W, K)
+            if n_channels == 1:
+                w, b = w[..., 0], b[..., 0]
+            else:
+                w = np.broadcast_to(w, w.shape[:3] + (3,))
+                b = np.broadcast_to(b, b.shape[:2] + (3,))
+            self._cache[key] = (np.ascontiguousarray(w, np.float32),
+                                np.ascontiguousarray(b, np.float32))
+        return self._cache[key]
+
+    def _buffers(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-thread reusable (zero-bordered padded input, scratch) for a batch shape."""
+        local = self._cache.setdefault("local", threading.local())
+        bufs = getattr(local, "bufs", None)
+        if bufs is None or bufs[0] != shape:
+            p = reach(int(self.size), int(self.dilation))
+            padded_shape = (shape[0], shape[1] + 2 * p, shape[2] + 2 * p) + shape[3:]
+            bufs = (shape, np.zeros(padded_shape, np.float32), np.empty(shape, np.float32))
+            local.bufs = bufs
+        return bufs[1], bufs[2]
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Output for ``X`` ``(H, W[, 3])`` or ``(N, H, W[, 3])`` in [0, 1]: float32, same shape."""
+        batch, single = self._check_input(X)
+        w, b = self._taps_for(3 if batch.ndim == 4 else 1)
+        H, W = self._image_size
+        p = reach(int(self.size), int(self.dilation))
+        padded, scratch = self._buffers(batch.shape)
+        padded[:, p:p + H, p:p + W] = batch
+        out = np.empty(batch.shape, np.float32)
+        for a, (dy, dx) in enumerate(self.taps()):
+            view = padded[:, p + dy:p + dy + H, p + dx:p + dx + W]
+            if a == 0:
+                np.multiply(w[a], view, out=out)
+            else:
+                np.multiply(w[a], view, out=scratch)
+                out += scratch
+        out += b
+        return out[0] if single else out

@@ -1,0 +1,256 @@
+"""Model files: one ``.npz`` (a zip of ``.npy`` arrays) per model. Nothing is pickled and
+nothing in a file is ever executed.
+
+Format (``format_version`` 1)::
+
+    meta.npy     uint8 (L,)  UTF-8 JSON object: method, size, dilation, lam, sigma, color,
+                             image_size [H, W], channels_in, storage, format_version,
+                             source, target, training_data, metrics, name
+    weights.npy  (K, H, W, size*size)  float32, or float16 when storage == "compact"
+    bias.npy     (K, H, W)             float32 / float16            (MR, Pixel-RR)
+    table.npy    (K, H, W, 256)        float32, or uint8 round(255 * value) when compact
+                                                                     (Pixel-KR only)
+
+``K`` is 1 (colour "shared"/"gray", or grayscale) or 3 ("per-channel"). Taps are in
+row-major order of the size x size window, spread by ``dilation``. Pixel-KR files hold
+only the table; the linear summary ``weights_``/``bias_`` is recomputed on load.
+
+Files are byte-deterministic: members are written in a fixed order with fixed zip
+timestamps and attributes, and JSON keys are sorted, so the same model always gives the
+same bytes. Loading uses ``allow_pickle=False`` and refuses, with one line, anything that
+is not exactly this: missing, empty, truncated or non-zip files, pickled/object arrays,
+unknown or newer versions, unknown method/colour, shapes that disagree with the
+metadata, oversized members and NaN/Inf values.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fesgui.atomic import atomic_write
+from fesgui.core.base import COLORS, FORMAT_VERSION, METHODS, USER_META_KEYS, Model
+from fesgui.errors import FesguiError
+
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+_MAX_META_BYTES = 1 << 20
+#: everything that reading a hostile zip/npy can raise
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
+                struct.error, NotImplementedError, RuntimeError, UnicodeDecodeError,
+                TypeError, OverflowError, IndexError, AttributeError, SyntaxError)
+
+
+# ---------------------------------------------------------------------------- writing
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def _meta_bytes(meta: dict[str, Any]) -> bytes:
+    try:
+        text = json.dumps(meta, sort_keys=True, default=_json_default, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise FesguiError(f"model metadata cannot be saved ({exc}): keep meta values to "
+                          "text, numbers, lists and dicts") from None
+    return text.encode("utf-8")
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
+def model_arrays(model: Model, compact: bool = False) -> dict[str, np.ndarray]:
+    """The arrays stored for ``model`` (in file order after ``meta``)."""
+    if model.method == "pixel-kr":
+        table = model.table_
+        if compact:
+            table = np.clip(np.rint(table * 255.0), 0, 255).astype(np.uint8)
+        return {"table": table}
+    dtype = np.float16 if compact else np.float32
+    return {"weights": model.weights_.astype(dtype), "bias": model.bias_.astype(dtype)}
+
+
+def save_model(model: Model, path: str | Path, compact: bool = False) -> Path:
+    """Write ``model`` to ``path`` (``.npz``) atomically and byte-deterministically.
+
+    ``compact=True`` stores weights/bias as float16 (about 3 significant digits) and
+    Pixel-KR tables as uint8 levels (error <= 1/510 inside [0, 1], values clipped to it).
+    """
+    model._check_fitted()
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise FesguiError(f"model file name {path.name!r} must end in .npz: e.g. {path.stem}.npz")
+    meta = model._meta_dict()
+    meta["storage"] = "compact" if compact else "full"
+    members = {"meta": np.frombuffer(_meta_bytes(meta), dtype=np.uint8)}
+    members.update(model_arrays(model, compact))
+    with atomic_write(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, array in members.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            zf.writestr(info, _npy_bytes(array), compresslevel=6)
+    return path
+
+
+# ---------------------------------------------------------------------------- reading
+def _bad(path: Path, why: str) -> FesguiError:
+    return FesguiError(f"{path} is not a usable fesgui model ({why}): pick another .npz file "
+                       "or rebuild it with `fesgui train`")
+
+
+def _open(path: str | Path) -> tuple[Path, zipfile.ZipFile]:
+    path = Path(path)
+    if not path.exists():
+        raise FesguiError(f"model file {path} does not exist: check the path")
+    if path.is_dir():
+        raise FesguiError(f"{path} is a folder, not a model file: give a .npz file")
+    if path.stat().st_size == 0:
+        raise _bad(path, "the file is empty")
+    try:
+        zf = zipfile.ZipFile(path)
+    except _READ_ERRORS:
+        raise _bad(path, "not a zip/npz file, or truncated") from None
+    return path, zf
+
+
+def _read_member(path: Path, zf: zipfile.ZipFile, name: str, limit: int) -> np.ndarray:
+    try:
+        info = zf.getinfo(f"{name}.npy")
+    except KeyError:
+        raise _bad(path, f"no {name!r} array in it") from None
+    if info.file_size > limit:
+        raise _bad(path, f"the {name!r} array is larger than its metadata allows")
+    try:
+        data = zf.read(info)
+        array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+    except _READ_ERRORS as exc:
+        why = "it holds pickled objects" if "pickle" in str(exc).lower() else "damaged or truncated"
+        raise _bad(path, f"the {name!r} array is {why}") from None
+    if array.dtype.hasobject:
+        raise _bad(path, f"the {name!r} array holds pickled objects")
+    return array
+
+
+def _parse_meta(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
+    raw = _read_member(path, zf, "meta", _MAX_META_BYTES)
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise _bad(path, "its metadata is not JSON text")
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _bad(path, "its metadata is not valid JSON") from None
+    if not isinstance(meta, dict):
+        raise _bad(path, "its metadata is not a JSON object")
+    return _check_meta(path, meta)
+
+
+def _is_int(v: Any, low: int = 1) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _is_pos(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
+def _check_meta(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    version = meta.get("format_version")
+    if not _is_int(version):
+        raise _bad(path, "no format_version in its metadata")
+    if version > FORMAT_VERSION:
+        raise FesguiError(f"{path} uses model format {version}, newer than this fesgui "
+                          f"understands ({FORMAT_VERSION}): update fesgui")
+    method = meta.get("method")
+    if method not in METHODS:
+        raise _bad(path, f"unknown method {method!r}")
+    if meta.get("color") not in COLORS:
+        raise _bad(path, f"unknown color {meta.get('color')!r}")
+    size, dilation = meta.get("size"), meta.get("dilation")
+    if not (_is_int(size) and size % 2 == 1 and size <= 99 and _is_int(dilation)
+            and dilation <= 99):
+        raise _bad(path, f"bad size/dilation {size!r}/{dilation!r}")
+    if method != "mr" and (size, dilation) != (1, 1):
+        raise _bad(path, f"a {method} model must have size 1")
+    if not (_is_pos(meta.get("lam")) or (method == "mr" and meta.get("lam") is None)):
+        raise _bad(path, f"bad lam {meta.get('lam')!r}")
+    if method == "pixel-kr" and not _is_pos(meta.get("sigma")):
+        raise _bad(path, f"bad sigma {meta.get('sigma')!r}")
+    hw = meta.get("image_size")
+    if not (isinstance(hw, list) and len(hw) == 2 and all(_is_int(v) and v <= 8192 for v in hw)):
+        raise _bad(path, f"bad image_size {hw!r}")
+    if meta.get("channels_in") not in (1, 3):
+        raise _bad(path, f"bad channels_in {meta.get('channels_in')!r}")
+    if meta.get("storage", "full") not in ("full", "compact"):
+        raise _bad(path, f"unknown storage {meta.get('storage')!r}")
+    return meta
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The metadata of a model file without loading its arrays (FesguiError if not a model)."""
+    path, zf = _open(path)
+    with zf:
+        return _parse_meta(path, zf)
+
+
+def _expect(path: Path, zf: zipfile.ZipFile, name: str, shape: tuple[int, ...],
+            dtypes: tuple[type, ...]) -> np.ndarray:
+    itemsize = max(np.dtype(d).itemsize for d in dtypes)
+    array = _read_member(path, zf, name, int(np.prod(shape)) * itemsize + 4096)
+    if array.shape != shape:
+        raise _bad(path, f"{name!r} has shape {array.shape} but the metadata says {shape}")
+    if array.dtype not in [np.dtype(d) for d in dtypes]:
+        raise _bad(path, f"{name!r} has dtype {array.dtype}")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise _bad(path, f"{name!r} contains NaN or Inf")
+    return array
+
+
+def load_model(path: str | Path) -> Model:
+    """Load a model written by :meth:`Model.save`; refuses bad files with FesguiError."""
+    from fesgui.core.masked import MaskedRegression
+    from fesgui.core.pixel import PixelKernelRegression, PixelRegression
+
+    path, zf = _open(path)
+    with zf:
+        meta = _parse_meta(path, zf)
+        h, w = meta["image_size"]
+        compact = meta.get("storage") == "compact"
+        n_in = meta["channels_in"]
+        k = 3 if meta["color"] == "per-channel" and n_in == 3 else 1
+        if meta["method"] == "pixel-kr":
+            table = _expect(path, zf, "table", (k, h, w, 256),
+                            (np.uint8,) if compact else (np.float32,))
+            model: Model = PixelKernelRegression(sigma=meta["sigma"], lam=meta["lam"],
+                                                 color=meta["color"])
+            values = table.astype(np.float32) / 255.0 if compact else table
+            model._set_table(values, n_in)
+        else:
+            r = meta["size"]
+            dtypes = (np.float16,) if compact else (np.float32,)
+            weights = _expect(path, zf, "weights", (k, h, w, r * r), dtypes)
+            bias = _expect(path, zf, "bias", (k, h, w), dtypes)
+            if meta["method"] == "pixel-rr":
+                model = PixelRegression(lam=meta["lam"], color=meta["color"])
+            else:
+                model = MaskedRegression(size=r, dilation=meta["dilation"], lam=meta["lam"],
+                                         color=meta["color"])
+            model._set_linear_state(weights, bias, n_in)
+    model.set_meta(**{key: meta.get(key) for key in USER_META_KEYS})
+    model._storage = meta.get("storage", "full")
+    return model
