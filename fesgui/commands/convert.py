@@ -1,0 +1,99 @@
+"""``fesgui convert``: move models between fesgui and the MR authors' CSR format.
+
+* ``fesgui convert model.npz out.npz`` writes the model as ``scipy.sparse`` CSR matrix
+  file(s) of shape (D, D+1) (``scipy.sparse.save_npz``); a per-channel model gives three
+  files ``out_r.npz``, ``out_g.npz``, ``out_b.npz``. Pixel-KR cannot be exported.
+* ``fesgui convert r.npz [g.npz b.npz] model.npz [--height H --width W]`` reads one
+  (shared) or three (per-channel R, G, B) CSR files and writes a fesgui MR model.
+
+The authors' code min-max scales each input image; fesgui does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import zipfile
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "convert",
+        help="convert a model to/from the MR authors' scipy.sparse CSR .npz format",
+        description="Convert a fesgui model to the MR authors' CSR matrix format (one "
+        ".npz per weight set: OUT, or OUT_r/_g/_b for per-channel models), or one/three "
+        "CSR .npz files (shared / per-channel R, G, B) to a fesgui model. Note: the "
+        "authors' code min-max scales each input image; fesgui does not.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="IN",
+                   help="a fesgui model .npz, or 1 or 3 CSR .npz files (R, G, B order)")
+    p.add_argument("output", metavar="OUT", help="the .npz file to write")
+    p.add_argument("--height", type=int, default=None,
+                   help="image height of CSR input (default: square image)")
+    p.add_argument("--width", type=int, default=None,
+                   help="image width of CSR input (default: square image)")
+    p.add_argument("--name", default=None, help="display name stored in an imported model")
+    p.set_defaults(run=run)
+
+
+def _members(path: Path) -> set[str]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return set(zf.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return set()
+
+
+def _kind(path: Path) -> str:
+    from fesgui.errors import FesguiError
+
+    if not path.is_file():
+        raise FesguiError(f"input {path} does not exist: check the path")
+    members = _members(path)
+    if "meta.npy" in members:
+        return "fesgui"
+    if {"indptr.npy", "indices.npy", "data.npy"} <= members:
+        return "csr"
+    raise FesguiError(f"{path} is neither a fesgui model nor a scipy.sparse CSR .npz: "
+                      "give a model file or a matrix saved with scipy.sparse.save_npz")
+
+
+def csr_paths(output: Path, count: int) -> list[Path]:
+    """Where the CSR matrices go: ``OUT`` for one, ``OUT_r/_g/_b`` for three."""
+    if count == 1:
+        return [output]
+    return [output.with_name(f"{output.stem}_{c}{output.suffix}") for c in "rgb"]
+
+
+def run(args: argparse.Namespace) -> int:
+    import scipy.sparse as sp
+
+    from fesgui.atomic import atomic_write
+    from fesgui.core import from_csr, load_model, to_csr
+    from fesgui.errors import FesguiError
+
+    inputs = [Path(p).expanduser() for p in args.inputs]
+    output = Path(args.output).expanduser()
+    if output.suffix != ".npz":
+        raise FesguiError(f"output {output.name!r} must end in .npz: e.g. {output.stem}.npz")
+    kinds = [_kind(p) for p in inputs]
+    if kinds == ["fesgui"]:
+        if args.height is not None or args.width is not None:
+            raise FesguiError("--height/--width are only for CSR input: a fesgui model "
+                              "knows its size")
+        mats = to_csr(load_model(inputs[0]))
+        for mat, path in zip(mats, csr_paths(output, len(mats)), strict=True):
+            with atomic_write(path) as tmp:
+                sp.save_npz(tmp, mat, compressed=True)
+            print(f"wrote {path} (CSR {mat.shape[0]}x{mat.shape[1]}, {mat.nnz} non-zeros)")
+        return 0
+    if "fesgui" in kinds:
+        raise FesguiError("give either one fesgui model or 1/3 CSR files, not a mix")
+    model = from_csr(inputs, args.height, args.width)
+    if args.name:
+        model.meta["name"] = args.name
+    model.save(output)
+    h, w = model.image_size
+    print(f"wrote {output} (MR {model.size}x{model.size}, dilation {model.dilation}, "
+          f"{model.color}, {h}x{w})")
+    return 0
