@@ -40,8 +40,7 @@ import numpy as np
 
 from fesgui.atomic import write_bytes_atomic
 from fesgui.errors import FesguiError
-
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+from fesgui.imageio import IMAGE_EXTENSIONS, read_image, write_image
 
 _ALIASES = {
     "smiling": "happy",
@@ -282,32 +281,14 @@ def _template_key(template, hw: tuple[int, int]) -> str:
     return hashlib.sha256(np.round(matrix, 6).tobytes()).hexdigest()[:16]
 
 
-def _encode_png(rgb: np.ndarray) -> bytes:
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG", compress_level=3)
-    return buffer.getvalue()
-
-
-def _decode_png(path: Path) -> np.ndarray | None:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"), dtype=np.uint8)
-    except (OSError, ValueError):
-        return None  # a damaged cache file is recomputed
-
-
 class _AlignCache:
     """Landmarks per file content (size independent) and crops per content+template+size."""
 
-    def __init__(self, root: Path | None, template_key: str, hw: tuple[int, int]):
+    def __init__(self, root: Path | None, source_name: str, template_key: str,
+                 hw: tuple[int, int]):
         self.root = root
-        self.suffix = f"{template_key}_{hw[0]}x{hw[1]}"
+        self.source_name = source_name
+        self.suffix = f"{source_name}_{template_key}_{hw[0]}x{hw[1]}"
         if root is not None:
             try:
                 (root / "landmarks").mkdir(parents=True, exist_ok=True)
@@ -317,7 +298,7 @@ class _AlignCache:
                                   "set FESGUI_CACHE to a writable folder") from None
 
     def _landmark_path(self, digest: str) -> Path:
-        return self.root / "landmarks" / f"{digest}.json"
+        return self.root / "landmarks" / f"{digest}_{self.source_name}.json"
 
     def _crop_path(self, digest: str) -> Path:
         return self.root / "crops" / f"{digest}_{self.suffix}.png"
@@ -325,11 +306,14 @@ class _AlignCache:
     def crop(self, digest: str) -> np.ndarray | None:
         if self.root is None or not self._crop_path(digest).exists():
             return None
-        return _decode_png(self._crop_path(digest))
+        try:
+            return read_image(self._crop_path(digest))
+        except FesguiError:
+            return None  # a damaged cache file is recomputed
 
     def put_crop(self, digest: str, crop: np.ndarray) -> None:
         if self.root is not None:
-            write_bytes_atomic(self._crop_path(digest), _encode_png(crop))
+            write_image(self._crop_path(digest), crop)
 
     def landmarks(self, digest: str) -> dict | None:
         if self.root is None or not self._landmark_path(digest).exists():
@@ -360,23 +344,24 @@ def load_aligned(pairs: Sequence[PairFiles], size: int | Sequence[int],
     called after each pair.
 
     Cache (``cache_dir``, default :func:`default_cache_dir`; ``use_cache=False`` turns it
-    off): the landmarks of each photo are stored under the SHA-256 of its file content (so
-    every crop size reuses them, and "no face found" is remembered too) and each crop under
-    content hash + template fingerprint + size, as lossless PNG. All cache files are written
+    off): the landmarks of each photo are stored under the SHA-256 of its file content and
+    the landmark source's class name (so every crop size reuses them, and "no face found"
+    is remembered too) and each crop under content hash + source + template fingerprint +
+    size, as lossless PNG. All cache files are written
     atomically; a damaged cache file is recomputed.
 
     Returns an :class:`AlignedSet`; pairs with an unreadable or faceless photo are left
     out and reported in ``skipped``.
     """
     from fesgui.align import FaceLandmarks, Template, warp_to_crop
-    from fesgui.imageio import read_image
 
     hw = _size_hw(size)
     template = Template.load() if template is None else template
     root = None
     if use_cache:
         root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    cache = _AlignCache(root, _template_key(template, hw), hw)
+    source_name = "MediaPipeSource" if landmarks is None else type(landmarks).__name__
+    cache = _AlignCache(root, source_name, _template_key(template, hw), hw)
     own_source = None
 
     def detect(image: np.ndarray):
@@ -404,22 +389,20 @@ def load_aligned(pairs: Sequence[PairFiles], size: int | Sequence[int],
                 image = read_image(path)
             except FesguiError as exc:
                 return f"unreadable image ({exc})"
-            if image.ndim == 2:
-                image = np.repeat(image[:, :, None], 3, axis=2)
-            image = np.ascontiguousarray(image[:, :, :3])
         if record is None:
             faces = detect(image)
             if faces:
                 face = faces[0]
                 record = {"points": np.asarray(face.points, np.float64).round(4).tolist(),
-                          "box": [round(float(v), 4) for v in face.box]}
+                          "box": [round(float(v), 4) for v in face.box],
+                          "manual": bool(getattr(face, "manual", False))}
             else:
                 record = {"no_face": True}
             cache.put_landmarks(digest, record)
         if "points" not in record:
             return "no face found"
         face = FaceLandmarks(points=np.asarray(record["points"], np.float32), mesh=None,
-                             box=tuple(record["box"]))
+                             box=tuple(record["box"]), manual=bool(record.get("manual")))
         crop = warp_to_crop(image, template.matrix(face, hw), hw)
         crop = np.ascontiguousarray(crop, dtype=np.uint8)
         cache.put_crop(digest, crop)
@@ -458,8 +441,6 @@ def load_named(pairs: Sequence[PairFiles]) -> AlignedSet:
     All images must have one size; an unreadable image is reported in ``skipped``.
     Raises :class:`FesguiError` if the sizes differ.
     """
-    from fesgui.imageio import read_image
-
     ids, xs, ts, skipped = [], [], [], []
     shape = None
     for pair in pairs:
@@ -470,9 +451,6 @@ def load_named(pairs: Sequence[PairFiles]) -> AlignedSet:
             except FesguiError as exc:
                 skipped.append((str(path), f"unreadable image ({exc})"))
                 break
-            if img.ndim == 2:
-                img = np.repeat(img[:, :, None], 3, axis=2)
-            img = np.ascontiguousarray(img[:, :, :3])
             if shape is None:
                 shape = img.shape
             if img.shape != shape:
