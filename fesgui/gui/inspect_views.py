@@ -26,6 +26,7 @@ from PySide6 import QtCore, QtWidgets
 
 from fesgui.atomic import atomic_write
 from fesgui.errors import FesguiError
+from fesgui.imageio import write_image
 
 KINDS = ("image", "signed", "positive")
 SIGNED_CMAP = "CET-D1"  # blue - white - red
@@ -74,18 +75,6 @@ def render(data: np.ndarray, kind: str) -> np.ndarray:
     return np.ascontiguousarray(colormap(kind).map(unit, mode="byte")[..., :3])
 
 
-def _write_png(path: Path, rgb: np.ndarray) -> None:
-    try:
-        from fesgui.imageio import write_image
-    except ImportError:  # the image I/O module is not in the tree: same atomic rule by hand
-        from PIL import Image
-
-        with atomic_write(path) as tmp:
-            Image.fromarray(rgb, mode="RGB").save(tmp, format="PNG")
-    else:
-        write_image(path, rgb)
-
-
 def export_map(path: str | Path, data: np.ndarray | None, kind: str) -> tuple[Path, Path]:
     """Write ``data`` as ``<stem>.png`` (rendered with its colormap) and ``<stem>.npy``.
 
@@ -100,7 +89,7 @@ def export_map(path: str | Path, data: np.ndarray | None, kind: str) -> tuple[Pa
     png, npy = stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".npy")
     if not stem.parent.is_dir():
         raise FesguiError(f"cannot export to {stem.parent}: the folder does not exist")
-    _write_png(png, render(data, kind))
+    write_image(png, render(data, kind))
     with atomic_write(npy) as tmp:
         np.save(tmp, np.asarray(data))
     return png, npy
@@ -155,6 +144,7 @@ class MapItem:
         layout.nextRow()
         self.view = layout.addViewBox(lockAspect=True, invertY=True, enableMenu=True)
         self.view.setMouseEnabled(x=False, y=False)
+        self.view.disableAutoRange()  # the range is the image's, set in set_data
         self.item = PixelImageItem()
         self.view.addItem(self.item)
         self.marker = QtWidgets.QGraphicsRectItem(0, 0, 1, 1)
@@ -191,7 +181,8 @@ class MapItem:
                                lut=colormap(self.kind).getLookupTable(nPts=256))
         else:
             self.item.setImage(image, autoLevels=False, levels=(lo, hi), lut=None)
-        self.view.autoRange(padding=0.0)
+        h, w = image.shape[:2]
+        self.view.setRange(QtCore.QRectF(0, 0, w, h), padding=0.0)
 
     def set_marker(self, row: int | None, col: int | None) -> None:
         """Outline pixel ``(row, col)`` (``None`` hides the marker)."""

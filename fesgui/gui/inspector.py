@@ -25,6 +25,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from fesgui.core import alpha_map, interpret
 from fesgui.errors import FesguiError
 from fesgui.gui import inspect_views as views
 
@@ -167,6 +168,8 @@ class InspectorPanel(QtWidgets.QWidget):
         self.curve_plot.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.curve_plot.setMinimumHeight(140)
         self.curve_plot.setLabel("bottom", "input level (0..255)")
+        # the core gives levels as v / 255: the axis shows them as 8-bit levels
+        self.curve_plot.getAxis("bottom").setScale(255.0)
         self.curve_plot.setLabel("left", "output")
         self.curve_plot.getAxis("left").enableAutoSIPrefix(False)
         self.curve_plot.setMouseEnabled(x=False, y=False)
@@ -196,12 +199,14 @@ class InspectorPanel(QtWidgets.QWidget):
                 spin.blockSignals(False)
             if self._pixel is None or not (self._pixel[0] < h and self._pixel[1] < w):
                 self._set_pixel(h // 2, w // 2)
+        self._sync_channels()
         self._refresh()
 
     def set_face(self, face: FaceResult | None, params: RefineParams) -> None:
         """Show the arithmetic for ``face`` (a pipeline ``FaceResult``) under ``params``."""
         self._face = face
         self._params = params
+        self._sync_channels()
         self._refresh()
 
     def select_pixel(self, row: int, col: int) -> None:
@@ -231,8 +236,10 @@ class InspectorPanel(QtWidgets.QWidget):
 
     def set_channel(self, channel: int) -> None:
         """Select colour channel ``channel`` (0, 1 or 2)."""
-        if channel not in range(self.channel_combo.count()):
-            raise FesguiError(f"channel={channel} does not exist: use 0 (R), 1 (G) or 2 (B)")
+        n = self.channel_combo.count()
+        if channel not in range(n):
+            way = "0 (grey data has one channel)" if n == 1 else "0 (R), 1 (G) or 2 (B)"
+            raise FesguiError(f"channel={channel} does not exist: use {way}")
         self.channel_combo.setCurrentIndex(channel)
 
     # ------------------------------------------------------------------ events
@@ -270,8 +277,6 @@ class InspectorPanel(QtWidgets.QWidget):
             return None
         key = (params.k, params.tau, params.dilation_radius, params.blur_sigma)
         if key != self._alpha_key:
-            from fesgui.core import alpha_map
-
             self._alpha = alpha_map(self._model, k=params.k, tau=params.tau,
                                     dilation_radius=params.dilation_radius,
                                     blur_sigma=params.blur_sigma)
@@ -307,8 +312,6 @@ class InspectorPanel(QtWidgets.QWidget):
         self.curve = None
 
     def _draw(self) -> None:
-        from fesgui.core import interpret
-
         model, face = self._model, self._face
         meta = model.meta
         method = meta.get("method", "?")
@@ -330,7 +333,7 @@ class InspectorPanel(QtWidgets.QWidget):
             self.crop_map.kind = "image"
             self.crop_map.set_data(face.crop, title="input x — click a pixel")
         else:
-            weights, bias = model.receptive_field(row, col, channel=wc)
+            weights, bias = model.receptive_field(row, col, channel=channel)
             patch = arith = None
             self.crop_map.kind = "signed"
             self.crop_map.set_data(np.moveaxis(np.asarray(model.bias_), 0, -1),
@@ -347,16 +350,31 @@ class InspectorPanel(QtWidgets.QWidget):
         self._set_weight_texts(weights)
         self.patch_map.set_data(None if patch is None else np.asarray(patch),
                                 title="input patch under the taps"
-                                + (f" · {CHANNEL_NAMES[channel]}" if patch is not None
-                                   and self._n_display_channels() == 3 else ""))
+                                + ("" if patch is None or self._is_gray()
+                                   else f" · {CHANNEL_NAMES[channel]}"))
         self._draw_footprint(weights)
         self._draw_numbers(arith, bias, method)
-        self._draw_curve(interpret, row, col, wc, arith)
+        self._draw_curve(row, col, channel, arith)
 
-    def _n_display_channels(self) -> int:
-        if self._face is not None and np.ndim(self._face.crop) == 3:
-            return int(self._face.crop.shape[2])
-        return int(self._model.weights_.shape[0])
+    def _is_gray(self) -> bool:
+        """True when the data shown has one channel (grey crop, or grey model without one)."""
+        if self._face is not None:
+            return np.ndim(self._face.crop) == 2
+        return self._model is not None and int(self._model.n_channels_in_) == 1
+
+    def _sync_channels(self) -> None:
+        """Offer R/G/B for colour data and a single "grey" entry for grey data."""
+        names = ["grey"] if self._is_gray() else list(CHANNEL_NAMES)
+        current = [self.channel_combo.itemText(i) for i in range(self.channel_combo.count())]
+        if current == names:
+            return
+        index = self.channel_combo.currentIndex()
+        self.channel_combo.blockSignals(True)
+        self.channel_combo.clear()
+        self.channel_combo.addItems(names)
+        self.channel_combo.setCurrentIndex(index if 0 <= index < len(names) else 0)
+        self.channel_combo.setEnabled(len(names) > 1)
+        self.channel_combo.blockSignals(False)
 
     def _set_weight_texts(self, weights: np.ndarray | None) -> None:
         for text in self._weight_texts:
@@ -416,26 +434,25 @@ class InspectorPanel(QtWidgets.QWidget):
         else:
             notes.append("load a face to see Σ w·x and the output")
         if method == "pixel-kr":
-            notes.append("Pixel-KR: w and b are the least-squares line through the pixel's "
-                         "table; y is read from the table (see the curve)")
+            notes.append("Pixel-KR: y is read from the pixel's table (see the curve); w and b "
+                         "are the least-squares line through it, so Σ w·x shows y − b")
         for key, label in self.labels.items():
             label.setText(fmt(values[key]))
         self.note_label.setText("; ".join(notes))
 
-    def _draw_curve(self, interpret: Any, row: int, col: int, channel: int,
-                    arith: Any) -> None:
-        levels, values = interpret.transfer_curve(self._model, row, col, channel=channel)
+    def _draw_curve(self, row: int, col: int, channel: int, arith: Any) -> None:
+        x = None if self._face is None else self._face.crop
+        levels, values = interpret.transfer_curve(self._model, row, col, channel=channel, x=x)
         self.curve = (np.asarray(levels), np.asarray(values))
         self.curve_item.setData(self.curve[0], self.curve[1])
         method = self._model.meta.get("method")
         what = {"pixel-kr": "table", "pixel-rr": "line w·x + b"}.get(
-            method, "centre-tap line")
-        self.curve_plot.setTitle(f"transfer curve of ({row}, {col}): {what}")
+            method, "centre tap, other taps " + ("held at x" if x is not None else "at 0"))
+        self.curve_plot.setTitle(f"output of ({row}, {col}) vs its input: {what}", size="9pt")
         if arith is None:
             self.curve_marker.clear()
             self.curve_marker_line.setVisible(False)
             return
-        x = float(arith.input_value) * 255.0
-        self.curve_marker_line.setPos(x)
+        self.curve_marker_line.setPos(float(arith.input_value))
         self.curve_marker_line.setVisible(True)
-        self.curve_marker.setData(x=[x], y=[float(arith.output)])
+        self.curve_marker.setData(x=[float(arith.input_value)], y=[float(arith.output)])

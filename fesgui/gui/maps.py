@@ -25,6 +25,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from fesgui.core import alpha_stages, interpret, l1_map
 from fesgui.errors import FesguiError
 from fesgui.gui import inspect_views as views
 
@@ -259,8 +260,6 @@ class ModelMapsPanel(QtWidgets.QWidget):
             self.importance_bars.setOpts(height=[0, 0])
             self.tap_label.setText("tap")
             return
-        from fesgui.core import l1_map
-
         self._guard(lambda: self.maps["s"].set_data(l1_map(self._model)))
         self._refresh_tap()
         self._refresh_face()
@@ -269,8 +268,6 @@ class ModelMapsPanel(QtWidgets.QWidget):
     def _refresh_tap(self) -> None:
         if self._model is None:
             return
-        from fesgui.core import interpret
-
         wc = self._weight_channel()
         dy, dx = np.asarray(self._model.taps())[self._tap]
         shared = int(self._model.weights_.shape[0]) == 1
@@ -295,8 +292,6 @@ class ModelMapsPanel(QtWidgets.QWidget):
             self.importance_bars.setOpts(height=[0, 0])
             self._reset_markers()
             return
-        from fesgui.core import interpret
-
         def draw() -> None:
             wx, b = self._model.decompose(face.crop)
             self.maps["x"].set_data(face.crop, channel=shown)
@@ -316,8 +311,6 @@ class ModelMapsPanel(QtWidgets.QWidget):
     def _refresh_alpha(self) -> None:
         if self._model is None or self._params is None:
             return
-        from fesgui.core import alpha_stages
-
         params = self._params
 
         def draw() -> None:

@@ -1,0 +1,446 @@
+"""The pixel inspector and the model-maps panel draw exactly what the model holds.
+
+Tiny models are fitted on synthetic faces (no dataset needed). Expected values are
+computed here independently of the widgets and of ``fesgui.core.interpret``: weights are
+read straight from ``weights_``, ``sum w*x`` is an explicit loop over the dilated window,
+the refined and final values come from the pipeline (``fesgui.core.refine`` /
+``blend_intensity``), not from the inspector's own arithmetic.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from PySide6 import QtCore
+from PySide6.QtCore import QPointF, Qt
+
+from fesgui.core import (
+    MaskedRegression,
+    PixelKernelRegression,
+    PixelRegression,
+    alpha_map,
+    alpha_stages,
+    l1_map,
+)
+from fesgui.errors import FesguiError
+from fesgui.gui import inspect_views
+from fesgui.gui.inspector import InspectorPanel, fmt
+from fesgui.gui.maps import STAGES, ModelMapsPanel
+from fesgui.pipeline import Pipeline, RefineParams
+from fesgui.synthetic import make_pairs
+
+SIZE = 24
+# the offscreen platform plugin warns when a widget is shown; harmless
+SHOWN = pytest.mark.qt_log_ignore("propagateSizeHints")
+
+# name -> (factory, colour data?)
+MODELS = {
+    "mr-per-channel": (lambda: MaskedRegression(size=3, dilation=2, color="per-channel"), True),
+    "mr-shared": (lambda: MaskedRegression(size=5, color="shared"), True),
+    "mr-grey-data": (lambda: MaskedRegression(size=3), False),
+    "pixel-rr": (lambda: PixelRegression(color="per-channel"), True),
+    "pixel-kr": (lambda: PixelKernelRegression(color="shared"), True),
+}
+_FITTED: dict[str, tuple] = {}
+
+
+def fitted(name: str):
+    """``(model, test crop)``: fitted once per test session on 10 synthetic pairs."""
+    if name not in _FITTED:
+        factory, colour = MODELS[name]
+        X, T = make_pairs(11, SIZE, SIZE, color=colour, seed=3)
+        _FITTED[name] = (factory().fit(X[:10], T[:10]), X[10])
+    return _FITTED[name]
+
+
+def face_for(model, crop, params: RefineParams):
+    return Pipeline(model, params=params).process_crop(crop)
+
+
+def read(label) -> float:
+    return float(label.text())
+
+
+def explicit_wx(model, crop, i, j, channel) -> float:
+    """sum over the dilated r x r window of weight * input, zero outside the image."""
+    r, d = model.meta["size"], model.meta["dilation"]
+    k = channel if model.weights_.shape[0] == 3 else 0
+    plane = crop[..., channel] if crop.ndim == 3 else crop
+    total = 0.0
+    offsets = [d * (v - r // 2) for v in range(r)]
+    for t, (dy, dx) in enumerate(itertools.product(offsets, offsets)):
+        y, x = i + dy, j + dx
+        if 0 <= y < SIZE and 0 <= x < SIZE:
+            total += float(model.weights_[k, i, j, t]) * float(plane[y, x])
+    return total
+
+
+@pytest.fixture
+def inspector(qtbot):
+    panel = InspectorPanel()
+    qtbot.addWidget(panel)
+    return panel
+
+
+@pytest.fixture
+def maps(qtbot):
+    panel = ModelMapsPanel()
+    qtbot.addWidget(panel)
+    return panel
+
+
+# ---------------------------------------------------------------- the pixel inspector
+@pytest.mark.parametrize("name", list(MODELS))
+def test_selected_pixel_shows_exactly_its_weights_and_bias(inspector, name):
+    model, crop = fitted(name)
+    params = RefineParams()
+    inspector.set_model(model)
+    inspector.set_face(face_for(model, crop, params), params)
+    r = model.meta["size"]
+    channels = (0, 1, 2) if crop.ndim == 3 else (0,)
+    for (i, j), c in itertools.product([(0, 0), (7, 13), (SIZE - 1, 5)], channels):
+        inspector.select_pixel(i, j)
+        if crop.ndim == 3:
+            inspector.set_channel(c)
+        k = c if model.weights_.shape[0] == 3 else 0
+        expected = model.weights_[k, i, j].reshape(r, r)
+        shown = inspector.weights_map.item.image
+        assert np.array_equal(shown, expected)
+        assert np.array_equal(shown, model.receptive_field(i, j, c)[0])
+        assert inspector.labels["bias"].text() == fmt(model.bias_[k, i, j])
+        # symmetric levels: white is exactly zero
+        lo, hi = inspector.weights_map.item.getLevels()
+        assert lo == -hi and hi == pytest.approx(max(np.abs(expected).max(), 1e-30)
+                                                 if np.abs(expected).max() > 0 else 1.0)
+
+
+@pytest.mark.parametrize("name", ["mr-per-channel", "mr-shared", "mr-grey-data", "pixel-rr"])
+def test_displayed_arithmetic_reproduces_the_model_output(inspector, name):
+    model, crop = fitted(name)
+    params = RefineParams(k=8.0, tau=0.3, intensity=0.5)
+    face = face_for(model, crop, params)
+    inspector.set_model(model)
+    inspector.set_face(face, params)
+    y = model.predict(crop)
+    alpha = alpha_map(model, k=8.0, tau=0.3)
+    channels = (0, 2) if crop.ndim == 3 else (0,)
+    for (i, j), c in itertools.product([(1, 1), (12, 12), (20, 3)], channels):
+        inspector.select_pixel(i, j)
+        if crop.ndim == 3:
+            inspector.set_channel(c)
+        labels = inspector.labels
+        y_ij = float(y[i, j, c] if y.ndim == 3 else y[i, j])
+        x_ij = float(crop[i, j, c] if crop.ndim == 3 else crop[i, j])
+        assert read(labels["wx"]) == pytest.approx(explicit_wx(model, crop, i, j, c), abs=2e-6)
+        assert read(labels["output"]) == pytest.approx(y_ij, abs=2e-6)
+        assert read(labels["wx"]) + read(labels["bias"]) == pytest.approx(y_ij, abs=3e-6)
+        assert read(labels["input"]) == pytest.approx(x_ij, abs=1e-6)
+        assert read(labels["alpha"]) == pytest.approx(float(alpha[i, j]), abs=1e-6)
+        refined = face.refined[i, j, c] if face.refined.ndim == 3 else face.refined[i, j]
+        assert read(labels["refined"]) == pytest.approx(float(refined), abs=3e-6)
+        # the intensity blend halfway between input and refined value
+        assert read(labels["final"]) == pytest.approx(x_ij + 0.5 * (float(refined) - x_ij),
+                                                      abs=3e-6)
+
+
+def test_refinement_off_shows_no_alpha_and_refined_equals_output(inspector):
+    model, crop = fitted("mr-shared")
+    params = RefineParams(enabled=False)
+    inspector.set_model(model)
+    inspector.set_face(face_for(model, crop, params), params)
+    inspector.select_pixel(10, 10)
+    assert inspector.labels["alpha"].text() == "—"
+    assert inspector.labels["refined"].text() == inspector.labels["output"].text()
+    assert "refinement off" in inspector.note_label.text()
+
+
+def test_patch_is_the_input_under_the_dilated_taps(inspector):
+    model, crop = fitted("mr-per-channel")  # r = 3, dilation 2
+    params = RefineParams()
+    inspector.set_model(model)
+    inspector.set_face(face_for(model, crop, params), params)
+    inspector.select_pixel(0, 5)
+    inspector.set_channel(1)
+    expected = np.zeros((3, 3), np.float32)
+    for a, b in itertools.product(range(3), range(3)):
+        y, x = 0 + 2 * (a - 1), 5 + 2 * (b - 1)
+        if 0 <= y < SIZE and 0 <= x < SIZE:
+            expected[a, b] = crop[y, x, 1]
+    assert np.array_equal(inspector.patch_map.item.image, expected)
+    assert np.all(inspector.patch_map.item.image[0] == 0)  # the row above the image
+
+
+def test_footprint_places_dilated_taps_on_a_window_with_gaps(inspector):
+    model, _ = fitted("mr-per-channel")  # r = 3, dilation 2 -> 5 x 5 window
+    inspector.set_model(model)
+    x, y = inspector.window_cells.getData()
+    assert len(x) == 25 and set(x) == set(y) == {-2, -1, 0, 1, 2}
+    tx, ty = inspector.tap_cells.getData()
+    assert sorted(zip(ty.tolist(), tx.tolist(), strict=True)) == sorted(
+        itertools.product([-2, 0, 2], [-2, 0, 2]))
+    assert "5x5 window" in inspector.geometry_label.text()
+
+
+def test_without_a_face_weights_and_bias_still_show(inspector):
+    model, _ = fitted("mr-shared")
+    inspector.set_model(model)
+    inspector.select_pixel(4, 9)
+    assert np.array_equal(inspector.weights_map.item.image, model.weights_[0, 4, 9].reshape(5, 5))
+    assert inspector.labels["bias"].text() == fmt(model.bias_[0, 4, 9])
+    assert inspector.labels["output"].text() == "—"
+    assert inspector.arithmetic is None
+    assert inspector.patch_map.item.image is None
+
+
+def test_arrow_keys_move_the_selection_and_emit(inspector, qtbot):
+    model, crop = fitted("mr-shared")
+    inspector.set_model(model)
+    inspector.select_pixel(5, 5)
+    moves = [(Qt.Key.Key_Right, (5, 6)), (Qt.Key.Key_Down, (6, 6)),
+             (Qt.Key.Key_Left, (6, 5)), (Qt.Key.Key_Up, (5, 5))]
+    for key, expected in moves:
+        with qtbot.waitSignal(inspector.pixel_selected, timeout=1000) as blocker:
+            qtbot.keyClick(inspector, key)
+        assert tuple(blocker.args) == expected == inspector.selected_pixel()
+        assert np.array_equal(inspector.weights_map.item.image,
+                              model.weights_[0, expected[0], expected[1]].reshape(5, 5))
+    # at the border the selection stays and nothing is emitted
+    inspector.select_pixel(0, 0)
+    with qtbot.assertNotEmitted(inspector.pixel_selected):
+        qtbot.keyClick(inspector, Qt.Key.Key_Up)
+        qtbot.keyClick(inspector, Qt.Key.Key_Left)
+    assert inspector.selected_pixel() == (0, 0)
+
+
+def test_select_pixel_clamps_and_emits_only_on_change(inspector, qtbot):
+    model, _ = fitted("mr-shared")
+    inspector.set_model(model)
+    with qtbot.waitSignal(inspector.pixel_selected, timeout=1000) as blocker:
+        inspector.select_pixel(500, -3)
+    assert blocker.args == [SIZE - 1, 0]
+    with qtbot.assertNotEmitted(inspector.pixel_selected):
+        inspector.select_pixel(SIZE - 1, 0)
+
+
+@SHOWN
+def test_clicking_the_crop_view_selects_that_pixel(inspector, qtbot):
+    model, crop = fitted("mr-shared")
+    params = RefineParams()
+    inspector.set_model(model)
+    inspector.set_face(face_for(model, crop, params), params)
+    inspector.resize(500, 900)
+    inspector.show()
+    qtbot.waitExposed(inspector)
+    qtbot.wait(100)  # let the layouts settle before mapping pixels to the screen
+    item = inspector.crop_map.item
+    scene = item.mapToScene(QPointF(17.5, 3.5))  # x = col, y = row
+    pos = inspector.graphics.mapFromScene(scene)
+    with qtbot.waitSignal(inspector.pixel_selected, timeout=1000) as blocker:
+        qtbot.mouseClick(inspector.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert blocker.args == [3, 17]
+
+
+def test_pixel_kr_shows_its_table_as_the_transfer_curve(inspector):
+    model, crop = fitted("pixel-kr")
+    params = RefineParams()
+    inspector.set_model(model)
+    inspector.set_face(face_for(model, crop, params), params)
+    inspector.select_pixel(12, 11)
+    inspector.set_channel(1)
+    xs, ys = inspector.curve_item.getData()
+    assert len(xs) == 256
+    assert np.array_equal(ys, model.table_[0, 12, 11])
+    assert np.allclose(xs * 255, np.arange(256), atol=1e-4)
+    # the marker sits on the curve at the current input, at the model's output
+    level = int(round(crop[12, 11, 1] * 255))
+    y = model.predict(crop)[12, 11, 1]
+    assert read(inspector.labels["output"]) == pytest.approx(float(ys[level]), abs=2e-6)
+    assert read(inspector.labels["output"]) == pytest.approx(float(y), abs=2e-6)
+    mx, my = inspector.curve_marker.getData()
+    assert mx[0] == pytest.approx(crop[12, 11, 1]) and my[0] == pytest.approx(float(y), abs=1e-6)
+    assert "table" in inspector.note_label.text()
+
+
+def test_pixel_rr_transfer_curve_is_its_line(inspector):
+    model, crop = fitted("pixel-rr")
+    inspector.set_model(model)
+    inspector.select_pixel(6, 8)
+    inspector.set_channel(2)
+    xs, ys = inspector.curve_item.getData()
+    slope, intercept = np.polyfit(xs.astype(np.float64), ys.astype(np.float64), 1)
+    assert slope == pytest.approx(float(model.weights_[2, 6, 8, 0]), abs=1e-5)
+    assert intercept == pytest.approx(float(model.bias_[2, 6, 8]), abs=1e-5)
+
+
+def test_grey_data_offers_one_channel(inspector):
+    model, crop = fitted("mr-grey-data")
+    inspector.set_model(model)
+    assert inspector.channel_combo.count() == 1
+    with pytest.raises(FesguiError, match="channel=2"):
+        inspector.set_channel(2)
+    # the pipeline hands a grey model an RGB crop: then the three channels are offered
+    params = RefineParams()
+    inspector.set_face(face_for(model, crop, params), params)
+    assert inspector.channel_combo.count() == 3
+
+
+def test_no_model_clears_the_panel(inspector):
+    model, crop = fitted("mr-shared")
+    inspector.set_model(model)
+    inspector.set_model(None)
+    assert inspector.weights_map.item.image is None
+    assert all(label.text() == "—" for label in inspector.labels.values())
+
+
+def test_a_face_of_the_wrong_size_is_reported_not_raised(inspector):
+    model, crop = fitted("mr-shared")
+    params = RefineParams()
+    good = face_for(model, crop, params)
+    inspector.set_model(model)
+    bad = type(good)(**{**good.__dict__, "crop": np.zeros((SIZE + 4, SIZE, 3), np.float32)})
+    inspector.set_face(bad, params)
+    assert "does not fit" in inspector.status_label.text()
+
+
+# ---------------------------------------------------------------- the model maps
+@pytest.mark.parametrize("name", list(MODELS))
+def test_maps_are_exactly_what_the_core_returns(maps, name):
+    model, crop = fitted(name)
+    params = RefineParams()
+    maps.set_model(model)
+    face = face_for(model, crop, params)
+    maps.set_face(face, params)
+    wx, b = model.decompose(face.crop)  # the pipeline's crop: RGB even for grey data
+    stages = alpha_stages(model)
+    assert np.array_equal(maps.maps["wx"].data, wx)
+    assert np.array_equal(maps.maps["b"].data, b)
+    assert np.array_equal(maps.maps["s"].data, l1_map(model))
+    for stage in STAGES:
+        assert np.array_equal(maps.maps[stage].data, stages[stage]), stage
+        assert np.array_equal(maps.maps[stage].item.image, stages[stage]), stage
+    # weights-only + bias-only is the output (MR paper Fig. 6)
+    assert np.allclose(maps.maps["wx"].data + maps.maps["b"].data, model.predict(face.crop),
+                       atol=1e-6)
+    assert maps.importance == pytest.approx(
+        (np.abs(model.predict(face.crop) - b).mean(), np.abs(model.bias_).mean()), rel=1e-5)
+
+
+def test_moving_params_updates_the_alpha_views(maps):
+    model, crop = fitted("mr-per-channel")
+    params = RefineParams()
+    maps.set_model(model)
+    maps.set_face(face_for(model, crop, params), params)
+    before = maps.maps["alpha"].data.copy()
+    maps.set_params(RefineParams(k=3.0, tau=0.6, dilation_radius=0, blur_sigma=2.5))
+    stages = alpha_stages(model, k=3.0, tau=0.6, dilation_radius=0, blur_sigma=2.5)
+    for stage in STAGES:
+        assert np.array_equal(maps.maps[stage].data, stages[stage]), stage
+    assert not np.array_equal(before, maps.maps["alpha"].data)
+    # a bad slider value is reported in the panel, not raised
+    maps.set_params(RefineParams(blur_sigma=-1.0))
+    assert "blur_sigma" in maps.status_label.text()
+
+
+def test_tap_map_shows_one_tap_everywhere(maps):
+    model, _ = fitted("mr-per-channel")  # 3x3 taps, dilation 2
+    maps.set_model(model)
+    assert maps.tap() == 4  # the centre tap first
+    assert len(maps.tap_buttons.buttons()) == 9
+    maps.tap_buttons.button(2).click()  # top right: offset (-2, 2)
+    assert maps.tap() == 2
+    assert np.array_equal(maps.maps["tap"].data, model.weights_[0, :, :, 2])
+    assert "(-2, 2)" in maps.tap_label.text()
+    maps.set_display_channel(2)
+    assert np.array_equal(maps.maps["tap"].data, model.weights_[2, :, :, 2])
+    # taps reaching outside the image have weight exactly 0 (zero padding)
+    assert np.all(maps.maps["tap"].data[:2, :] == 0) and np.all(maps.maps["tap"].data[:, -2:] == 0)
+    with pytest.raises(FesguiError, match="tap=9"):
+        maps.set_tap(9)
+
+
+def test_display_channel_switches_colour_maps_to_one_channel(maps):
+    model, crop = fitted("mr-per-channel")
+    params = RefineParams()
+    maps.set_model(model)
+    maps.set_face(face_for(model, crop, params), params)
+    wx, _ = model.decompose(crop)
+    assert maps.maps["wx"].item.image.shape == (SIZE, SIZE, 3)
+    maps.set_display_channel(1)
+    assert np.array_equal(maps.maps["wx"].item.image, wx[..., 1])
+    lo, hi = maps.maps["wx"].item.getLevels()
+    assert lo == -hi == -np.abs(wx[..., 1]).max()
+
+
+@SHOWN
+def test_clicking_a_map_reports_the_pixel(maps, qtbot):
+    model, crop = fitted("mr-shared")
+    params = RefineParams()
+    maps.set_model(model)
+    maps.set_face(face_for(model, crop, params), params)
+    maps.resize(700, 900)
+    maps.show()
+    qtbot.waitExposed(maps)
+    qtbot.wait(100)  # let the layouts settle before mapping pixels to the screen
+    item = maps.maps["alpha"].item
+    pos = maps.graphics.mapFromScene(item.mapToScene(QPointF(2.5, 20.5)))
+    with qtbot.waitSignal(maps.pixel_clicked, timeout=1000) as blocker:
+        qtbot.mouseClick(maps.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert blocker.args == [20, 2]
+    marker = maps.maps["s"].marker
+    assert marker.isVisible() and marker.rect() == QtCore.QRectF(2, 20, 1, 1)
+
+
+def test_export_writes_png_and_npy(maps, tmp_path):
+    from PIL import Image
+
+    model, crop = fitted("mr-per-channel")
+    params = RefineParams()
+    maps.set_model(model)
+    maps.set_face(face_for(model, crop, params), params)
+    png, npy = maps.export_map("alpha", str(tmp_path / "alpha.png"))
+    assert png == tmp_path / "alpha.png" and npy == tmp_path / "alpha.npy"
+    data = maps.maps["alpha"].data
+    assert np.array_equal(np.load(npy), data)
+    rgb = np.asarray(Image.open(png).convert("RGB"))
+    assert rgb.shape == (SIZE, SIZE, 3)
+    # viridis grows lighter with the value: brightness ranks follow the alpha ranks
+    light = rgb.astype(float) @ [0.299, 0.587, 0.114]
+    ranks = [np.argsort(np.argsort(v.ravel())) for v in (light, data)]
+    assert np.corrcoef(*ranks)[0, 1] > 0.98
+    # the stepped map spans exactly 0..1: its ends are viridis' ends
+    png, _ = maps.export_map("stepped", str(tmp_path / "stepped.npy"))
+    rgb = np.asarray(Image.open(png).convert("RGB")).reshape(-1, 3)
+    stepped = maps.maps["stepped"].data.ravel()
+    assert tuple(rgb[np.argmin(stepped)]) == (68, 1, 84)
+    assert tuple(rgb[np.argmax(stepped)]) == (253, 231, 37)
+    # a signed map: red where positive, blue where negative
+    png, _ = maps.export_map("tap", str(tmp_path / "tap"))
+    rgb = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    tap = maps.maps["tap"].data
+    big = np.abs(tap).max() / 2
+    assert np.all(rgb[tap > big][:, 0] > rgb[tap > big][:, 2])
+    assert np.all(rgb[tap < -big][:, 2] > rgb[tap < -big][:, 0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [  # and no temporary files
+        "alpha.npy", "alpha.png", "stepped.npy", "stepped.png", "tap.npy", "tap.png"]
+
+
+def test_export_problems_are_one_line_errors(maps, tmp_path):
+    with pytest.raises(FesguiError, match="nothing to export"):
+        maps.export_map("alpha", str(tmp_path / "a.png"))
+    model, _ = fitted("mr-shared")
+    maps.set_model(model)
+    with pytest.raises(FesguiError, match="does not exist"):
+        maps.export_map("s", str(tmp_path / "missing" / "s.png"))
+    with pytest.raises(FesguiError, match="no map called"):
+        maps.export_map("nope", str(tmp_path / "n.png"))
+
+
+def test_render_uses_symmetric_levels_for_signed_maps():
+    data = np.array([[-1.0, 0.0, 4.0]])
+    assert inspect_views.levels(data, "signed") == (-4.0, 4.0)
+    rgb = inspect_views.render(data, "signed")
+    # zero maps to the colormap's middle, which is (near) white
+    assert rgb[0, 1].min() > 220
+    assert inspect_views.levels(np.zeros((2, 2)), "signed") == (-1.0, 1.0)
