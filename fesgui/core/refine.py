@@ -6,7 +6,7 @@ input. Steps, each returned by :func:`alpha_stages` as an ``(H, W)`` float32 map
 
 1. ``s``: L1 norm of each pixel's receptive field including the bias (mean over the K
    weight sets).
-2. ``z = |(s - mean s) / std s|`` (all zeros when ``s`` is constant).
+2. ``z = |(s - mean s) / std s|`` (all zeros when ``s`` is constant up to rounding).
 3. ``dilated``: grey dilation of ``z`` with a disk of ``dilation_radius`` pixels, rescaled
    to [0, 1].
 4. ``stepped``: logistic ``1 / (1 + exp(-k (dilated - tau)))``, rescaled to [0, 1].
@@ -58,7 +58,7 @@ def l1_map(model: Model) -> np.ndarray:
 
 def _rescale(a: np.ndarray, constant: float) -> np.ndarray:
     lo, hi = float(a.min()), float(a.max())
-    if not hi > lo:
+    if not hi - lo > 1e-12 * max(1.0, abs(hi), abs(lo)):  # constant up to rounding
         return np.full(a.shape, constant, dtype=np.float64)
     return (a - lo) / (hi - lo)
 
@@ -81,7 +81,10 @@ def alpha_stages(model: Model, k: float = 10.0, tau: float = 0.2,
         raise FesguiError(f"blur_sigma={sigma} must be a number >= 0: e.g. "
                           f"{default_blur_sigma(h, w):.2f}")
     std = s.std()
-    z = np.abs((s - s.mean()) / std) if std > 0 else np.zeros_like(s)
+    if std > 1e-12 * max(1.0, float(np.abs(s).max())):
+        z = np.abs((s - s.mean()) / std)
+    else:  # all receptive fields alike (up to rounding): none stands out
+        z = np.zeros_like(s)
     dilated = ndimage.grey_dilation(z, footprint=disk(int(radius)), mode="nearest")
     dilated = _rescale(dilated, 0.0)
     stepped = _rescale(1.0 / (1.0 + np.exp(-k * (dilated - tau))), 1.0)
@@ -99,7 +102,7 @@ def alpha_map(model: Model, k: float = 10.0, tau: float = 0.2,
 
 def _alpha_like(alpha: np.ndarray, x: np.ndarray) -> np.ndarray:
     a = np.asarray(alpha, dtype=np.float32)
-    if x.ndim == a.ndim + 1 and x.shape[-1] == 3 and x.shape[-3:-1] == a.shape[-2:]:
+    if a.ndim == 2 and x.ndim >= 3 and x.shape[-1] == 3 and x.shape[-3:-1] == a.shape:
         a = a[..., None]
     return a
 
