@@ -98,6 +98,7 @@ def manual_landmarks(left_eye, right_eye, mouth_centre) -> FaceLandmarks:
     template = Template.load()
     points = template.place(given)
     points[:2] = given[:2]
+    points[3:] += given[2] - (points[3] + points[4]) / 2  # corners centred on the click
     return FaceLandmarks(points.astype(np.float32), None, box_of(points, pad=0.6), manual=True)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -107,14 +108,20 @@ class LandmarkSmoother:
 
 
 class SmoothedSource:
-    """A :class:`LandmarkSource` that smooths another one's faces over time (live video)."""
+    """A :class:`LandmarkSource` that smooths another one's faces over time.
 
-    def __init__(self, source: LandmarkSource, smoother: LandmarkSmoother | None = None) -> None:
+    ``clock`` gives the time of the current frame in seconds (default: the wall clock, for
+    live video; a file being converted passes ``frame_index / fps``).
+    """
+
+    def __init__(self, source: LandmarkSource, smoother: LandmarkSmoother | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
         self.source = source
         self.smoother = LandmarkSmoother() if smoother is None else smoother
+        self.clock = time.monotonic if clock is None else clock  # seconds
 
     def detect(self, image: np.ndarray) -> list[FaceLandmarks]:
-        return self.smoother.update(self.source.detect(image))
+        return self.smoother.update(self.source.detect(image), self.clock())
 
     def close(self) -> None:
         self.source.close()

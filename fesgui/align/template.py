@@ -49,13 +49,13 @@ def similarity_lstsq(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     src = np.asarray(src, np.float64)
     dst = np.asarray(dst, np.float64)
     n = len(src)
+    if n < 2 or float(((src - src.mean(axis=0)) ** 2).sum()) < 1e-12:
+        raise FesguiError("the face points are degenerate (all in one place): "
+                          "check the landmarks")
     A = np.zeros((2 * n, 4))
     A[0::2] = np.column_stack([src[:, 0], -src[:, 1], np.ones(n), np.zeros(n)])
     A[1::2] = np.column_stack([src[:, 1], src[:, 0], np.zeros(n), np.ones(n)])
     (a, b, tx, ty), *_ = np.linalg.lstsq(A, dst.reshape(-1), rcond=None)
-    if a * a + b * b < 1e-18:
-        raise FesguiError("the face points are degenerate (all in one place): "
-                          "check the landmarks")
     return np.array([[a, -b, tx], [b, a, ty]])
 
 

@@ -1,0 +1,94 @@
+"""Real MediaPipe on a real photo: skimage.data.astronaut() (public domain, NASA)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fesgui.align import Template, warp_to_crop
+from fesgui.errors import FesguiError
+
+
+@pytest.fixture(scope="module")
+def source():
+    try:
+        import mediapipe  # noqa: F401
+    except Exception as exc:  # pragma: no cover - depends on the platform
+        pytest.skip(f"mediapipe cannot be imported here ({exc}): the MediaPipe check is skipped")
+    from fesgui.align.mediapipe_source import MediaPipeSource
+
+    with MediaPipeSource(video=False, max_faces=2) as src:
+        yield src
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    from skimage import data
+
+    return data.astronaut()
+
+
+def test_astronaut_face_is_found_with_sane_points(source, astronaut):
+    faces = source.detect(astronaut)
+    assert len(faces) == 1
+    f = faces[0]
+    assert f.points.shape == (5, 2) and f.points.dtype == np.float32
+    assert f.mesh.shape == (468, 2)
+    left, right, nose, lm, rm = f.points
+    assert left[0] < right[0] and lm[0] < rm[0]
+    assert max(left[1], right[1]) < nose[1] < min(lm[1], rm[1])
+    x0, y0, x1, y1 = f.box
+    assert all(x0 <= p[0] <= x1 and y0 <= p[1] <= y1 for p in f.points)
+    assert 40 < np.linalg.norm(right - left) < 120  # her face is ~200 px wide
+
+
+@pytest.mark.parametrize("size", [256, (288, 256)])
+def test_aligned_crop_puts_the_eyes_on_the_template(source, astronaut, size):
+    """Align, then run MediaPipe again on the crop: the re-detected eyes and nose must sit
+    where the template says, which checks template, similarity and warp together."""
+    t = Template.load()
+    face = source.detect(astronaut)[0]
+    m = t.matrix(face, size)
+    crop = warp_to_crop(astronaut, m, size)
+    again = source.detect(np.ascontiguousarray(crop))
+    assert again, "no face found in the aligned crop"
+    expected = t.in_crop(size)
+    width = crop.shape[1]
+    err = np.linalg.norm(again[0].points[:3] - expected[:3], axis=1)
+    assert err.max() < 0.03 * width, err
+
+
+def test_video_mode_and_closed_source(astronaut):
+    from fesgui.align.mediapipe_source import MediaPipeSource
+
+    src = MediaPipeSource(video=True, max_faces=1)
+    first = src.detect(astronaut)
+    second = src.detect(astronaut)
+    assert len(first) == len(second) == 1
+    assert np.abs(first[0].points - second[0].points).max() < 3
+    src.close()
+    src.close()
+    with pytest.raises(FesguiError, match="closed"):
+        src.detect(astronaut)
+
+
+def test_bad_input_is_refused(source):
+    with pytest.raises(FesguiError, match="RGB uint8"):
+        source.detect(np.zeros((10, 10), np.float32))
+
+
+def test_no_face_in_a_blank_image(source):
+    assert source.detect(np.full((200, 200, 3), 128, np.uint8)) == []
+
+
+def test_missing_mediapipe_is_one_line(monkeypatch):
+    import sys
+
+    from fesgui.align.mediapipe_source import MediaPipeSource
+
+    for name in [n for n in sys.modules if n == "mediapipe" or n.startswith("mediapipe.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "mediapipe", None)
+    with pytest.raises(FesguiError, match="MediaPipe cannot be loaded") as info:
+        MediaPipeSource()
+    assert "\n" not in str(info.value)
