@@ -1,0 +1,120 @@
+"""``fesgui batch``: change the expression in every photo of a folder.
+
+Broken files and photos without a face are listed at the end; the others are written.
+Also the home of :class:`ProgressBar`, the text progress bar of ``batch`` and ``video``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from fesgui.commands.synth import add_synthesis_options, load_model_arg, make_pipeline
+from fesgui.errors import FesguiError
+
+
+class ProgressBar:
+    """``[#####.....] 12/40 name`` on stderr. On a terminal the line is redrawn in place;
+    otherwise (a log file, a test) a line is printed at every tenth of the way."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30) -> None:
+        self.total = max(0, int(total))
+        self.stream = sys.stderr if stream is None else stream
+        self.width = width
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last_tenth = -1
+        self._last_draw = 0.0
+
+    def update(self, done: int, label: str = "") -> None:
+        if self.total:
+            frac = min(1.0, done / self.total)
+            filled = int(round(frac * self.width))
+            text = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.total}"
+        else:
+            frac, text = 0.0, f"{done} done"
+        if label:
+            text += f" {label}"
+        if self.tty:
+            now = time.monotonic()
+            if now - self._last_draw >= 0.1 or done == self.total:
+                self.stream.write("\r" + text[:100].ljust(100))
+                self.stream.flush()
+                self._last_draw = now
+            return
+        tenth = int(frac * 10) if self.total else done // 100
+        if tenth != self._last_tenth:
+            self._last_tenth = tenth
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def finish(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "batch", help="change the expression in every photo of a folder",
+        description="Process every image of IN_DIR and write the results with the same "
+        "names to OUT_DIR. Files that fail (no face, broken file) are listed at the end; "
+        "the exit status is 0 if any photo was written, 1 if none.")
+    p.add_argument("input", metavar="IN_DIR", help="folder of photos")
+    p.add_argument("output", metavar="OUT_DIR", help="folder for the results (created)")
+    add_synthesis_options(p)
+    p.set_defaults(run=run)
+
+
+def output_name(path: Path) -> str:
+    """Same name for PNG/JPEG inputs; other formats get ``.png`` appended."""
+    return path.name if path.suffix.lower() in (".png", ".jpg", ".jpeg") else path.name + ".png"
+
+
+def run(args: argparse.Namespace) -> int:
+    from fesgui.align.mediapipe_source import MediaPipeSource
+    from fesgui.imageio import list_images, read_image, write_image
+
+    in_dir, out_dir = Path(args.input), Path(args.output)
+    files = list_images(in_dir)
+    if not files:
+        raise FesguiError(f"no images in {in_dir}: put .jpg or .png photos in it")
+    if out_dir.exists() and out_dir.resolve() == in_dir.resolve():
+        raise FesguiError("OUT_DIR is IN_DIR: choose another output folder so the photos "
+                          "are not overwritten")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FesguiError(f"cannot create {out_dir}: {exc.strerror or exc}; choose another "
+                          "folder") from None
+    if not os.access(out_dir, os.W_OK):
+        raise FesguiError(f"cannot write to {out_dir}: the folder is read-only; choose "
+                          "another folder")
+    model = load_model_arg(args.model)
+    failures: list[tuple[str, str]] = []
+    written = 0
+    bar = ProgressBar(len(files))
+    source = MediaPipeSource(video=False, max_faces=4 if args.all_faces else 1)
+    with make_pipeline(args, model, landmarks=source) as pipeline:
+        try:
+            for i, path in enumerate(files):
+                try:
+                    result = pipeline.process(read_image(path))
+                    if result.message:
+                        raise FesguiError(result.message)
+                    write_image(out_dir / output_name(path), result.composite)
+                    written += 1
+                except FesguiError as exc:
+                    failures.append((path.name, str(exc)))
+                bar.update(i + 1, path.name)
+        finally:
+            bar.finish()
+            source.close()
+    for name, reason in failures:
+        print(f"failed: {name}: {reason}", file=sys.stderr)
+    print(f"wrote {written} of {len(files)} images to {out_dir}"
+          + (f"; {len(failures)} failed" if failures else ""), file=sys.stderr)
+    return 0 if written else 1

@@ -1,0 +1,118 @@
+"""``fesgui synth``: change the expression of the face in one photo.
+
+Also the home of the options shared by ``synth``, ``batch`` and ``video`` (model,
+refinement, intensity, all faces) and of the pipeline they build from them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from fesgui.errors import FesguiError
+
+IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg")
+
+
+def add_synthesis_options(p: argparse.ArgumentParser) -> None:
+    """-m/--model, --refine/--no-refine, --intensity, --all-faces."""
+    p.add_argument("-m", "--model", required=True, metavar="MODEL",
+                   help="a model .npz file, or the name of an installed model (fesgui models)")
+    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
+                   help="blend the output into the input where the model acts "
+                   "(RMR; default on)")
+    p.add_argument("--intensity", type=float, default=1.0, metavar="T",
+                   help="expression strength: 0 = unchanged, 1 = the model (default), "
+                   ">1 exaggerates (up to 3)")
+    p.add_argument("--all-faces", action="store_true",
+                   help="change every face found, not only the largest")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "synth", help="change the expression of the face in a photo",
+        description="Find the face in PHOTO, change its expression with MODEL and write the "
+        "photo with the new face pasted back (everything outside the face is untouched).")
+    p.add_argument("photo", metavar="PHOTO", help="input image (JPEG, PNG, ...)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png",
+                   help="output image (.png or .jpg)")
+    add_synthesis_options(p)
+    p.add_argument("--landmarks", metavar="x1,y1,x2,y2,x3,y3", default=None,
+                   help="left eye, right eye and mouth centre in pixels instead of "
+                   "automatic face detection")
+    p.add_argument("--aligned", action="store_true",
+                   help="PHOTO is already an aligned face of the model's size: no detection, "
+                   "the model output is written as is")
+    p.set_defaults(run=run)
+
+
+def check_intensity(value: float) -> float:
+    if not math.isfinite(value) or not 0.0 <= value <= 3.0:
+        raise FesguiError(f"--intensity {value} is out of range: use 0 to 3 (1 = the model)")
+    return float(value)
+
+
+def check_image_output(path: str | Path) -> Path:
+    """Fail early (before any work) on an output name or folder that cannot be written."""
+    path = Path(path)
+    if path.suffix.lower() not in IMAGE_OUTPUTS:
+        raise FesguiError(f"cannot write {path.name}: use a file name ending in .png or .jpg")
+    if not path.parent.is_dir():
+        raise FesguiError(f"cannot write {path}: the folder {path.parent} does not exist; "
+                          "create it first")
+    return path
+
+
+def load_model_arg(name_or_path: str):
+    """The model named on the command line (a path or an installed name)."""
+    from fesgui.catalog import find_model
+    from fesgui.core import load_model
+
+    return load_model(find_model(name_or_path))
+
+
+def make_pipeline(args: argparse.Namespace, model, landmarks=None):
+    """A :class:`fesgui.pipeline.Pipeline` from the shared options."""
+    from fesgui.pipeline import Pipeline, RefineParams
+
+    params = RefineParams(enabled=args.refine, intensity=check_intensity(args.intensity))
+    return Pipeline(model, landmarks=landmarks, params=params, all_faces=args.all_faces)
+
+
+def _check_inside(landmarks, frame, text: str) -> None:
+    h, w = frame.shape[:2]
+    pts = landmarks.points[[0, 1]].tolist() + [landmarks.mouth_centre.tolist()]
+    if any(not (0 <= x < w and 0 <= y < h) for x, y in pts):
+        raise FesguiError(f"--landmarks {text} lie outside the {w}x{h} photo: give pixel "
+                          "positions inside it")
+
+
+def run(args: argparse.Namespace) -> int:
+    from fesgui.align import parse_landmarks
+    from fesgui.imageio import read_image, to_uint8, write_image
+
+    out = check_image_output(args.output)
+    if args.aligned and args.landmarks:
+        raise FesguiError("--aligned and --landmarks exclude each other: an aligned face "
+                          "needs no landmarks")
+    check_intensity(args.intensity)
+    manual = parse_landmarks(args.landmarks) if args.landmarks else None
+    frame = read_image(args.photo)
+    model = load_model_arg(args.model)
+    with make_pipeline(args, model) as pipeline:
+        if args.aligned:
+            face = pipeline.process_crop(frame)
+            write_image(out, to_uint8(face.final))
+            print(f"wrote {out}")
+            return 0
+        if manual is not None:
+            _check_inside(manual, frame, args.landmarks)
+        result = pipeline.process(frame, manual)
+    if result.message:
+        raise FesguiError(f"{Path(args.photo).name}: {result.message}")
+    write_image(out, result.composite)
+    n = len(result.faces)
+    print(f"wrote {out} ({n} face{'s' if n != 1 else ''}, "
+          f"{result.timings.get('total', 0.0):.0f} ms)")
+    return 0
