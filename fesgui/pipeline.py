@@ -95,6 +95,8 @@ class Pipeline:
     def __init__(self, model, landmarks: LandmarkSource | None = None,
                  params: RefineParams | None = None, all_faces: bool = False,
                  feather: float = FEATHER, template: Template | None = None) -> None:
+        self._alpha_key: tuple | None = None
+        self._alpha: np.ndarray | None = None
         self.model = model
         self.landmarks = landmarks
         self.params = RefineParams() if params is None else params
@@ -102,10 +104,19 @@ class Pipeline:
         self.feather = feather
         self.template = Template.load() if template is None else template
         self._owned_source = False
-        self._alpha_key: tuple | None = None
-        self._alpha: np.ndarray | None = None
 
     # -- model-dependent state -------------------------------------------------------------
+    @property
+    def model(self):
+        """The expression model (setting it drops the cached alpha map)."""
+        return self._model
+
+    @model.setter
+    def model(self, model) -> None:
+        self._model = model
+        self._alpha_key = None
+        self._alpha = None
+
     @property
     def crop_size(self) -> tuple[int, int]:
         """(h, w) of the aligned crop: the model's image size."""

@@ -1,0 +1,203 @@
+"""Pipeline: frame -> composite, with fake landmark sources on synthetic faces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fesgui.align import FaceLandmarks, Template, box_of, paste_back, warp_to_crop
+from fesgui.core import MaskedRegression, alpha_map
+from fesgui.errors import FesguiError
+from fesgui.pipeline import STAGES, FrameResult, Pipeline, RefineParams
+from fesgui.synthetic import make_face, make_pairs
+
+
+class FakeSource:
+    """Returns the given faces for every image, and counts the calls."""
+
+    def __init__(self, *points):
+        self.faces = [FaceLandmarks(np.asarray(p, np.float32), None, box_of(p, 0.5))
+                      for p in points]
+        self.calls = 0
+        self.closed = False
+
+    def detect(self, image):
+        self.calls += 1
+        return list(self.faces)
+
+    def close(self):
+        self.closed = True
+
+
+class IdentityModel:
+    """Stand-in with predict(x) = x."""
+
+    def __init__(self, size=64):
+        self.meta = {"image_size": [size, size]}
+
+    def predict(self, x):
+        return np.asarray(x, np.float32).copy()
+
+
+class ShiftModel(IdentityModel):
+    def predict(self, x):
+        return np.asarray(x, np.float32) + np.float32(0.2)
+
+
+@pytest.fixture(scope="module")
+def model():
+    X, T = make_pairs(30, 48, 48, seed=1)
+    return MaskedRegression(size=3).fit(X, T)
+
+
+@pytest.fixture(scope="module")
+def gray_model():
+    X, T = make_pairs(30, 48, 48, color=False, seed=2)
+    return MaskedRegression(size=3).fit(X, T)
+
+
+def _frame(**kw):
+    return make_face(240, 320, **kw)
+
+
+def test_identity_model_reproduces_the_frame():
+    frame, pts = _frame(seed=3, angle_deg=8)
+    p = Pipeline(IdentityModel(64), FakeSource(pts), RefineParams(enabled=False))
+    r = p.process(frame)
+    assert isinstance(r, FrameResult) and r.message is None
+    assert r.composite.shape == frame.shape and r.composite.dtype == np.uint8
+    assert np.abs(r.composite.astype(int) - frame).max() <= 1
+    assert set(STAGES) <= set(r.timings) and all(v >= 0 for v in r.timings.values())
+    (face,) = r.faces
+    assert face.crop.shape == (64, 64, 3) and face.crop.dtype == np.float32
+    assert face.matrix.shape == (2, 3)
+    assert r.frame is frame
+
+
+def test_changes_stay_inside_the_face():
+    frame, pts = _frame(seed=5)
+    p = Pipeline(ShiftModel(64), FakeSource(pts), RefineParams(enabled=False))
+    r = p.process(frame)
+    changed = (r.composite != frame).any(axis=2)
+    assert changed.sum() > 1000
+    ys, xs = np.nonzero(changed)
+    x0, y0, x1, y1 = box_of(pts, 1.2)
+    assert xs.min() >= x0 and xs.max() <= x1 and ys.min() >= y0 and ys.max() <= y1
+    assert not changed[:10].any() and not changed[:, :10].any()
+
+
+def test_composite_equals_paste_of_the_refined_blend(model):
+    """The pipeline's stages against the same maths written out with the public pieces."""
+    frame, pts = _frame(seed=6, angle_deg=-5)
+    params = RefineParams(enabled=True, tau=0.3, intensity=0.7)
+    r = Pipeline(model, FakeSource(pts), params).process(frame)
+    t = Template.load()
+    m = t.matrix(FaceLandmarks(pts), 48)
+    x = warp_to_crop(frame, m, 48).astype(np.float64) / 255
+    y = model.predict(x.astype(np.float32)).astype(np.float64)
+    a = alpha_map(model, tau=0.3)[:, :, None].astype(np.float64)
+    refined = (1 - a) * x + a * y
+    final = np.clip(x + 0.7 * (refined - x), 0, 1)
+    (face,) = r.faces
+    np.testing.assert_allclose(face.crop, x, atol=1e-6)
+    np.testing.assert_allclose(face.output, y, atol=1e-5)
+    np.testing.assert_allclose(face.refined, refined, atol=1e-5)
+    np.testing.assert_allclose(face.final, final, atol=1e-5)
+    expect = paste_back(frame, final.astype(np.float32), m, original=x.astype(np.float32))
+    assert np.abs(r.composite.astype(int) - expect).max() <= 1
+
+
+def test_refinement_off_and_intensity_zero(model):
+    frame, pts = _frame(seed=7)
+    p = Pipeline(model, FakeSource(pts), RefineParams(enabled=False))
+    (face,) = p.process(frame).faces
+    assert np.array_equal(face.refined, face.output)
+    p.params = RefineParams(enabled=False, intensity=0.0)
+    r = p.process(frame)
+    np.testing.assert_allclose(r.faces[0].final, r.faces[0].crop, atol=1e-6)
+    assert np.abs(r.composite.astype(int) - frame).max() <= 1
+
+
+def test_alpha_is_cached_per_model_and_params(model, gray_model):
+    p = Pipeline(model, FakeSource(), RefineParams())
+    a1 = p.alpha()
+    assert p.alpha() is a1
+    p.params.tau = 0.5
+    a2 = p.alpha()
+    assert a2 is not a1 and not np.allclose(a1, a2)
+    np.testing.assert_allclose(a2, alpha_map(model, tau=0.5))
+    p.model = gray_model
+    assert p.alpha() is not a2
+    np.testing.assert_allclose(p.alpha(), alpha_map(gray_model, tau=0.5))
+    p.params.enabled = False
+    assert p.alpha() is None
+
+
+def test_gray_model_is_applied_to_each_colour_channel(gray_model):
+    frame, pts = _frame(seed=8)
+    p = Pipeline(gray_model, FakeSource(pts), RefineParams(enabled=False))
+    (face,) = p.process(frame).faces
+    for c in range(3):
+        np.testing.assert_allclose(face.output[:, :, c], gray_model.predict(face.crop[:, :, c]),
+                                   atol=1e-6)
+
+
+def test_no_face_gives_a_copy_and_a_message(model):
+    frame, _ = _frame(seed=9)
+    r = Pipeline(model, FakeSource()).process(frame)
+    assert r.message.startswith("no face found")
+    assert r.faces == [] and np.array_equal(r.composite, frame) and r.composite is not frame
+
+
+def test_manual_landmarks_skip_detection(model):
+    frame, pts = _frame(seed=10)
+    src = FakeSource()
+    lm = FaceLandmarks(pts, None, box_of(pts))
+    r = Pipeline(model, src).process(frame, manual=lm)
+    assert src.calls == 0 and len(r.faces) == 1 and r.message is None
+
+
+def test_largest_face_only_or_all_faces():
+    left, pl = make_face(200, 200, seed=11)
+    right, pr = make_face(200, 200, seed=12)
+    frame = np.hstack([left, right])
+    pr = pr + [200, 0]
+    src = FakeSource(pl, pr)
+    p = Pipeline(ShiftModel(48), src, RefineParams(enabled=False))
+    one = p.process(frame)
+    assert len(one.faces) == 1
+    assert (one.composite[:, :200] != left).any() and np.array_equal(one.composite[:, 200:],
+                                                                     right)
+    p.all_faces = True
+    both = p.process(frame)
+    assert len(both.faces) == 2
+    assert (both.composite[:, 200:] != right).any()
+
+
+def test_process_crop(model):
+    frame, pts = make_face(48, 48, seed=13)
+    p = Pipeline(model, params=RefineParams(enabled=False))
+    face = p.process_crop(frame)
+    np.testing.assert_allclose(face.output, model.predict(frame.astype(np.float32) / 255),
+                               atol=1e-6)
+    assert np.array_equal(face.matrix, np.eye(2, 3))
+    with pytest.raises(FesguiError, match="model needs 48x48"):
+        p.process_crop(np.zeros((50, 48, 3), np.uint8))
+    gray = p.process_crop(frame[:, :, 0])
+    assert gray.final.shape == (48, 48, 3)
+
+
+def test_bad_frames_are_refused(model):
+    p = Pipeline(model, FakeSource())
+    with pytest.raises(FesguiError, match="uint8 RGB"):
+        p.process(np.zeros((10, 10), np.uint8))
+    with pytest.raises(FesguiError, match="uint8 RGB"):
+        p.process(np.zeros((10, 10, 3), np.float32))
+
+
+def test_model_without_size_is_refused():
+    class NoSize:
+        meta = {}
+
+    with pytest.raises(FesguiError, match="image_size"):
+        _ = Pipeline(NoSize(), FakeSource()).crop_size
