@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {path} (CSR {mat.shape[0]}x{mat.shape[1]}, {mat.nnz} non-zeros)")
         return 0
     if "fesgui" in kinds:
-        raise FesguiError("give either one fesgui model or 1/3 CSR files, not a mix")
+        raise FesguiError("fesgui models and CSR files mixed: give one fesgui model, or 1 or 3 CSR files")
     model = from_csr(inputs, args.height, args.width)
     if args.name:
         model.meta["name"] = args.name

@@ -182,7 +182,7 @@ class Model:
     def _weight_set(self, channel: int) -> int:
         self._check_fitted()
         if channel not in (0, 1, 2):
-            raise FesguiError(f"channel={channel!r} must be 0, 1 or 2 (R, G, B)")
+            raise FesguiError(f"channel={channel!r} is not a colour channel: use 0, 1 or 2 (R, G, B)")
         return channel if self.K == 3 else 0
 
     def receptive_field(self, i: int, j: int, channel: int = 0) -> tuple[np.ndarray, float]:
@@ -209,7 +209,7 @@ class Model:
         bias-only part of the output (MR paper Fig. 6); ``wx + b == predict(x)``."""
         y = self.predict(x)
         if y.ndim == 4 or (y.ndim == 3 and y.shape[-1] != 3):
-            raise FesguiError("decompose takes one image (H, W[, 3]), not a batch")
+            raise FesguiError("decompose got a batch: give one image (H, W[, 3])")
         b = self.bias_image(y.shape)
         return y - b, b
 

@@ -96,7 +96,7 @@ def from_csr(source: CsrSource | Sequence[CsrSource], height: int | None = None,
     if height is None and width is None:
         height = width = _square_side(D)
     elif height is None or width is None:
-        raise FesguiError("give both height and width, or neither (square image)")
+        raise FesguiError("only one of height/width given: give both, or neither for a square image")
     H, W = int(height), int(width)
     D = H * W
     coo = []
@@ -107,7 +107,7 @@ def from_csr(source: CsrSource | Sequence[CsrSource], height: int | None = None,
         mat = mat.copy()
         mat.sum_duplicates()
         if not np.isfinite(mat.data).all():
-            raise FesguiError(f"CSR matrix {name} contains NaN or Inf: it cannot be used")
+            raise FesguiError(f"CSR matrix {name} contains NaN or Inf: fix or re-export the matrix")
         c = mat.tocoo()
         coo.append((c.row.astype(np.int64), c.col.astype(np.int64), c.data, name))
 
@@ -121,9 +121,16 @@ def from_csr(source: CsrSource | Sequence[CsrSource], height: int | None = None,
     reach_ = int(max(np.abs(dy).max(initial=0), np.abs(dx).max(initial=0)))
     dilation = int(np.gcd.reduce(np.abs(np.concatenate([dy, dx, [0]])))) or 1
     size = 2 * (reach_ // dilation) + 1
-    if size > 31:
-        raise FesguiError(f"CSR matrix weights reach {reach_} pixels away: not a local "
-                          "window model (MR); only local receptive fields can be imported")
+    if size > 31 or 2 * reach_ + 1 > min(H, W):
+        raise FesguiError(f"CSR matrix weights reach {reach_} pixels away in a {H}x{W} "
+                          "image: not a local window model (MR); only local receptive "
+                          "fields can be imported")
+    # a window model fills its window; a few far-off entries do not make one
+    n_window = int(valid_tap_mask(H, W, size, dilation).sum()) * len(coo)
+    if len(dy) < 0.5 * n_window:
+        raise FesguiError(f"CSR matrix non-zeros fill only {len(dy)} of {n_window} places of "
+                          f"the {size}x{size} window (dilation {dilation}) they span: not a "
+                          "local window model (MR)")
 
     K = len(coo)
     half = size // 2
