@@ -104,25 +104,34 @@ def ask_export_path(parent: QtWidgets.QWidget, name: str) -> Path | None:
 
 
 class PixelImageItem(pg.ImageItem):
-    """An ImageItem in row-major order that reports left clicks as ``(row, col)``."""
+    """An ImageItem in row-major order that reports left clicks as ``(row, col)`` and the
+    pixel under the mouse as ``sigPixelHovered(row, col)`` (``(-1, -1)`` when it leaves)."""
 
     sigPixelClicked = QtCore.Signal(int, int)
+    sigPixelHovered = QtCore.Signal(int, int)
 
     def __init__(self) -> None:
         super().__init__(axisOrder="row-major")
+        self.setAcceptHoverEvents(True)
 
-    def mouseClickEvent(self, ev) -> None:  # noqa: N802 (Qt naming)
-        if ev.button() != QtCore.Qt.MouseButton.LeftButton or self.image is None:
-            ev.ignore()
-            return
-        pos = ev.pos()
+    def _pixel(self, pos) -> tuple[int, int] | None:
+        if self.image is None:
+            return None
         row, col = int(math.floor(pos.y())), int(math.floor(pos.x()))
         h, w = self.image.shape[:2]
-        if 0 <= row < h and 0 <= col < w:
-            ev.accept()
-            self.sigPixelClicked.emit(row, col)
-        else:
+        return (row, col) if 0 <= row < h and 0 <= col < w else None
+
+    def hoverEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph naming)
+        hit = None if ev.isExit() else self._pixel(ev.pos())
+        self.sigPixelHovered.emit(*(hit or (-1, -1)))
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: N802 (Qt naming)
+        hit = self._pixel(ev.pos())
+        if ev.button() != QtCore.Qt.MouseButton.LeftButton or hit is None:
             ev.ignore()
+            return
+        ev.accept()
+        self.sigPixelClicked.emit(*hit)
 
 
 class MapItem:

@@ -73,6 +73,8 @@ class InspectorPanel(QtWidgets.QWidget):
         self._pixel: tuple[int, int] | None = None
         self._alpha_key: tuple | None = None
         self._alpha: np.ndarray | None = None
+        self._weights_title = "weights w"
+        self._crop_source: tuple | None = None  # what the overview image shows
         self.arithmetic: Any = None  # the last PixelArithmetic drawn (None without a face)
         self.curve: tuple[np.ndarray, np.ndarray] | None = None  # last transfer curve
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
@@ -116,6 +118,7 @@ class InspectorPanel(QtWidgets.QWidget):
                                       on_click=self.select_pixel)
         weights = self.graphics.addLayout(row=0, col=1)
         self.weights_map = views.MapItem(weights, "weights", "weights w", "signed")
+        self.weights_map.item.sigPixelHovered.connect(self._hover_tap)
         self.weights_bar = pg.ColorBarItem(
             values=(-1, 1), colorMap=views.colormap("signed"), interactive=False, width=12)
         self.weights_bar.setImageItem(self.weights_map.item)
@@ -123,7 +126,8 @@ class InspectorPanel(QtWidgets.QWidget):
         self._weight_texts: list[pg.TextItem] = []
         bottom = self.graphics.addLayout(row=1, col=0)
         self.patch_map = views.MapItem(bottom, "patch", "input patch under the taps", "image")
-        self.footprint = self.graphics.addPlot(row=1, col=1, title="tap offsets (dy, dx)")
+        self.footprint = self.graphics.addPlot(row=1, col=1)
+        self.footprint.setTitle("tap offsets (dy, dx)", size="9pt")
         self.footprint.setAspectLocked(True)
         self.footprint.invertY(True)
         self.footprint.setMouseEnabled(x=False, y=False)
@@ -188,9 +192,13 @@ class InspectorPanel(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------ public API
     def set_model(self, model: Any) -> None:
-        """Inspect ``model`` (any fitted ``fesgui.core`` model, or ``None``)."""
+        """Inspect ``model`` (any fitted ``fesgui.core`` model, or ``None``).
+
+        The selection is kept when it fits the new model, else it moves to the centre
+        (clamped selections and the first selection emit :attr:`pixel_selected`)."""
         self._model = model
         self._alpha_key = self._alpha = None
+        moved = None
         if model is not None:
             h, w = self._size()
             for spin, n in ((self.row_spin, h), (self.col_spin, w)):
@@ -198,9 +206,12 @@ class InspectorPanel(QtWidgets.QWidget):
                 spin.setRange(0, n - 1)
                 spin.blockSignals(False)
             if self._pixel is None or not (self._pixel[0] < h and self._pixel[1] < w):
-                self._set_pixel(h // 2, w // 2)
+                moved = (h // 2, w // 2)
+                self._set_pixel(*moved)
         self._sync_channels()
         self._refresh()
+        if moved is not None:
+            self.pixel_selected.emit(*moved)
 
     def set_face(self, face: FaceResult | None, params: RefineParams) -> None:
         """Show the arithmetic for ``face`` (a pipeline ``FaceResult``) under ``params``."""
@@ -251,6 +262,19 @@ class InspectorPanel(QtWidgets.QWidget):
         event.accept()
         self.move_selection(*step)
 
+    def _hover_tap(self, row: int, col: int) -> None:
+        """Name the tap under the mouse with its weight (and input) in the weights title."""
+        weights = self.weights_map.image
+        if weights is None or row < 0:
+            self.weights_map.label.setText(self._weights_title, size="9pt")
+            return
+        r = weights.shape[0]
+        dy, dx = np.asarray(self._model.taps())[row * r + col]
+        text = f"w({dy:+d}, {dx:+d}) = {fmt(weights[row, col])}"
+        if self.patch_map.image is not None:
+            text += f", x = {fmt(self.patch_map.image[row, col])}"
+        self.weights_map.label.setText(text, size="9pt")
+
     def _spin_changed(self, _value: int) -> None:
         self.select_pixel(self.row_spin.value(), self.col_spin.value())
 
@@ -294,6 +318,7 @@ class InspectorPanel(QtWidgets.QWidget):
             self.status_label.setText(str(exc))
 
     def _clear(self) -> None:
+        self._crop_source = None
         self.model_label.setText("no model loaded")
         self.geometry_label.setText("")
         for item in (self.crop_map, self.weights_map, self.patch_map):
@@ -330,21 +355,17 @@ class InspectorPanel(QtWidgets.QWidget):
             arith = interpret.pixel_arithmetic(model, face.crop, row, col, channel=channel,
                                                alpha=alpha)
             weights, bias, patch = arith.weights, float(arith.bias), arith.patch
-            self.crop_map.kind = "image"
-            self.crop_map.set_data(face.crop, title="input x — click a pixel")
         else:
             weights, bias = model.receptive_field(row, col, channel=channel)
             patch = arith = None
-            self.crop_map.kind = "signed"
-            self.crop_map.set_data(np.moveaxis(np.asarray(model.bias_), 0, -1),
-                                   channel=wc, title="bias b — click a pixel")
         self.arithmetic = arith
+        self._draw_crop(wc)
         self.crop_map.set_marker(row, col)
 
         weights = np.asarray(weights)
-        self.weights_map.set_data(
-            weights, title=f"weights w of ({row}, {col})"
-            + ("" if shared else f" · {CHANNEL_NAMES[wc]}"))
+        self._weights_title = (f"weights w of ({row}, {col})"
+                               + ("" if shared else f" · {CHANNEL_NAMES[wc]}"))
+        self.weights_map.set_data(weights, title=self._weights_title)
         lo, hi = views.levels(weights, "signed")
         self.weights_bar.setLevels((lo, hi))
         self._set_weight_texts(weights)
@@ -355,6 +376,26 @@ class InspectorPanel(QtWidgets.QWidget):
         self._draw_footprint(weights)
         self._draw_numbers(arith, bias, method)
         self._draw_curve(row, col, channel, arith)
+
+    def _draw_crop(self, weight_channel: int) -> None:
+        """The clickable overview: the input crop, or the bias map before a face arrives.
+
+        Redrawn only when its source changes, not on every pixel move."""
+        if self._face is not None:
+            source = (self._face.crop, None)
+        else:
+            source = (self._model, weight_channel)
+        if (self._crop_source is not None and self._crop_source[0] is source[0]
+                and self._crop_source[1] == source[1]):
+            return
+        self._crop_source = source
+        if self._face is not None:
+            self.crop_map.kind = "image"
+            self.crop_map.set_data(self._face.crop, title="input x — click a pixel")
+        else:
+            self.crop_map.kind = "signed"
+            self.crop_map.set_data(np.moveaxis(np.asarray(self._model.bias_), 0, -1),
+                                   channel=weight_channel, title="bias b — click a pixel")
 
     def _is_gray(self) -> bool:
         """True when the data shown has one channel (grey crop, or grey model without one)."""
@@ -380,7 +421,7 @@ class InspectorPanel(QtWidgets.QWidget):
         for text in self._weight_texts:
             self.weights_map.view.removeItem(text)
         self._weight_texts = []
-        if weights is None or weights.shape[0] > 5:
+        if weights is None or weights.shape[0] > 3:  # larger windows: hover shows values
             return
         for (r, c), v in np.ndenumerate(weights):
             text = pg.TextItem(f"{v:.3f}", color=(20, 20, 20), anchor=(0.5, 0.5))

@@ -28,9 +28,10 @@ from PySide6 import QtCore, QtWidgets
 from fesgui.core import alpha_stages, interpret, l1_map
 from fesgui.errors import FesguiError
 from fesgui.gui import inspect_views as views
+from fesgui.pipeline import RefineParams
 
 if TYPE_CHECKING:
-    from fesgui.pipeline import FaceResult, RefineParams
+    from fesgui.pipeline import FaceResult
 
 # name, title, kind: the order is the order on screen (three per row)
 MAPS = (
@@ -65,9 +66,10 @@ class ModelMapsPanel(QtWidgets.QWidget):
         super().__init__(parent)
         self._model: Any = None
         self._face: FaceResult | None = None
-        self._params: RefineParams | None = None
+        self._params = RefineParams()  # until the window sends its slider values
         self._pixel: tuple[int, int] | None = None
         self._tap = 0
+        self._alpha_key: tuple | None = None  # params the alpha views were drawn for
         self.importance: tuple[float, float] | None = None
         self._build()
         self._refresh_model()
@@ -143,20 +145,31 @@ class ModelMapsPanel(QtWidgets.QWidget):
     def set_model(self, model: Any) -> None:
         """Draw the maps of ``model`` (any fitted ``fesgui.core`` model, or ``None``)."""
         self._model = model
+        self._alpha_key = None
         self._tap = self._centre_tap() if model is not None else 0
         self._build_tap_buttons()
         self._refresh_model()
 
     def set_face(self, face: FaceResult | None, params: RefineParams) -> None:
         """Draw the input-dependent maps for ``face`` and the alpha stages for ``params``."""
+        self.status_label.setText("")
         self._face = face
         self._refresh_face()
-        self.set_params(params)
+        self._update_params(params)
 
     def set_params(self, params: RefineParams) -> None:
-        """Redraw the alpha stages for new refinement ``params`` (live slider values)."""
+        """Redraw the alpha stages for new refinement ``params`` (live slider values).
+
+        The stages depend on the model and on k, tau, dilation radius and blur sigma only:
+        unchanged values (e.g. a new video frame) redraw nothing."""
+        self.status_label.setText("")
+        self._update_params(params)
+
+    def _update_params(self, params: RefineParams) -> None:
         self._params = params
-        self._refresh_alpha()
+        key = _alpha_key(params)
+        if key != self._alpha_key:
+            self._refresh_alpha()
 
     def select_pixel(self, row: int, col: int) -> None:
         """Outline pixel ``(row, col)`` on every map (does not emit :attr:`pixel_clicked`)."""
@@ -243,6 +256,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
         self.tap_buttons.button(self._tap).setChecked(True)
 
     def _redraw(self) -> None:
+        self._alpha_key = None
         self._refresh_model()
 
     def _guard(self, draw) -> None:
@@ -309,11 +323,12 @@ class ModelMapsPanel(QtWidgets.QWidget):
         self._reset_markers()
 
     def _refresh_alpha(self) -> None:
-        if self._model is None or self._params is None:
+        if self._model is None:
             return
         params = self._params
 
         def draw() -> None:
+            self._alpha_key = None
             stages = alpha_stages(self._model, k=params.k, tau=params.tau,
                                   dilation_radius=params.dilation_radius,
                                   blur_sigma=params.blur_sigma)
@@ -323,6 +338,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
             self.maps["alpha"].label.setText(f"alpha: blurred{off}", size="9pt")
             self.maps["stepped"].label.setText(
                 f"alpha: stepped k={params.k:g} τ={params.tau:g}", size="9pt")
+            self._alpha_key = _alpha_key(params)
 
         self._guard(draw)
         self._reset_markers()
@@ -331,3 +347,8 @@ class ModelMapsPanel(QtWidgets.QWidget):
         if self._pixel is not None:
             for item in self.maps.values():
                 item.set_marker(*self._pixel)
+
+
+def _alpha_key(params: RefineParams) -> tuple:
+    """What the alpha stages depend on (besides the model)."""
+    return (params.enabled, params.k, params.tau, params.dilation_radius, params.blur_sigma)

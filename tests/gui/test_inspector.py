@@ -444,3 +444,37 @@ def test_render_uses_symmetric_levels_for_signed_maps():
     # zero maps to the colormap's middle, which is (near) white
     assert rgb[0, 1].min() > 220
     assert inspect_views.levels(np.zeros((2, 2)), "signed") == (-1.0, 1.0)
+
+
+def test_hovering_a_weight_names_its_tap_and_value(inspector):
+    model, crop = fitted("mr-shared")  # 5x5: too many taps for printed values
+    params = RefineParams()
+    inspector.set_model(model)
+    inspector.set_face(face_for(model, crop, params), params)
+    inspector.select_pixel(9, 10)
+    inspector.weights_map.item.sigPixelHovered.emit(0, 4)  # top right tap
+    text = inspector.weights_map.label.text
+    assert f"w(-2, +2) = {fmt(model.weights_[0, 9, 10, 4])}" in text
+    assert f"x = {fmt(face_for(model, crop, params).crop[7, 12, 0])}" in text
+    inspector.weights_map.item.sigPixelHovered.emit(-1, -1)
+    assert inspector.weights_map.label.text.startswith("weights w of (9, 10)")
+
+
+def test_maps_before_any_face_show_bias_and_default_alpha(maps):
+    model, _ = fitted("mr-per-channel")
+    maps.set_model(model)
+    assert np.array_equal(maps.maps["b"].data, np.moveaxis(model.bias_, 0, -1))
+    assert np.array_equal(maps.maps["alpha"].data, alpha_stages(model)["alpha"])
+    assert maps.maps["wx"].data is None and maps.importance is None
+
+
+def test_new_frames_with_the_same_params_do_not_recompute_alpha(maps):
+    model, crop = fitted("mr-shared")
+    params = RefineParams(k=6.0)
+    maps.set_model(model)
+    maps.set_face(face_for(model, crop, params), params)
+    drawn = maps.maps["alpha"].data
+    maps.set_face(face_for(model, crop, params), RefineParams(k=6.0, intensity=0.3))
+    assert maps.maps["alpha"].data is drawn
+    maps.set_params(RefineParams(k=7.0))
+    assert maps.maps["alpha"].data is not drawn
