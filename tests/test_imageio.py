@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import errno
-import os
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from image_files import craft_png_header, make_read_only
 from PIL import Image
 
-import fesgui.atomic
 from fesgui.errors import FesguiError
 from fesgui.imageio import list_images, read_image, to_float, to_uint8, write_image
 from fesgui.synthetic import make_face
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return (struct.pack(">I", len(data)) + kind + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-
-def craft_png_header(path: Path, width: int, height: int) -> None:
-    """A tiny PNG file whose header claims ``width`` x ``height`` (nothing allocated)."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * 16)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
-                     + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b""))
 
 
 def _one_line(exc_info) -> str:
@@ -81,16 +65,6 @@ def test_write_refuses_unknown_extension_and_missing_folder(tmp_path, face):
         write_image(tmp_path / "nope" / "a.png", face)
     _one_line(info)
     assert list(tmp_path.iterdir()) == []
-
-
-def make_read_only(monkeypatch, folder: Path) -> None:
-    """A read-only folder. root ignores permission bits, so then refuse like the kernel."""
-    folder.chmod(0o555)
-    if os.geteuid() == 0:
-        def refuse(*args, **kwargs):
-            raise PermissionError(errno.EACCES, "Permission denied")
-
-        monkeypatch.setattr(fesgui.atomic.tempfile, "mkstemp", refuse)
 
 
 def test_write_to_read_only_folder_is_one_line(tmp_path, monkeypatch, face):
