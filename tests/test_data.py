@@ -157,3 +157,144 @@ def test_split_rejects_too_few_ids():
     with pytest.raises(FesguiError, match="too few"):
         split_ids(["a", "b"])
     assert np.all([isinstance(s, list) for s in split_ids(list("abcdef"))])
+
+
+# --------------------------------------------------------------------------- alignment
+class FakeSource:
+    """A landmark source that knows the true key points of the synthetic faces it is
+    given (``register``) and counts its calls; unknown images have no face."""
+
+    def __init__(self):
+        self.known: dict[bytes, np.ndarray] = {}
+        self.calls = 0
+
+    def register(self, image: np.ndarray, points: np.ndarray) -> None:
+        self.known[np.ascontiguousarray(image).tobytes()] = points
+
+    def detect(self, image):
+        from fesgui.align import FaceLandmarks, box_of
+
+        self.calls += 1
+        points = self.known.get(np.ascontiguousarray(image).tobytes())
+        if points is None:
+            return []
+        return [FaceLandmarks(points=points, mesh=None, box=box_of(points, 0.5))]
+
+    def close(self):
+        pass
+
+
+def write_synthetic_set(folder: Path, n: int, source: FakeSource, size: int = 96,
+                        layout: str = "expression") -> None:
+    """``n`` synthetic people (shifted/rotated/scaled differently in each photo) as PNGs."""
+    from fesgui.imageio import write_image
+    from fesgui.synthetic import make_face
+
+    rng = np.random.default_rng(7)
+    for i in range(n):
+        for expression, smile, shot in (("neutral", 0.0, 3), ("smiling", 1.0, 8)):
+            img, pts = make_face(size, size, smile=smile, seed=i, scale=rng.uniform(0.8, 1.0),
+                                 cx=size / 2 + rng.uniform(-5, 5), cy=size / 2 + rng.uniform(-5, 5),
+                                 angle_deg=rng.uniform(-8, 8))
+            source.register(img, pts)
+            if layout == "expression":
+                path = folder / expression / f"{i:03d}_{shot:02d}.png"
+            else:
+                path = folder / f"p{i:02d}" / f"{expression}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_image(path, img)
+
+
+def test_load_aligned_aligns_skips_and_caches(tmp_path):
+    from fesgui.align import Template
+    from fesgui.data import load_aligned
+    from fesgui.imageio import write_image
+
+    source = FakeSource()
+    write_synthetic_set(tmp_path / "faces", 4, source)
+    write_image(tmp_path / "faces" / "neutral" / "009_03.png", np.full((40, 40, 3), 90, np.uint8))
+    _touch(tmp_path / "faces" / "smiling" / "009_08.png")  # garbage bytes: unreadable
+    write_image(tmp_path / "faces" / "neutral" / "010_03.png", np.zeros((50, 50, 3), np.uint8))
+    write_image(tmp_path / "faces" / "smiling" / "010_08.png", np.ones((50, 50, 3), np.uint8))
+    pairs, problems = find_pairs(tmp_path / "faces")
+    assert problems == [] and len(pairs) == 6
+    cache = tmp_path / "cache"
+    seen = []
+    first = load_aligned(pairs, 64, cache_dir=cache, landmarks=source,
+                         progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (6, 6)
+    assert first.ids == ["000", "001", "002", "003"]
+    assert first.X.shape == first.T.shape == (4, 64, 64, 3) and first.X.dtype == np.uint8
+    reasons = dict(first.skipped)
+    assert "unreadable" in reasons[str(tmp_path / "faces" / "smiling" / "009_08.png")]
+    assert reasons[str(tmp_path / "faces" / "neutral" / "010_03.png")] == "no face found"
+    calls = source.calls
+    assert calls == 4 * 2 + 3  # 8 faces, 009 neutral (faceless), both faceless 010 photos
+
+    # aligned: the eyes of every crop sit on the template's eyes (within a pixel)
+    eyes = Template.load().in_crop(64)[:2]
+    for crop in first.X:
+        gray = crop.astype(float).mean(axis=2)
+        for x, y in eyes:
+            patch = gray[round(y) - 2:round(y) + 3, round(x) - 2:round(x) + 3]
+            assert patch.min() < 130 and patch.max() > 200  # dark pupil in the eye white
+
+    second = load_aligned(pairs, 64, cache_dir=cache, landmarks=source)
+    assert source.calls == calls  # everything came from the cache, "no face" included
+    assert second.ids == first.ids and np.array_equal(second.X, first.X)
+    assert np.array_equal(second.T, first.T) and second.skipped == first.skipped
+
+    other = load_aligned(pairs, (48, 40), cache_dir=cache, landmarks=source)
+    assert source.calls == calls  # a new crop size reuses the cached landmarks
+    assert other.X.shape == (4, 48, 40, 3)
+    assert not [p for p in cache.rglob("*") if p.name.startswith(".")]  # no partial files
+
+
+def test_damaged_cache_file_is_recomputed(tmp_path):
+    from fesgui.data import load_aligned
+
+    source = FakeSource()
+    write_synthetic_set(tmp_path / "faces", 3, source, layout="person")
+    pairs, _ = find_pairs(tmp_path / "faces")
+    first = load_aligned(pairs, 32, cache_dir=tmp_path / "c", landmarks=source)
+    for crop_file in (tmp_path / "c" / "crops").iterdir():
+        crop_file.write_bytes(b"broken")
+    again = load_aligned(pairs, 32, cache_dir=tmp_path / "c", landmarks=source)
+    assert np.array_equal(again.X, first.X)
+    no_cache = load_aligned(pairs, 32, landmarks=source, use_cache=False)
+    assert np.array_equal(no_cache.T, first.T)
+
+
+def test_default_cache_dir_follows_environment(tmp_path, monkeypatch):
+    from fesgui.data import default_cache_dir
+
+    monkeypatch.setenv("FESGUI_CACHE", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "aligned"
+    monkeypatch.delenv("FESGUI_CACHE")
+    assert default_cache_dir() == Path.home() / ".cache" / "fesgui" / "aligned"
+
+
+def test_bad_crop_size_is_one_line_error(tmp_path):
+    from fesgui.data import load_aligned
+
+    with pytest.raises(FesguiError, match="crop size"):
+        load_aligned([], 4, cache_dir=tmp_path)
+
+
+def test_load_named_reads_as_is_and_rejects_mixed_sizes(tmp_path):
+    from fesgui.data import load_named
+    from fesgui.imageio import write_image
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    img = np.arange(16 * 16 * 3, dtype=np.uint8).reshape(16, 16, 3)
+    write_image(a / "x.png", img)
+    write_image(b / "x.png", img[::-1])
+    pairs, _ = find_named_pairs(a, b)
+    got = load_named(pairs)
+    assert got.ids == ["x"] and np.array_equal(got.X[0], img) and np.array_equal(got.T[0], img[::-1])
+    write_image(a / "y.png", np.zeros((8, 8, 3), np.uint8))
+    write_image(b / "y.png", np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(FesguiError, match="one size"):
+        load_named(find_named_pairs(a, b)[0])
