@@ -59,27 +59,27 @@ def fit_pixel_kernel_ridge(S: np.ndarray, T: np.ndarray, sigma: float, lam: floa
                            ) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel coefficients ``c_p = (K_p + lam I)^-1 t_p`` and the 256-level table.
 
-    ``S``, ``T``: float64 ``(M, H, W)``. Returns ``coef (H, W, M)`` float64 and
-    ``table (H, W, 256)`` float64. All systems are solved batched, in blocks of pixels
-    whose M x M kernels fit in a bounded amount of memory.
+    ``S``, ``T``: float64 ``(M, H, W)``. Returns ``coef (M, H, W)`` float64 and
+    ``table (H, W, 256)`` float32. The M x M systems of a block of pixels are solved in
+    one batched call; blocks keep the working memory near ``_BLOCK_BYTES``.
     """
     M, H, W = S.shape
-    xs = np.ascontiguousarray(S.reshape(M, H * W).T)  # (P, M)
-    ts = np.ascontiguousarray(T.reshape(M, H * W).T)
-    coef = np.empty_like(xs)
-    table = np.empty((H * W, 256))
-    per_pixel = 8 * (M * M + 256 * M)
-    block = max(1, _BLOCK_BYTES // per_pixel)
+    P = H * W
+    xs_all, ts_all = S.reshape(M, P), T.reshape(M, P)
+    coef = np.empty((M, P))
+    table = np.empty((P, 256), np.float32)
+    block = max(1, _BLOCK_BYTES // (8 * (2 * M * M + 256 * M)))
     eye = lam * np.eye(M)
-    for s in range(0, H * W, block):
-        e = min(H * W, s + block)
-        Kp = gaussian_kernel(xs[s:e], xs[s:e], sigma)
+    for s in range(0, P, block):
+        e = min(P, s + block)
+        xs = np.ascontiguousarray(xs_all[:, s:e].T)  # (B, M)
+        Kp = gaussian_kernel(xs, xs, sigma)
         Kp += eye
-        c = np.linalg.solve(Kp, ts[s:e, :, None])[..., 0]
-        coef[s:e] = c
-        kap = gaussian_kernel(np.broadcast_to(LEVELS, (e - s, 256)), xs[s:e], sigma)
+        c = np.linalg.solve(Kp, ts_all[:, s:e].T[..., None])[..., 0]  # (B, M)
+        coef[:, s:e] = c.T
+        kap = gaussian_kernel(np.broadcast_to(LEVELS, (e - s, 256)), xs, sigma)
         table[s:e] = np.matmul(kap, c[..., None])[..., 0]
-    return coef.reshape(H, W, M), table.reshape(H, W, 256)
+    return coef.reshape(M, H, W), table.reshape(H, W, 256)
 
 
 def linearise_tables(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,13 +116,13 @@ class PixelKernelRegression(Model):
         samples, coefs, tables = [], [], []
         for S, Tk in sample_sets(X, T, color):
             coef, table = fit_pixel_kernel_ridge(S, Tk, sigma, lam)
-            samples.append(np.moveaxis(S, 0, -1))
+            samples.append(S)
             coefs.append(coef)
             tables.append(table)
         self.sigma, self.lam = sigma, lam
         self._set_table(np.stack(tables), 1 if X.ndim == 3 else 3)
-        self._train_x = np.stack(samples)  # (K, H, W, M)
-        self._coef = np.stack(coefs)  # (K, H, W, M)
+        self._train_x = samples  # per weight set (M, H, W) float64, memory only
+        self._coef = coefs  # per weight set (M, H, W) float64, memory only
         return self
 
     def _set_table(self, table: np.ndarray, n_in: int) -> None:
@@ -165,15 +165,17 @@ class PixelKernelRegression(Model):
         if self._coef is None:
             raise FesguiError("predict_direct needs the training samples, which are kept "
                               "only after fit: refit the model (loaded models use predict)")
-        K = self._coef.shape[0]
-        sigma = float(self.sigma)
+        K = len(self._coef)
+        scale = -0.5 / float(self.sigma) ** 2
         chans = [batch] if batch.ndim == 3 else [batch[..., c] for c in range(3)]
         outs = []
         for c, xc in enumerate(chans):
             k = c if K == 3 else 0
-            kap = gaussian_kernel(xc.astype(np.float64)[..., None], self._train_x[k][None],
-                                  sigma)[..., 0, :]  # (N, H, W, M)
-            outs.append(np.einsum("nhwm,hwm->nhw", kap, self._coef[k]))
+            out = np.zeros(xc.shape)
+            for xm, cm in zip(self._train_x[k], self._coef[k], strict=True):  # sum over M
+                d = xc - xm
+                out += cm * np.exp(d * d * scale)
+            outs.append(out)
         out = (outs[0] if batch.ndim == 3 else np.stack(outs, axis=-1)).astype(np.float32)
         return out[0] if single else out
 
