@@ -53,13 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _app_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fesgui", add_help=False)
+    parser = argparse.ArgumentParser(
+        prog="fesgui",
+        description="Open the desktop app (optionally on a photo, folder, video or camera).",
+    )
     parser.add_argument("path", nargs="?", help="a photo, folder or video to open")
-    parser.add_argument("--camera", type=int, default=None, metavar="N",
-                        help="start camera N (or a video file path standing in for it)")
+    parser.add_argument("--camera", default=None, metavar="N|VIDEO",
+                        help="start camera N; a video file path stands in for a camera "
+                        "(played in a loop at its own frame rate, e.g. for tests and demos)")
     parser.add_argument("--camera-file", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--model", default=None, help="model name or .npz file to select")
-    parser.add_argument("--quit-after", type=float, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--quit-after", type=float, default=None, metavar="SECONDS",
+                        help="close the window after SECONDS and print what was processed "
+                        "to stderr (for tests and benchmarks)")
     return parser
 
 

@@ -1,0 +1,90 @@
+"""``fesgui`` without a command: start the desktop app.
+
+:func:`run_app` makes the QApplication and the main window, installs the error hooks,
+opens what the command line asked for (a photo, folder or video; ``--camera N`` or a video
+file standing in for a camera; ``--model``) and runs the event loop. Heavy work (loading the
+model, MediaPipe) happens on the worker thread after the window is shown.
+
+``--quit-after SECONDS`` closes the window after that many seconds and prints one line to
+stderr: ``fesgui: window shown in X s; processed N live frames, drew M results``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+_START = time.perf_counter()
+
+
+def _pick_model(window, requested: str | None) -> None:
+    """Select the requested model, else the last one used, else the first installed."""
+    from fesgui.catalog import find_model
+    from fesgui.gui import window_state
+
+    c = window.controller
+    entries = c.refresh_models()
+    if requested:
+        c.select_model(find_model(requested))
+        return
+    saved = window_state.saved_model()
+    if saved is not None:
+        c.select_model(saved)
+    elif entries:
+        c.select_model(entries[0].path)
+    else:
+        window.show_status("no models installed: use Model ▸ Load model file… to choose one")
+
+
+def _open_from_args(window, args: argparse.Namespace) -> None:
+    c = window.controller
+    camera = getattr(args, "camera", None) or getattr(args, "camera_file", None)
+    if getattr(args, "path", None):
+        c.open_path(Path(args.path))
+    if camera is not None:
+        c.start_camera(camera)
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Run the app until the window closes; returns the exit code."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from fesgui.gui.main_window import MainWindow
+    from fesgui.gui.notify import Notifier, install_excepthooks
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("fesgui")
+    app.setOrganizationName("fesgui")
+    notifier = Notifier()
+    restore_hooks = install_excepthooks(notifier)
+    window = MainWindow(notifier)
+    window.show()
+    shown_after = time.perf_counter() - _START
+
+    def startup() -> None:
+        for step in (lambda: _pick_model(window, getattr(args, "model", None)),
+                     lambda: _open_from_args(window, args),
+                     window.controller.probe_cameras):
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - shown in the window, the app goes on
+                notifier.report(exc)
+
+    QTimer.singleShot(0, startup)
+    quit_after = getattr(args, "quit_after", None)
+    if quit_after is not None:
+        QTimer.singleShot(int(quit_after * 1000), window.close)
+    try:
+        code = app.exec()
+    finally:
+        window.controller.shutdown()
+        restore_hooks()
+    if quit_after is not None:
+        c = window.controller
+        print(f"fesgui: window shown in {shown_after:.2f} s; processed "
+              f"{c.worker.frames_processed} live frames, drew {c.frames_shown} results",
+              file=sys.stderr)
+    return int(code)

@@ -1,0 +1,486 @@
+"""The main window: lays out the views and docks and wires the panels to the controller.
+
+Central area: the frame view (or, before anything is open, the drop zone) above the three
+linked crop views. Docks: Input, Model, Refinement (left), Inspector and Model maps
+(right, tabbed). The window decides nothing itself: every user action is a controller call,
+every controller signal is drawn here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fesgui.errors import FesguiError
+from fesgui.gui import window_state
+from fesgui.gui.controller import Controller
+from fesgui.gui.input_panel import InputPanel
+from fesgui.gui.inspector import InspectorPanel
+from fesgui.gui.maps import ModelMapsPanel
+from fesgui.gui.model_panel import ModelPanel
+from fesgui.gui.notify import Notifier
+from fesgui.gui.refine_panel import RefinePanel
+from fesgui.gui.views import CropViews, FrameView
+
+DROP_TEXT = ("<div style='font-size:20pt'>Drop a photo, a folder or a video here</div>"
+             "<div style='font-size:12pt; color:#aaa'><br>or press <b>Ctrl+O</b> to open a photo"
+             " &nbsp;·&nbsp; <b>Space</b> starts the webcam</div>")
+PROMPTS = ("Click the LEFT eye (the one on the left of the picture)",
+           "Click the RIGHT eye (the one on the right of the picture)",
+           "Click the centre of the MOUTH")
+
+
+class Banner(QFrame):
+    """A message strip above the views with an action button (e.g. camera lost -> Retry)."""
+
+    def __init__(self, button_text: str) -> None:
+        super().__init__()
+        self.setStyleSheet("Banner { background: #5a3d12; } QLabel { color: white; }")
+        self.label = QLabel()
+        self.button = QPushButton(button_text)
+        self.close_button = QPushButton("✕")
+        self.close_button.setFixedWidth(28)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(8, 4, 8, 4)
+        row.addWidget(self.label, 1)
+        row.addWidget(self.button)
+        row.addWidget(self.close_button)
+        self.close_button.clicked.connect(self.hide)
+        self.hide()
+
+    def show_message(self, text: str) -> None:
+        self.label.setText(text)
+        self.show()
+
+
+class MainWindow(QMainWindow):
+    """fesgui's window; ``landmarks_factory`` replaces MediaPipe (tests)."""
+
+    def __init__(self, notifier: Notifier | None = None, landmarks_factory: Any = None) -> None:
+        super().__init__()
+        self.setWindowTitle("fesgui — facial expression synthesis")
+        self.setAcceptDrops(True)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
+                            | QMainWindow.DockOption.AllowTabbedDocks)
+        self.notifier = notifier or Notifier()
+        self.controller = Controller(self.notifier, landmarks_factory)
+        self.unexpected_errors: list[str] = []  # summaries of error dialogs shown
+        self._placing: list[tuple[float, float]] | None = None
+        self._error_box: QMessageBox | None = None
+        self._progress: QProgressDialog | None = None
+        self._build_views()
+        self._build_docks()
+        self._build_actions()
+        self._wire()
+        self.resize(1280, 800)
+        self.resizeDocks([self.input_dock, self.inspector_dock], [330, 380],
+                         Qt.Orientation.Horizontal)
+        window_state.restore(self)
+
+    # ---- layout ----
+    def _build_views(self) -> None:
+        self.frame_view = FrameView()
+        self.crop_views = CropViews()
+        self.drop_zone = QLabel(DROP_TEXT)
+        self.drop_zone.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.drop_zone.setWordWrap(True)
+        self.drop_zone.setStyleSheet("QLabel { border: 2px dashed #777; border-radius: 12px;"
+                                     " margin: 16px; color: #ddd; background: #202020; }")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.drop_zone)
+        self.stack.addWidget(self.frame_view)
+        self.lost_banner = Banner("Retry")
+        self.prompt = QLabel()
+        self.prompt.setStyleSheet("QLabel { background: #174a7a; color: white; padding: 6px;"
+                                  " font-size: 12pt; }")
+        self.prompt.hide()
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.stack)
+        self.splitter.addWidget(self.crop_views)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.lost_banner)
+        layout.addWidget(self.prompt)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+        self.stats_label = QLabel()
+        self.statusBar().addPermanentWidget(self.stats_label)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title.replace(" ", "_").lower() + "_dock")
+        scroll = QScrollArea()  # small screens: a dock scrolls rather than forcing its size
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(widget)
+        dock.setWidget(scroll)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+        self.input_panel = InputPanel()
+        self.model_panel = ModelPanel()
+        self.refine_panel = RefinePanel()
+        self.inspector = InspectorPanel()
+        self.maps = ModelMapsPanel()
+        self.input_dock = self._dock("Input", self.input_panel, left)
+        self.model_dock = self._dock("Model", self.model_panel, left)
+        self.refine_dock = self._dock("Refinement", self.refine_panel, left)
+        self.inspector_dock = self._dock("Inspector", self.inspector, right)
+        self.maps_dock = self._dock("Model maps", self.maps, right)
+        self.tabifyDockWidget(self.inspector_dock, self.maps_dock)
+        self.inspector_dock.raise_()
+
+    def _action(self, menu: Any, text: str, slot: Any, shortcut: Any = None,
+                checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setCheckable(checkable)
+        run = self.guarded(slot)
+        if checkable:
+            action.triggered.connect(lambda checked: run(checked))
+        else:
+            action.triggered.connect(lambda: run())
+        menu.addAction(action)
+        self.addAction(action)  # shortcuts work with the menu bar hidden (full screen)
+        return action
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action(file_menu, "Open image…", self.input_panel.ask_image, "Ctrl+O")
+        self._action(file_menu, "Open folder…", self.input_panel.ask_folder, "Ctrl+Shift+O")
+        self._action(file_menu, "Open video…", self.input_panel.ask_video)
+        self._action(file_menu, "Load model file…", self.model_panel.ask_for_file)
+        file_menu.addSeparator()
+        self._action(file_menu, "Save result…", lambda: self.ask_save("frame"),
+                     "Ctrl+S")
+        self._action(file_menu, "Save face crop…", lambda: self.ask_save("crop"), "Ctrl+Shift+S")
+        self.record_action = self._action(file_menu, "Record live output…", self.toggle_recording,
+                                          "Ctrl+Shift+R", checkable=True)
+        self._action(file_menu, "Process open folder…", self.ask_batch, "Ctrl+B")
+        file_menu.addSeparator()
+        self._action(file_menu, "Quit", self.close, "Ctrl+Q")
+        live_menu = bar.addMenu("&Live")
+        self._action(live_menu, "Start / stop", self.controller.toggle_live, Qt.Key.Key_Space)
+        self._action(live_menu, "Previous image", lambda: self.controller.step(-1), "PgUp")
+        self._action(live_menu, "Next image", lambda: self.controller.step(1), "PgDown")
+        self._action(live_menu, "Reset refinement", self.controller.reset_params, "Ctrl+R")
+        view_menu = bar.addMenu("&View")
+        self.overlay_action = self._action(view_menu, "Landmarks and crop box",
+                                           self.frame_view.set_overlay_visible, "Ctrl+L",
+                                           checkable=True)
+        self.overlay_action.setChecked(True)
+        self._action(view_menu, "Full screen", self.toggle_fullscreen, "F11")
+        self._action(view_menu, "Full screen ", self.toggle_fullscreen, "Ctrl+F").setVisible(False)
+        view_menu.addSeparator()
+        for dock in (self.input_dock, self.model_dock, self.refine_dock, self.inspector_dock,
+                     self.maps_dock):
+            view_menu.addAction(dock.toggleViewAction())
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "About fesgui", self.about)
+
+    def _wire(self) -> None:
+        c = self.controller
+        g = self.guarded
+        panel = self.input_panel
+        panel.open_requested.connect(g(c.open_path))
+        panel.live_toggled.connect(g(c.toggle_live))
+        panel.camera_selected.connect(g(self._camera_selected))
+        panel.refresh_cameras.connect(g(c.probe_cameras))
+        panel.mirror_changed.connect(g(c.set_mirror))
+        panel.thumbnail_chosen.connect(g(c.go_to))
+        panel.place_landmarks.connect(g(self.set_placing))
+        self.model_panel.model_chosen.connect(g(c.select_model))
+        self.model_panel.file_loaded.connect(g(self._load_model_file))
+        self.refine_panel.params_changed.connect(g(c.set_params))
+        self.refine_panel.reset_requested.connect(g(c.reset_params))
+        self.frame_view.clicked.connect(g(self._frame_clicked))
+        self.lost_banner.button.clicked.connect(g(self._retry))
+        # inspector <-> crop views
+        self.crop_views.pixel_clicked.connect(self.inspector.select_pixel)
+        self.maps.pixel_clicked.connect(self.inspector.select_pixel)
+        self.inspector.pixel_selected.connect(self.crop_views.set_crosshair)
+        self.inspector.pixel_selected.connect(self.maps.select_pixel)
+        self.inspector_dock.visibilityChanged.connect(lambda _on: self._update_inspection())
+        self.maps_dock.visibilityChanged.connect(lambda _on: self._update_inspection())
+        # controller -> views
+        c.result_ready.connect(self.draw_result)
+        c.status.connect(self.show_status)
+        c.stats.connect(self.stats_label.setText)
+        c.models_listed.connect(self.model_panel.set_entries)
+        c.model_changed.connect(self._model_changed)
+        c.params_changed.connect(self._params_changed)
+        c.live_changed.connect(self._live_changed)
+        c.source_lost.connect(self.lost_banner.show_message)
+        c.source_opened.connect(self._source_opened)
+        c.folder_listed.connect(panel.set_folder)
+        c.folder_index.connect(panel.set_index)
+        c.cameras_found.connect(lambda cams: panel.set_cameras(cams, c.camera))
+        c.batch_progress.connect(self._batch_progress)
+        c.batch_finished.connect(self._batch_finished)
+        c.recording_changed.connect(self._recording_changed)
+        self.notifier.user_error.connect(self.show_user_error)
+        self.notifier.unexpected_error.connect(self.show_unexpected_error)
+
+    # ---- error handling ----
+    def guarded(self, slot: Any) -> Any:
+        """``slot`` wrapped so that any exception reaches the user through the notifier."""
+
+        def run(*args: Any) -> Any:
+            try:
+                return slot(*args)
+            except Exception as exc:  # noqa: BLE001 - every error reaches the user
+                self.notifier.report(exc)
+                return None
+
+        return run
+
+    def show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 6000)
+
+    def show_user_error(self, text: str) -> None:
+        self.statusBar().showMessage("⚠ " + text, 12000)
+
+    def show_unexpected_error(self, summary: str, details: str) -> None:
+        self.unexpected_errors.append(summary)
+        box = QMessageBox(QMessageBox.Icon.Critical, "fesgui: unexpected error",
+                          f"Something went wrong inside fesgui:\n{summary}\n\n"
+                          "The app keeps running. Please report this with the details.",
+                          QMessageBox.StandardButton.Ok, self)
+        box.setDetailedText(details)
+        box.setModal(False)
+        box.show()
+        self._error_box = box
+
+    # ---- drawing ----
+    def draw_result(self, result: Any, info: Any) -> None:
+        """Draw a FrameResult: the frame, overlays, the three crops and the inspector docks."""
+        self.stack.setCurrentWidget(self.frame_view)
+        self.frame_view.set_frame(result.composite)
+        face = result.faces[0] if result.faces else None
+        crop_size = None if face is None else face.crop.shape[:2]
+        self.frame_view.set_faces(result.faces, crop_size)
+        if face is None:
+            self.crop_views.set_images(None, None, None)
+        else:
+            self.crop_views.set_images(face.crop, face.output, face.refined)
+        self._face, self._face_params = face, info.params
+        self._update_inspection()
+
+    def _update_inspection(self) -> None:
+        """Send the current face to the inspector docks that are visible (hidden ones catch
+        up when shown)."""
+        if not hasattr(self, "_face"):
+            return
+        for dock, panel in ((self.inspector_dock, self.inspector), (self.maps_dock, self.maps)):
+            if dock.isVisible() or not self.isVisible():
+                panel.set_face(self._face, self._face_params)
+
+    def _model_changed(self, model: Any, entry: Any) -> None:
+        self.inspector.set_model(model)
+        self.maps.set_model(model)
+        self.refine_panel.set_defaults(*self.controller.defaults)
+        if entry is not None:
+            self.model_panel.set_current(entry.path)
+        self.setWindowTitle(f"fesgui — {entry.name if entry else 'no model'}")
+
+    def _params_changed(self, params: Any) -> None:
+        self.refine_panel.set_params(params)
+        self.maps.set_params(params)
+
+    def _live_changed(self, running: bool, description: str) -> None:
+        self.input_panel.set_live(running)
+        if running:
+            self.lost_banner.hide()
+            self.set_placing(False)
+        elif self.record_action.isChecked():
+            self.record_action.setChecked(False)
+
+    def _source_opened(self, kind: str, where: str) -> None:
+        self.set_placing(False)
+        if kind != "camera":
+            path = Path(where)
+            folder = str(path if kind == "folder" else path.parent)
+            self.input_panel.last_folder = folder
+            self.show_status(f"opened {path.name}")
+
+    # ---- user actions ----
+    def _camera_selected(self, index: Any) -> None:
+        self.controller.camera = index
+        if self.controller.live and self.controller.video_path is None:
+            self.controller.start_camera(index)
+
+    def _retry(self) -> None:
+        self.lost_banner.hide()
+        self.controller.retry_live()
+
+    def _load_model_file(self, path: str) -> None:
+        self.controller.select_model(path)
+        self.model_panel.set_current(path)
+
+    def set_placing(self, on: bool) -> None:
+        """Enter or leave "Place landmarks" mode (three clicks on the frame view)."""
+        if on and (self.controller.frame is None or self.controller.live):
+            self.input_panel.place.setChecked(False)
+            raise FesguiError("place landmarks on a still image: open a photo (or stop live) "
+                              "first")
+        self._placing = [] if on else None
+        self.input_panel.place.blockSignals(True)
+        self.input_panel.place.setChecked(on)
+        self.input_panel.place.blockSignals(False)
+        self.frame_view.set_manual_points([])
+        self.prompt.setText(PROMPTS[0] if on else "")
+        self.prompt.setVisible(on)
+        if on:
+            self.stack.setCurrentWidget(self.frame_view)
+
+    def _frame_clicked(self, x: float, y: float) -> None:
+        if self._placing is None:
+            return
+        self._placing.append((x, y))
+        self.frame_view.set_manual_points(self._placing)
+        if len(self._placing) < 3:
+            self.prompt.setText(PROMPTS[len(self._placing)])
+            return
+        left, right, mouth = self._placing
+        self.set_placing(False)
+        self.controller.set_manual_landmarks(left, right, mouth)
+
+    def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt naming
+        if event.key() == Qt.Key.Key_Escape and self._placing is not None:
+            self.set_placing(False)
+            return
+        if event.key() == Qt.Key.Key_Escape and self.isFullScreen():
+            self.showNormal()
+            return
+        super().keyPressEvent(event)
+
+    def ask_save(self, what: str) -> None:
+        c = self.controller
+        stem = c.frame_path.stem if c.frame_path else "fesgui"
+        suffix = "_face" if what == "crop" else "_result"
+        start = str(Path(self.input_panel.last_folder or ".") / f"{stem}{suffix}.png")
+        path, _ = QFileDialog.getSaveFileName(self, "Save result", start,
+                                              "PNG image (*.png);;JPEG image (*.jpg *.jpeg)")
+        if path:
+            c.save_result(path, what)
+
+    def toggle_recording(self, on: bool) -> None:
+        c = self.controller
+        if not on:
+            c.stop_recording()
+            return
+        self.record_action.setChecked(False)
+        if not c.live:
+            raise FesguiError("recording needs a live source: start the camera or a video first")
+        path, _ = QFileDialog.getSaveFileName(self, "Record live output",
+                                              str(Path(self.input_panel.last_folder or ".")
+                                                  / "fesgui_live.avi"),
+                                              "AVI video (*.avi);;MP4 video (*.mp4)")
+        if path:
+            c.start_recording(path)
+
+    def _recording_changed(self, recording: bool, path: str) -> None:
+        self.record_action.blockSignals(True)
+        self.record_action.setChecked(recording)
+        self.record_action.blockSignals(False)
+        if recording:
+            self.show_status(f"recording to {path}")
+
+    def ask_batch(self) -> None:
+        c = self.controller
+        if not c.folder:
+            raise FesguiError("no folder open: open a folder of photos first (Ctrl+Shift+O)")
+        out = QFileDialog.getExistingDirectory(self, "Write the results into folder",
+                                               self.input_panel.last_folder)
+        if out:
+            self.start_batch(out)
+
+    def start_batch(self, out_dir: str) -> QProgressDialog:
+        """Process the open folder into ``out_dir`` with a cancellable progress dialog."""
+        total = self.controller.batch_folder(out_dir)
+        dialog = QProgressDialog("Processing the folder…", "Cancel", 0, total, self)
+        dialog.setWindowTitle("fesgui: batch")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(0)
+        dialog.canceled.connect(self.controller.cancel_batch)
+        dialog.setValue(0)
+        self._progress = dialog
+        return dialog
+
+    def _batch_progress(self, done: int, total: int, name: str) -> None:
+        if self._progress is not None:
+            self._progress.setMaximum(total)
+            self._progress.setValue(done)
+            if name:
+                self._progress.setLabelText(f"Processing {name} ({done + 1}/{total})")
+
+    def _batch_finished(self, report: Any) -> None:
+        if self._progress is not None:
+            self._progress.canceled.disconnect(self.controller.cancel_batch)
+            self._progress.close()
+            self._progress = None
+        text = f"wrote {len(report.written)} images"
+        if report.failures:
+            names = ", ".join(name for name, _ in report.failures[:3])
+            text += f"; {len(report.failures)} failed ({names}{'…' if len(report.failures) > 3 else ''})"
+        if report.cancelled:
+            text = "batch cancelled: " + text
+        self.show_status(text)
+
+    def toggle_fullscreen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+        else:
+            self.showFullScreen()
+
+    def about(self) -> None:
+        from fesgui import __version__
+
+        QMessageBox.about(self, "About fesgui",
+                          f"<b>fesgui {__version__}</b><br>Facial expression synthesis with tiny, "
+                          "interpretable linear models: Masked Regression (MR, RMR, CMR), "
+                          "Pixel-RR and Pixel-KR.")
+
+    # ---- drag and drop ----
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt naming
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt naming
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.guarded(self.controller.open_path)(paths[0])
+
+    # ---- close ----
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt naming
+        window_state.save(self)
+        self.controller.shutdown()
+        super().closeEvent(event)

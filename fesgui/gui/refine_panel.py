@@ -1,0 +1,177 @@
+"""Refinement sliders: RMR on/off, k, tau, dilation radius, blur sigma, intensity.
+
+The panel only holds values: every change emits ``params_changed(RefineParams)``. The
+dilation radius and blur sigma follow the model's defaults (shown on the sliders) until
+the user moves them; then they are sent explicitly. Reset returns to the defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class FloatSlider(QWidget):
+    """A labelled horizontal slider over ``[lo, hi]`` in steps of ``step``."""
+
+    value_changed = Signal(float)
+
+    def __init__(self, lo: float, hi: float, step: float, decimals: int = 2,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.lo, self.step, self.decimals = lo, step, decimals
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, round((hi - lo) / step))
+        self.slider.setPageStep(max(1, self.slider.maximum() // 10))
+        self.label = QLabel()
+        self.label.setMinimumWidth(44)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.label)
+        self.slider.valueChanged.connect(self._changed)
+        self._update_label()
+
+    def value(self) -> float:
+        return round(self.lo + self.slider.value() * self.step, 6)
+
+    def set_value(self, value: float, emit: bool = False) -> None:
+        """Move to ``value`` (clamped); emits ``value_changed`` only if ``emit``."""
+        self.slider.blockSignals(not emit)
+        self.slider.setValue(round((value - self.lo) / self.step))
+        self.slider.blockSignals(False)
+        self._update_label()
+
+    def _changed(self, _position: int) -> None:
+        self._update_label()
+        self.value_changed.emit(self.value())
+
+    def _update_label(self) -> None:
+        self.label.setText(f"{self.value():.{self.decimals}f}")
+
+
+class RefinePanel(QWidget):
+    """Sliders for :class:`fesgui.pipeline.RefineParams`; see the module docstring."""
+
+    params_changed = Signal(object)  # RefineParams
+    reset_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.enabled = QCheckBox("RMR refinement")
+        self.enabled.setToolTip("Blend input and output by the alpha map (MR paper, Section 6)")
+        self.enabled.setChecked(True)
+        self.k = FloatSlider(0.5, 40.0, 0.5, 1)
+        self.tau = FloatSlider(0.0, 1.0, 0.01, 2)
+        self.radius = FloatSlider(0, 40, 1, 0)
+        self.sigma = FloatSlider(0.0, 20.0, 0.01, 2)
+        self.intensity = FloatSlider(0.0, 1.5, 0.01, 2)
+        self.reset = QPushButton("Reset to defaults")
+        self.reset.setToolTip("Ctrl+R")
+        grid = QGridLayout()
+        rows = [("Steepness k", self.k, "logistic step steepness of the alpha map"),
+                ("Threshold τ", self.tau, "where the logistic step is centred (0..1)"),
+                ("Dilation radius", self.radius, "grey dilation disk radius (pixels)"),
+                ("Blur σ", self.sigma, "Gaussian blur of the alpha map (pixels)"),
+                ("Intensity", self.intensity, "0 = input, 1 = full expression, 1.5 = more")]
+        for n, (name, slider, tip) in enumerate(rows):
+            label = QLabel(name)
+            label.setToolTip(tip)
+            slider.setToolTip(tip)
+            grid.addWidget(label, n, 0)
+            grid.addWidget(slider, n, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.enabled)
+        layout.addLayout(grid)
+        layout.addWidget(self.reset)
+        layout.addStretch(1)
+        self.sliders = {"k": self.k, "tau": self.tau, "dilation_radius": self.radius,
+                        "blur_sigma": self.sigma, "intensity": self.intensity}
+        self._defaults: tuple[int | None, float | None] = (None, None)
+        self._radius_auto = True
+        self._sigma_auto = True
+        self.enabled.toggled.connect(self._emit)
+        self.k.value_changed.connect(self._emit)
+        self.tau.value_changed.connect(self._emit)
+        self.intensity.value_changed.connect(self._emit)
+        self.radius.value_changed.connect(self._radius_moved)
+        self.sigma.value_changed.connect(self._sigma_moved)
+        self.reset.clicked.connect(self.reset_requested)
+        self.set_params(self._default_params())
+
+    @staticmethod
+    def _default_params() -> Any:
+        from fesgui.pipeline import RefineParams
+
+        return RefineParams()
+
+    def set_defaults(self, dilation_radius: int | None, blur_sigma: float | None) -> None:
+        """The model's default radius and sigma: shown while the user has not moved them."""
+        self._defaults = (dilation_radius, blur_sigma)
+        self._show_auto()
+
+    def _show_auto(self) -> None:
+        radius, sigma = self._defaults
+        if self._radius_auto:
+            self.radius.set_value(radius if radius is not None else 0)
+        if self._sigma_auto:
+            self.sigma.set_value(sigma if sigma is not None else 0.0)
+
+    def set_params(self, params: Any) -> None:
+        """Show ``params`` without emitting (None radius/sigma: follow the model defaults)."""
+        self.enabled.blockSignals(True)
+        self.enabled.setChecked(bool(params.enabled))
+        self.enabled.blockSignals(False)
+        self.k.set_value(params.k)
+        self.tau.set_value(params.tau)
+        self.intensity.set_value(params.intensity)
+        self._radius_auto = params.dilation_radius is None
+        self._sigma_auto = params.blur_sigma is None
+        if not self._radius_auto:
+            self.radius.set_value(params.dilation_radius)
+        if not self._sigma_auto:
+            self.sigma.set_value(params.blur_sigma)
+        self._show_auto()
+        self._update_enabled()
+
+    def params(self) -> Any:
+        """The :class:`RefineParams` the sliders show."""
+        from fesgui.pipeline import RefineParams
+
+        return RefineParams(
+            enabled=self.enabled.isChecked(),
+            k=float(self.k.value()),
+            tau=float(self.tau.value()),
+            dilation_radius=None if self._radius_auto else int(self.radius.value()),
+            blur_sigma=None if self._sigma_auto else float(self.sigma.value()),
+            intensity=float(self.intensity.value()),
+        )
+
+    def _radius_moved(self, _value: float) -> None:
+        self._radius_auto = False
+        self._emit()
+
+    def _sigma_moved(self, _value: float) -> None:
+        self._sigma_auto = False
+        self._emit()
+
+    def _update_enabled(self) -> None:
+        on = self.enabled.isChecked()
+        for slider in (self.k, self.tau, self.radius, self.sigma):
+            slider.setEnabled(on)
+
+    def _emit(self, *_args: Any) -> None:
+        self._update_enabled()
+        self.params_changed.emit(self.params())

@@ -1,0 +1,233 @@
+"""Image views (pyqtgraph): the full frame with overlays, and three linked crop views.
+
+Images are numpy arrays shown with ``axisOrder='row-major'`` and fixed levels (no
+per-frame level computation): frames are uint8 with levels (0, 255), crops float32 in
+[0, 1] with levels (0, 1). Views only draw; clicks are reported as signals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+pg.setConfigOptions(imageAxisOrder="row-major")
+
+_LANDMARK_BRUSH = pg.mkBrush(60, 230, 90, 220)
+_MESH_BRUSH = pg.mkBrush(80, 200, 255, 110)
+_MANUAL_BRUSH = pg.mkBrush(255, 200, 40, 240)
+_BOX_PEN = pg.mkPen(255, 210, 60, width=2)
+_CROSS_PEN = pg.mkPen(QColor(255, 60, 60, 200), width=1, style=Qt.PenStyle.DashLine)
+
+
+def _image_view_box() -> pg.ViewBox:
+    box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+    box.setBackgroundColor(QColor(24, 24, 24))
+    return box
+
+
+def crop_box_corners(matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(5, 2) frame coordinates (x, y) of the crop rectangle's outline (closed).
+
+    ``matrix`` (2, 3) maps frame -> crop, ``size`` is the crop's (h, w) in pixels.
+    """
+    from fesgui.align.template import apply_matrix, invert_matrix
+
+    h, w = size
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h], [0, 0]], np.float64)
+    return apply_matrix(invert_matrix(matrix), corners)
+
+
+class FrameView(pg.GraphicsLayoutWidget):
+    """The full frame (the result pasted back), with landmark and crop-box overlays.
+
+    ``clicked(x, y)`` reports a left click inside the image in frame pixels.
+    """
+
+    clicked = Signal(float, float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ci.setContentsMargins(0, 0, 0, 0)
+        self.view = _image_view_box()
+        self.addItem(self.view)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.view.addItem(self.image)
+        self.mesh = pg.ScatterPlotItem(size=2, pen=None, brush=_MESH_BRUSH)
+        self.points = pg.ScatterPlotItem(size=8, pen=pg.mkPen("k"), brush=_LANDMARK_BRUSH)
+        self.manual = pg.ScatterPlotItem(size=12, pen=pg.mkPen("k"), brush=_MANUAL_BRUSH,
+                                         symbol="x")
+        self.box = pg.PlotCurveItem(pen=_BOX_PEN)
+        for item in (self.mesh, self.box, self.points, self.manual):
+            item.setZValue(10)
+            self.view.addItem(item)
+        self.show_overlay = True
+        self._shape: tuple[int, ...] | None = None
+        self.scene().sigMouseClicked.connect(self._on_click)
+
+    def set_frame(self, frame: np.ndarray) -> None:
+        """Show ``frame`` (H, W, 3) uint8 RGB; the view fits it when its size changes."""
+        self.image.setImage(frame, autoLevels=False, levels=(0, 255))
+        if frame.shape != self._shape:
+            self._shape = frame.shape
+            self.view.autoRange(padding=0.01)
+
+    def frame_shape(self) -> tuple[int, ...] | None:
+        return self._shape
+
+    def set_faces(self, faces: list, crop_size: tuple[int, int] | None) -> None:
+        """Draw the landmarks (and mesh) and crop outline of ``faces`` (FaceResult list)."""
+        xs, ys, mx, my, bx, by = [], [], [], [], [], []
+        for face in faces:
+            pts = np.asarray(face.landmarks.points, np.float32)
+            xs.extend(pts[:, 0])
+            ys.extend(pts[:, 1])
+            mesh = getattr(face.landmarks, "mesh", None)
+            if mesh is not None:
+                mx.extend(mesh[:, 0])
+                my.extend(mesh[:, 1])
+            if crop_size is not None:
+                outline = crop_box_corners(face.matrix, crop_size)
+                bx.extend([*outline[:, 0], np.nan])
+                by.extend([*outline[:, 1], np.nan])
+        self.points.setData(xs, ys)
+        self.mesh.setData(mx, my)
+        self.box.setData(np.asarray(bx, float), np.asarray(by, float), connect="finite")
+        self._apply_visibility()
+
+    def set_manual_points(self, points: list[tuple[float, float]]) -> None:
+        """Mark hand-placed points (x, y) while the user places landmarks."""
+        self.manual.setData([p[0] for p in points], [p[1] for p in points])
+
+    def set_overlay_visible(self, visible: bool) -> None:
+        self.show_overlay = bool(visible)
+        self._apply_visibility()
+
+    def _apply_visibility(self) -> None:
+        for item in (self.mesh, self.box, self.points):
+            item.setVisible(self.show_overlay)
+
+    def map_to_frame(self, scene_pos: QPointF) -> tuple[float, float] | None:
+        """Frame pixel (x, y) under a scene position, or None outside the image."""
+        if self._shape is None:
+            return None
+        p = self.view.mapSceneToView(scene_pos)
+        h, w = self._shape[:2]
+        if 0 <= p.x() < w and 0 <= p.y() < h:
+            return float(p.x()), float(p.y())
+        return None
+
+    def _on_click(self, event: Any) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        hit = self.map_to_frame(event.scenePos())
+        if hit is not None:
+            self.clicked.emit(*hit)
+
+
+class CropViews(QWidget):
+    """Aligned input, raw model output and refined output side by side, zoom/pan linked.
+
+    ``pixel_clicked(row, col)`` reports a click in crop coordinates in any of the three;
+    :meth:`set_crosshair` marks a pixel in all three.
+    """
+
+    pixel_clicked = Signal(int, int)
+    TITLES = ("Aligned input", "Model output", "Refined (RMR)")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.ci.setContentsMargins(2, 2, 2, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas)
+        self.views: list[pg.ViewBox] = []
+        self.images: list[pg.ImageItem] = []
+        self.titles: list[pg.LabelItem] = []
+        self.cross: list[tuple[pg.InfiniteLine, pg.InfiniteLine]] = []
+        for col, title in enumerate(self.TITLES):
+            self.titles.append(self.canvas.addLabel(title, row=0, col=col, size="9pt"))
+            view = _image_view_box()
+            self.canvas.addItem(view, row=1, col=col)
+            image = pg.ImageItem(axisOrder="row-major")
+            view.addItem(image)
+            lines = (pg.InfiniteLine(angle=90, pen=_CROSS_PEN, movable=False),
+                     pg.InfiniteLine(angle=0, pen=_CROSS_PEN, movable=False))
+            for line in lines:
+                line.setZValue(10)
+                line.setVisible(False)
+                view.addItem(line)
+            if self.views:
+                view.setXLink(self.views[0])
+                view.setYLink(self.views[0])
+            self.views.append(view)
+            self.images.append(image)
+            self.cross.append(lines)
+        self._shape: tuple[int, ...] | None = None
+        self.crosshair: tuple[int, int] | None = None
+        self.canvas.scene().sigMouseClicked.connect(self._on_click)
+
+    def set_images(self, crop: np.ndarray | None, output: np.ndarray | None,
+                   refined: np.ndarray | None) -> None:
+        """Show three float32 images in [0, 1] ((h, w) or (h, w, 3)); None clears a view."""
+        for image, data in zip(self.images, (crop, output, refined), strict=True):
+            if data is None:
+                image.clear()
+            else:
+                image.setImage(data, autoLevels=False, levels=(0.0, 1.0))
+        if crop is not None and crop.shape[:2] != (self._shape or (None,))[:2]:
+            self._shape = crop.shape
+            self.views[0].autoRange(padding=0.01)
+
+    def set_titles(self, refined_title: str) -> None:
+        self.titles[2].setText(refined_title)
+
+    def crop_shape(self) -> tuple[int, int] | None:
+        return None if self._shape is None else (int(self._shape[0]), int(self._shape[1]))
+
+    def set_crosshair(self, row: int, col: int) -> None:
+        """Draw a crosshair on pixel (row, col) in all three views."""
+        self.crosshair = (int(row), int(col))
+        for vline, hline in self.cross:
+            vline.setPos(col + 0.5)
+            hline.setPos(row + 0.5)
+            vline.setVisible(True)
+            hline.setVisible(True)
+
+    def clear_crosshair(self) -> None:
+        self.crosshair = None
+        for lines in self.cross:
+            for line in lines:
+                line.setVisible(False)
+
+    def pixel_at(self, scene_pos: QPointF) -> tuple[int, int] | None:
+        """(row, col) of the crop pixel under a scene position, or None."""
+        if self._shape is None:
+            return None
+        h, w = self._shape[:2]
+        for view in self.views:
+            if view.sceneBoundingRect().contains(scene_pos):
+                p = view.mapSceneToView(scene_pos)
+                row, col = int(np.floor(p.y())), int(np.floor(p.x()))
+                if 0 <= row < h and 0 <= col < w:
+                    return row, col
+        return None
+
+    def scene_pos_of(self, row: int, col: int, view: int = 0) -> QPointF:
+        """Scene position of the centre of pixel (row, col) in view ``view`` (for tests)."""
+        return self.views[view].mapViewToScene(QPointF(col + 0.5, row + 0.5))
+
+    def _on_click(self, event: Any) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        hit = self.pixel_at(event.scenePos())
+        if hit is not None:
+            self.pixel_clicked.emit(*hit)
+
+
+__all__ = ["CropViews", "FrameView", "crop_box_corners"]

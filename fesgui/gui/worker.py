@@ -1,0 +1,503 @@
+"""The worker: runs the pipeline off the UI thread.
+
+A parentless :class:`Worker` is moved to a ``QThread`` by the controller. Requests arrive
+as queued signals (or through the few thread-safe methods marked so); results leave as
+signals carrying numpy arrays and dataclasses. Widgets are never touched here.
+
+Live video: a :class:`FrameGrabber` thread reads the source as fast as it delivers (paced
+to the file's frame rate for video files) and keeps only the newest frame; the worker
+processes whatever is newest when it is free, so stale frames are dropped, never queued.
+A result is emitted only when the GUI has drawn the previous one (:meth:`Worker.ack`);
+otherwise it is dropped too, so the window can never fall behind.
+
+Still images: :meth:`Worker.submit_still` keeps only the newest request (slider drags are
+coalesced) and landmarks of the same frame are detected once (:class:`_SameFrameLandmarks`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from fesgui.errors import FesguiError
+
+# How long one live step waits for a new frame before giving the event loop a turn (s).
+_FRAME_WAIT = 0.05
+
+
+@dataclass
+class StillRequest:
+    """Process one still frame: ``frame`` (H, W, 3) uint8 RGB, optional manual landmarks."""
+
+    frame: np.ndarray
+    params: Any  # fesgui.pipeline.RefineParams
+    manual: Any = None  # fesgui.align.FaceLandmarks | None
+    token: int = 0  # identifies the image (changes when another image is opened)
+
+
+@dataclass
+class LiveSpec:
+    """What to stream: a camera index, or a video file (``loop`` makes it a camera stand-in)."""
+
+    target: int | str
+    loop: bool = False
+    mirror: bool = False
+
+    @property
+    def is_camera(self) -> bool:
+        return isinstance(self.target, int)
+
+    def describe(self) -> str:
+        return f"camera {self.target}" if self.is_camera else Path(str(self.target)).name
+
+
+@dataclass
+class FrameInfo:
+    """What came with a result: where it came from and how long each stage took (ms)."""
+
+    kind: str  # "still" or "live"
+    params: Any  # the RefineParams that produced it
+    token: int = 0  # StillRequest.token, or the live frame number
+    timings: dict[str, float] = field(default_factory=dict)
+    dropped: int = 0  # live frames dropped so far (not processed or not drawn)
+    model: Any = None  # the model that produced it (None: no model loaded)
+    spec: LiveSpec | None = None  # the live source it came from
+
+
+@dataclass
+class BatchReport:
+    """Outcome of a folder batch: files written, failures ``(name, reason)``, cancelled."""
+
+    written: list[Path]
+    failures: list[tuple[str, str]]
+    cancelled: bool
+
+
+class FrameGrabber(threading.Thread):
+    """Reads a frame source on its own thread and keeps only the newest frame.
+
+    ``pace_fps`` > 0 sleeps between reads to play a file at its own speed (a camera paces
+    itself). ``mirror`` may be flipped at any time. After the source ends or fails,
+    :attr:`ended` is set and :attr:`error` holds the exception, if any.
+    """
+
+    def __init__(self, source: Any, pace_fps: float = 0.0, mirror: bool = False) -> None:
+        super().__init__(name="fesgui-grabber", daemon=True)
+        self.source = source
+        self.pace_fps = pace_fps
+        self.mirror = mirror
+        self.ended = threading.Event()
+        self.error: BaseException | None = None
+        self._stop_event = threading.Event()
+        self._cond = threading.Condition()
+        self._latest: tuple[np.ndarray, float, int] | None = None
+        self._count = 0
+        self.overwritten = 0  # frames replaced before the worker took them
+
+    def run(self) -> None:
+        period = 1.0 / self.pace_fps if self.pace_fps > 0 else 0.0
+        next_time = time.perf_counter()
+        try:
+            while not self._stop_event.is_set():
+                t0 = time.perf_counter()
+                frame = self.source.read()
+                capture_ms = (time.perf_counter() - t0) * 1000.0
+                if frame is None:
+                    break
+                if self.mirror:
+                    frame = np.ascontiguousarray(frame[:, ::-1])
+                with self._cond:
+                    if self._latest is not None:
+                        self.overwritten += 1
+                    self._count += 1
+                    self._latest = (frame, capture_ms, self._count)
+                    self._cond.notify_all()
+                if period:
+                    next_time += period
+                    delay = next_time - time.perf_counter()
+                    if delay > 0:
+                        self._stop_event.wait(delay)
+                    elif delay < -period:  # fell behind: do not try to catch up
+                        next_time = time.perf_counter()
+        except BaseException as exc:  # noqa: BLE001 - handed to the worker, which reports it
+            self.error = exc
+        finally:
+            self.ended.set()
+            with self._cond:
+                self._cond.notify_all()
+
+    def take(self, timeout: float) -> tuple[np.ndarray, float, int] | None:
+        """The newest frame not taken yet ``(frame, capture_ms, number)``, or None."""
+        with self._cond:
+            if self._latest is None and not self.ended.is_set():
+                self._cond.wait(timeout)
+            item, self._latest = self._latest, None
+            return item
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop reading and close the source (waits at most ``timeout`` s for the thread)."""
+        self._stop_event.set()
+        self.join(timeout)
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            close()
+
+
+class _SameFrameLandmarks:
+    """A landmark source that remembers the faces of the last frame it saw.
+
+    Slider moves on a still image re-run the pipeline on the same frame object; detecting
+    its landmarks again would only cost time.
+    """
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self._frame: np.ndarray | None = None
+        self._faces: list = []
+
+    def detect(self, image: np.ndarray) -> list:
+        if image is not self._frame:
+            self._faces = self.source.detect(image)
+            self._frame = image
+        return self._faces
+
+    def close(self) -> None:
+        self._frame = None
+        self.source.close()
+
+
+def default_landmarks(video: bool) -> Any:
+    """MediaPipe FaceMesh (imported on first use, on the worker thread); smoothed over time
+    (One-Euro filter) for live video."""
+    from fesgui.align import SmoothedSource
+    from fesgui.align.mediapipe_source import MediaPipeSource
+
+    source = MediaPipeSource(video=video)
+    return SmoothedSource(source) if video else source
+
+
+class Worker(QObject):
+    """Runs the pipeline for stills, live video, batches and recordings on its own thread.
+
+    ``landmarks_factory(video: bool)`` makes a landmark source (default: MediaPipe), called
+    lazily on the worker thread the first time faces must be found.
+    """
+
+    result = Signal(object, object)  # FrameResult, FrameInfo
+    error = Signal(object)  # BaseException
+    still_failed = Signal(int)  # token of a still request that raised (reported via error)
+    model_ready = Signal(object, str)  # model, path
+    live_started = Signal(object, float)  # LiveSpec, source fps
+    live_stopped = Signal(object, str)  # LiveSpec, why ("stopped", "video ended", ...)
+    source_lost = Signal(object, str)  # LiveSpec, message: a camera stopped delivering
+    batch_progress = Signal(int, int, str)  # done, total, current file name
+    batch_finished = Signal(object)  # BatchReport
+    recording_finished = Signal(str)  # path of the finished video
+    _wake = Signal()
+
+    def __init__(self, landmarks_factory: Callable[[bool], Any] | None = None) -> None:
+        super().__init__()
+        self._landmarks_factory = landmarks_factory or default_landmarks
+        self._landmarks: dict[bool, Any] = {}
+        self._pipelines: dict[bool, Any] = {}
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self._params: Any = None
+        self._still: StillRequest | None = None
+        self._gui_ready = threading.Event()
+        self._gui_ready.set()
+        self._cancel_batch = threading.Event()
+        self._grabber: FrameGrabber | None = None
+        self._live_spec: LiveSpec | None = None
+        self._live_dropped = 0
+        self._live_frames = 0
+        self._recorder: Any = None
+        self._record_path: str | None = None
+        self.frames_processed = 0  # live frames run through the pipeline (read by the app)
+        self._wake.connect(self._on_wake)
+
+    # ---- thread-safe entry points (called directly from the main thread) ----
+    def submit_still(self, request: StillRequest) -> None:
+        """Queue a still frame; an older request not started yet is replaced. Thread-safe."""
+        with self._lock:
+            self._still = request
+        self._wake.emit()
+
+    def set_params(self, params: Any) -> None:
+        """New refinement parameters for the next frame. Thread-safe."""
+        with self._lock:
+            self._params = params
+
+    def set_mirror(self, mirror: bool) -> None:
+        """Mirror live frames left-right from the next frame on. Thread-safe."""
+        grabber = self._grabber
+        if grabber is not None:
+            grabber.mirror = mirror
+        if self._live_spec is not None:
+            self._live_spec.mirror = mirror
+
+    def ack(self) -> None:
+        """The GUI has drawn the last live result and can take another. Thread-safe."""
+        self._gui_ready.set()
+
+    def cancel_batch(self) -> None:
+        """Stop a running batch after the current file (written files stay complete)."""
+        self._cancel_batch.set()
+
+    # ---- slots (queued: run on the worker thread) ----
+    @Slot(str)
+    def load_model(self, path: str) -> None:
+        try:
+            from fesgui.core import load_model
+
+            model = load_model(path)
+        except BaseException as exc:  # noqa: BLE001 - every error reaches the user
+            self.error.emit(exc)
+            return
+        self._set_model(model)
+        self.model_ready.emit(model, str(path))
+
+    @Slot(object)
+    def use_model(self, model: Any) -> None:
+        """Use an already loaded model object (``None`` unloads)."""
+        self._set_model(model)
+        self.model_ready.emit(model, "")
+
+    @Slot(object)
+    def start_live(self, spec: LiveSpec) -> None:
+        self._end_live("switched")
+        try:
+            from fesgui import video
+
+            if spec.is_camera:
+                source = video.CameraSource(int(spec.target))
+                pace = 0.0
+            else:
+                source = video.VideoFileSource(str(spec.target), loop=spec.loop)
+                pace = float(getattr(source, "fps", 0.0) or 25.0)
+        except BaseException as exc:  # noqa: BLE001
+            self.error.emit(exc)
+            self.live_stopped.emit(spec, "could not open " + spec.describe())
+            return
+        self._live_spec = spec
+        self._live_dropped = 0
+        self._live_frames = 0
+        self._gui_ready.set()
+        self._grabber = FrameGrabber(source, pace_fps=pace, mirror=spec.mirror)
+        self._grabber.start()
+        self.live_started.emit(spec, float(getattr(source, "fps", 0.0) or 0.0))
+        QTimer.singleShot(0, self._live_step)
+
+    @Slot()
+    def stop_live(self) -> None:
+        self._end_live("stopped")
+
+    @Slot(str)
+    def start_recording(self, path: str) -> None:
+        self._finish_recording()
+        self._record_path = path
+
+    @Slot()
+    def stop_recording(self) -> None:
+        self._finish_recording()
+
+    @Slot(object, str)
+    def run_batch(self, files: list, out_dir: str) -> None:
+        """Process ``files`` into ``out_dir`` (same names); progress and report as signals."""
+        self._cancel_batch.clear()
+        written: list[Path] = []
+        failures: list[tuple[str, str]] = []
+        out = Path(out_dir)
+        cancelled = False
+        try:
+            from fesgui.imageio import read_image, write_image
+
+            pipeline = self._pipeline(video=False)
+            if pipeline is None:
+                raise FesguiError("no model loaded: choose a model before processing a folder")
+            with self._lock:
+                params = self._params
+            if params is not None:
+                pipeline.params = params
+            for n, path in enumerate(files):
+                if self._cancel_batch.is_set():
+                    cancelled = True
+                    break
+                path = Path(path)
+                self.batch_progress.emit(n, len(files), path.name)
+                try:
+                    res = pipeline.process(read_image(path))
+                    if not res.faces:
+                        failures.append((path.name, res.message or "no face found"))
+                        continue
+                    target = out / path.name
+                    write_image(target, res.composite)
+                    written.append(target)
+                except FesguiError as exc:
+                    failures.append((path.name, str(exc)))
+            else:
+                self.batch_progress.emit(len(files), len(files), "")
+        except BaseException as exc:  # noqa: BLE001
+            self.error.emit(exc)
+        self.batch_finished.emit(BatchReport(written, failures, cancelled))
+
+    # ---- internals ----
+    def shutdown(self) -> None:
+        """Release sources, writers and landmark detectors.
+
+        Call after the thread has finished (then nothing else runs on this object).
+        """
+        self._end_live("closed")
+        for source in self._landmarks.values():
+            try:
+                source.close()
+            except Exception:  # noqa: BLE001, S110 - closing on exit must not raise
+                pass
+        self._landmarks.clear()
+        self._pipelines.clear()
+
+    def _set_model(self, model: Any) -> None:
+        self._model = model
+        for pipeline in self._pipelines.values():
+            pipeline.model = model
+
+    def _pipeline(self, video: bool) -> Any:
+        """The pipeline for stills (``video=False``) or live frames, made on first use."""
+        if self._model is None:
+            return None
+        pipeline = self._pipelines.get(video)
+        if pipeline is None:
+            from fesgui.pipeline import Pipeline
+
+            source = self._landmarks.get(video)
+            if source is None:
+                source = self._landmarks_factory(video)
+                if not video:
+                    source = _SameFrameLandmarks(source)
+                self._landmarks[video] = source
+            pipeline = Pipeline(self._model, landmarks=source)
+            self._pipelines[video] = pipeline
+        return pipeline
+
+    def _process(self, frame: np.ndarray, video: bool, manual: Any = None) -> tuple[Any, Any]:
+        """Run the pipeline (or pass the frame through when no model is loaded)."""
+        from fesgui.pipeline import FrameResult
+
+        with self._lock:
+            params = self._params
+        pipeline = self._pipeline(video)
+        if pipeline is None:
+            result = FrameResult(frame=frame, composite=frame, faces=[], timings={},
+                                 message="no model loaded: choose one or use Load model file…")
+            return result, params
+        if params is not None and pipeline.params != params:
+            pipeline.params = params
+        return pipeline.process(frame, manual=manual), params
+
+    @Slot()
+    def _on_wake(self) -> None:
+        with self._lock:
+            request, self._still = self._still, None
+        if request is None:
+            return
+        try:
+            with self._lock:
+                self._params = request.params
+            result, params = self._process(request.frame, video=False, manual=request.manual)
+        except BaseException as exc:  # noqa: BLE001
+            self.error.emit(exc)
+            self.still_failed.emit(request.token)
+            return
+        info = FrameInfo("still", params, request.token, dict(result.timings), 0, self._model)
+        self.result.emit(result, info)
+
+    def _live_step(self) -> None:
+        grabber = self._grabber
+        if grabber is None:
+            return
+        item = grabber.take(_FRAME_WAIT)
+        if item is None:
+            if grabber.ended.is_set():
+                self._source_ended(grabber)
+            else:
+                QTimer.singleShot(0, self._live_step)
+            return
+        frame, capture_ms, number = item
+        try:
+            result, params = self._process(frame, video=True)
+        except BaseException as exc:  # noqa: BLE001
+            self.error.emit(exc)
+            self._end_live("error")
+            return
+        self._record(result.composite)
+        self.frames_processed += 1
+        self._live_dropped = grabber.overwritten
+        if self._gui_ready.is_set():
+            self._gui_ready.clear()
+            timings = {"capture": capture_ms, **result.timings}
+            info = FrameInfo("live", params, number, timings, self._live_dropped, self._model,
+                             self._live_spec)
+            self.result.emit(result, info)
+        else:
+            grabber.overwritten += 1  # processed but not drawn: counts as dropped on screen
+        QTimer.singleShot(0, self._live_step)
+
+    def _source_ended(self, grabber: FrameGrabber) -> None:
+        spec = self._live_spec
+        error = grabber.error
+        self._end_live("ended")
+        if spec is not None and spec.is_camera:
+            why = str(error or getattr(grabber.source, "error", None)
+                      or "it stopped delivering frames")
+            self.source_lost.emit(spec, f"lost {spec.describe()}: {why}")
+            return
+        if error is not None:
+            self.error.emit(error)
+        self.live_stopped.emit(spec, "video ended" if error is None else "video failed")
+
+    def _end_live(self, why: str) -> None:
+        grabber, self._grabber = self._grabber, None
+        if grabber is None:
+            return
+        spec, self._live_spec = self._live_spec, None
+        grabber.stop()
+        self._finish_recording()
+        if why not in ("ended", "closed"):
+            self.live_stopped.emit(spec, why)
+
+    def _record(self, composite: np.ndarray) -> None:
+        """Append a live composite to the recording, if one is running."""
+        if self._record_path is None:
+            return
+        try:
+            if self._recorder is None:
+                from fesgui.video import VideoWriter
+
+                fps = float(getattr(self._grabber.source, "fps", 0.0) or 25.0)
+                self._recorder = VideoWriter(self._record_path, fps)
+            self._recorder.write(composite)
+        except BaseException as exc:  # noqa: BLE001 - the stream goes on, the recording stops
+            self.error.emit(exc)
+            recorder, self._recorder, self._record_path = self._recorder, None, None
+            if recorder is not None:
+                recorder.abort()
+            self.recording_finished.emit("")
+
+    def _finish_recording(self) -> None:
+        recorder, path = self._recorder, self._record_path
+        self._recorder = None
+        self._record_path = None
+        if recorder is not None:
+            try:
+                recorder.close()
+            except BaseException as exc:  # noqa: BLE001
+                self.error.emit(exc)
+                return
+            self.recording_finished.emit(str(path))
