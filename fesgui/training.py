@@ -1,0 +1,424 @@
+"""Fitting models the way the shipped ones are fitted, and the release build of ``models/``.
+
+Protocol (MR paper, Section 5): people are split by identity 80/10/10 (seeded,
+:func:`fesgui.data.split_ids`); ``lam`` is chosen by validation MSE over 10 equally spaced
+values in [0.1, 10] (:data:`LAM_GRID`; Pixel-KR also over :data:`SIGMA_GRID`); the final
+model is fitted on train + validation with the best value and scored on the test people:
+MSE and SSIM (:mod:`fesgui.evaluation.metrics`) beside two baselines (output = input;
+output = mean training target) and global ridge regression (:func:`ridge_dual_predict`).
+
+Everything here is deterministic: the same data and seed give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fesgui.errors import FesguiError
+
+#: the MR paper's lam grid: 10 equally spaced values in [0.1, 10]
+LAM_GRID: tuple[float, ...] = tuple(float(v) for v in np.round(np.linspace(0.1, 10.0, 10), 6))
+#: Gaussian kernel widths tried for Pixel-KR, in [0, 1]-intensity units
+SIGMA_GRID: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)
+#: ridge strengths tried for the global l2 baseline, relative to the mean diagonal of X X^T
+RIDGE_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-3, 1, 9))
+
+METHOD_NAMES = {"mr": "MR", "pixel-rr": "Pixel-RR", "pixel-kr": "Pixel-KR"}
+COLOR_NAMES = {"shared": "CMR / shared colour", "per-channel": "per-channel",
+               "gray": "gray-replicated"}
+
+Log = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+# --------------------------------------------------------------------------- models
+def make_model(method: str, size: int = 3, dilation: int = 1, color: str = "shared",
+               lam: float = 0.4, sigma: float | None = None):
+    """An unfitted estimator of :mod:`fesgui.core` for ``method``.
+
+    ``method``: "mr" (uses ``size``/``dilation``), "pixel-rr" or "pixel-kr" (uses
+    ``sigma``, default 1.0). Raises :class:`FesguiError` for an unknown method.
+    """
+    from fesgui.core import MaskedRegression, PixelKernelRegression, PixelRegression
+
+    if method == "mr":
+        return MaskedRegression(size=size, dilation=dilation, lam=lam, color=color)
+    if method == "pixel-rr":
+        return PixelRegression(lam=lam, color=color)
+    if method == "pixel-kr":
+        return PixelKernelRegression(lam=lam, sigma=1.0 if sigma is None else sigma,
+                                     color=color)
+    raise FesguiError(f"method {method!r} is unknown: use mr, pixel-rr or pixel-kr")
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+    """uint8 images -> float32 in [0, 1]; float images pass through as float32."""
+    from fesgui.imageio import to_float as uint8_to_float
+
+    images = np.asarray(images)
+    return uint8_to_float(images) if images.dtype == np.uint8 else images.astype(np.float32)
+
+
+# --------------------------------------------------------------------------- metrics
+def scores(outputs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """``{"mse": ..., "ssim": ...}`` of a batch; MSE unscaled (values in [0, 1])."""
+    from fesgui.evaluation.metrics import mse, ssim
+
+    outputs = np.clip(to_float(outputs), 0.0, 1.0)
+    targets = to_float(targets)
+    return {"mse": _sig(mse(outputs, targets)), "ssim": round(ssim(outputs, targets), 6)}
+
+
+def _sig(value: float, digits: int = 6) -> float:
+    """``value`` rounded to ``digits`` significant digits (short, stable JSON)."""
+    return float(f"{value:.{digits}g}")
+
+
+def ridge_dual_predict(X_train: np.ndarray, T_train: np.ndarray, X_test: np.ndarray,
+                       lam: float) -> np.ndarray:
+    """Global l2 ridge regression (with an unregularised intercept) in dual form.
+
+    Every output pixel sees every input pixel (MR paper Eq. 2). With ``N`` training pairs
+    of ``D`` values the primal ``W = T^T X (X^T X + lam I)^-1`` is ``D x D``; the dual
+    ``W = T^T (X X^T + lam I)^-1 X`` needs only the ``N x N`` Gram matrix. Data are
+    centred on the training means first (the intercept).
+    Shapes: ``(N, ...)``, ``(N, ...)``, ``(M, ...)`` -> ``(M, ...)`` float32.
+    """
+    n = len(X_train)
+    Xf = np.asarray(X_train, np.float64).reshape(n, -1)
+    Tf = np.asarray(T_train, np.float64).reshape(n, -1)
+    mx, mt = Xf.mean(axis=0), Tf.mean(axis=0)
+    Xc, Tc = Xf - mx, Tf - mt
+    gram = Xc @ Xc.T
+    coef = np.linalg.solve(gram + lam * np.eye(n), Tc)                  # (N, D)
+    Xq = np.asarray(X_test, np.float64).reshape(len(X_test), -1) - mx
+    Y = mt + (Xq @ Xc.T) @ coef
+    return Y.reshape(np.shape(X_test)).astype(np.float32)
+
+
+def ridge_baseline(X_train, T_train, X_val, T_val, X_test, T_test,
+                   grid: Sequence[float] = RIDGE_GRID) -> dict:
+    """Global ridge: lam (relative to mean diag of the Gram) chosen on validation MSE."""
+    from fesgui.evaluation.metrics import mse
+
+    n = len(X_train)
+    Xc = X_train.reshape(n, -1).astype(np.float64)
+    Xc = Xc - Xc.mean(axis=0)
+    scale = float(np.einsum("ij,ij->", Xc, Xc) / n)
+    val = [mse(np.clip(ridge_dual_predict(X_train, T_train, X_val, g * scale), 0, 1), T_val)
+           for g in grid]
+    best = int(np.argmin(val))
+    X_fit = np.concatenate([X_train, X_val])
+    T_fit = np.concatenate([T_train, T_val])
+    Y = ridge_dual_predict(X_fit, T_fit, X_test, grid[best] * scale)
+    return {**scores(Y, T_test), "lam_relative": grid[best]}
+
+
+def baseline_scores(T_fit: np.ndarray, X_test: np.ndarray, T_test: np.ndarray) -> dict:
+    """Test scores of output = input ("identity") and output = mean training target."""
+    mean_face = np.broadcast_to(T_fit.mean(axis=0), T_test.shape)
+    return {"identity": scores(X_test, T_test), "mean_target": scores(mean_face, T_test)}
+
+
+# --------------------------------------------------------------------------- selection
+@dataclass
+class Selection:
+    """The hyper-parameter search: every tried ``(lam, sigma)`` and its validation MSE."""
+
+    grid: list[tuple[float, float | None, float]]       # (lam, sigma, validation MSE)
+    lam: float
+    sigma: float | None
+
+    def as_meta(self) -> dict:
+        return {"criterion": "validation MSE", "lam": self.lam, "sigma": self.sigma,
+                "tried": [[lam, sigma, _sig(v)] for lam, sigma, v in self.grid]}
+
+
+def select_hyperparameters(method: str, X_train, T_train, X_val, T_val,
+                           lams: Sequence[float] = LAM_GRID,
+                           sigmas: Sequence[float] | None = None, log: Log = _quiet,
+                           pixel_stride: int = 1, **model_kw) -> Selection:
+    """Fit one model per grid point on train, keep the one with the least validation MSE.
+
+    ``sigmas`` defaults to :data:`SIGMA_GRID` for Pixel-KR and is ignored otherwise. Ties
+    go to the first grid point (smallest lam, then smallest sigma).
+
+    ``pixel_stride`` (Pixel-RR/KR only): score on every ``s``-th row and column. A pixel
+    model fits each pixel on its own data only, so the sub-grid pixels get exactly the fit
+    they would get in the full image: the validation MSE is that of the full model on those
+    pixels, at ``1/s^2`` of the cost.
+    """
+    from fesgui.evaluation.metrics import mse
+
+    if len(X_val) == 0:
+        raise FesguiError("no validation pairs to choose lam on: add pairs or give --lam")
+    if method == "pixel-kr":
+        sigma_list: list[float | None] = list(SIGMA_GRID if sigmas is None else sigmas)
+    else:
+        sigma_list = [None]
+    s = pixel_stride if method in ("pixel-rr", "pixel-kr") else 1
+    sub = (slice(None), slice(None, None, s), slice(None, None, s))
+    Xt, Tt = to_float(X_train)[sub], to_float(T_train)[sub]
+    Xv, Tv = to_float(X_val)[sub], to_float(T_val)[sub]
+    grid = []
+    for sigma in sigma_list:
+        for lam in lams:
+            model = make_model(method, lam=lam, sigma=sigma, **model_kw).fit(Xt, Tt)
+            val = mse(np.clip(model.predict(Xv), 0, 1), Tv)
+            grid.append((float(lam), None if sigma is None else float(sigma), float(val)))
+            log(f"  lam={lam:g}{'' if sigma is None else f' sigma={sigma:g}'}: "
+                f"validation MSE x10^2 = {100 * val:.4f}")
+    best = min(range(len(grid)), key=lambda k: grid[k][2])
+    return Selection(grid, grid[best][0], grid[best][1])
+
+
+# --------------------------------------------------------------------------- training
+@dataclass
+class TrainingData:
+    """Aligned pairs with their identities and the provenance written into the model."""
+
+    ids: list[str]
+    X: np.ndarray                      # (N, H, W, 3) uint8 or float in [0, 1]
+    T: np.ndarray
+    name: str = "custom"
+    attribution: str | None = None
+    license: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def split_data(data: TrainingData, seed: int = 0) -> list[tuple[list[str], np.ndarray,
+                                                                 np.ndarray]]:
+    """``[(ids, X, T)]`` of the train, validation and test people (:func:`split_ids`)."""
+    from fesgui.data import split_ids
+
+    index = {ident: k for k, ident in enumerate(data.ids)}
+    if len(index) != len(data.ids):
+        raise FesguiError("the same identity appears twice in the training data: "
+                          "give one pair per person")
+    parts = []
+    for ids in split_ids(data.ids, seed=seed):
+        rows = [index[i] for i in ids]
+        parts.append((ids, data.X[rows], data.T[rows]))
+    return parts
+
+
+def train(data: TrainingData, method: str = "mr", size: int = 3, dilation: int = 1,
+          color: str = "shared", lam: float | None = None, sigma: float | None = None,
+          seed: int = 0, source: str = "neutral", target: str = "happy",
+          ridge: bool | dict = True, pixel_stride: int = 1, sigmas: Sequence[float] | None = None,
+          log: Log = _quiet):
+    """Split ``data`` by identity, choose hyper-parameters, fit, score on the test people.
+
+    ``lam=None`` chooses lam on validation over :data:`LAM_GRID` (and sigma over
+    :data:`SIGMA_GRID` for Pixel-KR when ``sigma`` is None); otherwise the given values
+    are used. The returned model is fitted on train + validation and carries
+    ``meta["metrics"]`` (test MSE/SSIM, baselines) and ``meta["training_data"]``.
+    ``ridge``: True scores the global ridge baseline here, a dict is a precomputed
+    :func:`ridge_baseline` result, False leaves it out. ``pixel_stride`` and ``sigmas``
+    are passed to :func:`select_hyperparameters`.
+    """
+    parts = split_data(data, seed)
+    (train_ids, Xtr, Ttr), (val_ids, Xva, Tva), (test_ids, Xte, Tte) = parts
+    Xte, Tte = to_float(Xte), to_float(Tte)
+    model_kw = {"size": size, "dilation": dilation, "color": color}
+    started = time.perf_counter()
+    selection = None
+    if lam is None or (method == "pixel-kr" and sigma is None):
+        lams = LAM_GRID if lam is None else (lam,)
+        sigmas = sigmas if sigma is None else (sigma,)
+        log(f"choosing hyper-parameters on {len(val_ids)} validation people")
+        selection = select_hyperparameters(method, Xtr, Ttr, Xva, Tva, lams, sigmas,
+                                           log=log, pixel_stride=pixel_stride, **model_kw)
+        lam, sigma = selection.lam, selection.sigma
+    X_fit = to_float(np.concatenate([Xtr, Xva]))
+    T_fit = to_float(np.concatenate([Ttr, Tva]))
+    model = make_model(method, lam=lam, sigma=sigma, **model_kw).fit(X_fit, T_fit)
+    fit_seconds = time.perf_counter() - started
+    metrics = {"split": "test", "n_test": len(test_ids), **scores(model.predict(Xte), Tte),
+               "baselines": baseline_scores(T_fit, Xte, Tte)}
+    if isinstance(ridge, dict):
+        metrics["baselines"]["ridge_l2"] = ridge
+    elif ridge:
+        metrics["baselines"]["ridge_l2"] = ridge_baseline(
+            to_float(Xtr), to_float(Ttr), to_float(Xva), to_float(Tva), Xte, Tte)
+    if selection is not None:
+        metrics["selection"] = {**selection.as_meta(), "pixel_stride": (
+            pixel_stride if method in ("pixel-rr", "pixel-kr") else 1)}
+    training_data = {
+        "name": data.name, "attribution": data.attribution, "license": data.license,
+        "n_train": len(train_ids), "n_val": len(val_ids), "n_test": len(test_ids),
+        "fitted_on": "train+val", "split_seed": seed, "split_fractions": [0.8, 0.1, 0.1],
+        "test_ids": test_ids, "val_ids": val_ids, **data.extra,
+    }
+    model.set_meta(source=source, target=target, metrics=metrics,
+                   training_data=training_data, name=display_name(model.meta, source, target))
+    log(f"fitted {model.meta['name']} in {fit_seconds:.1f} s: test MSE x10^2 = "
+        f"{100 * metrics['mse']:.4f} (input {100 * metrics['baselines']['identity']['mse']:.4f}, "
+        f"mean face {100 * metrics['baselines']['mean_target']['mse']:.4f}), "
+        f"SSIM {metrics['ssim']:.4f}")
+    return model
+
+
+def display_name(meta: dict, source: str, target: str) -> str:
+    """``"neutral -> happy, MR 3x3 (shared colour), 128 px"``."""
+    method = METHOD_NAMES.get(meta["method"], meta["method"])
+    if meta["method"] == "mr":
+        method += f" {meta['size']}x{meta['size']}"
+        if meta.get("dilation", 1) != 1:
+            method += f" dilation {meta['dilation']}"
+    h, w = meta["image_size"]
+    crop = f"{h} px" if h == w else f"{h}x{w} px"
+    return f"{source} -> {target}, {method} ({meta['color']} colour), {crop}"
+
+
+def compact_difference(model, X: np.ndarray) -> dict:
+    """How much ``save(compact=True)`` changes the outputs of ``model`` on ``X``.
+
+    Saves a compact copy to a temporary folder, loads it and compares predictions.
+    Returns the largest absolute difference over all pixels in 8-bit levels
+    (``max_abs_255``) and the RMS difference (``rms_255``), both after clipping to [0, 1].
+    """
+    from fesgui.core import load_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "compact.npz"
+        model.save(path, compact=True)
+        compact = load_model(path)
+    a = np.clip(model.predict(X), 0, 1).astype(np.float64) * 255.0
+    b = np.clip(compact.predict(X), 0, 1).astype(np.float64) * 255.0
+    d = np.abs(a - b)
+    return {"max_abs_255": round(float(d.max()), 4),
+            "rms_255": round(float(np.sqrt((d**2).mean())), 5)}
+
+
+# --------------------------------------------------------------------------- release
+DATASET_NAME = "Face Research Lab London Set (neutral and smiling, front view)"
+DATASET_ATTRIBUTION = ("DeBruine, L., & Jones, B. (2017). Face Research Lab London Set "
+                       "(Version 5). figshare. https://doi.org/10.6084/m9.figshare.5047666.v5")
+DATASET_LICENSE = "CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)"
+RELEASE_SEED = 0
+#: Pixel-KR hyper-parameters are scored on a 32 x 32 sub-grid of pixels (every 4th row and
+#: column at 128 px, every 8th at 256 px; exact, see :func:`select_hyperparameters`); its
+#: sigma grid spans the paper's range around 1
+RELEASE_KR_GRID_PIXELS = 32
+RELEASE_KR_SIGMAS = (0.3, 1.0, 3.0)
+DIRECTIONS = (("neutral", "happy"), ("happy", "neutral"))
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    """One shipped model: mapping, method, window size, crop size and colour mode."""
+
+    source: str
+    target: str
+    method: str
+    crop: int
+    size: int = 1
+    color: str = "shared"
+
+    @property
+    def tag(self) -> str:
+        return f"mr{self.size}" if self.method == "mr" else self.method.replace("-", "")
+
+    @property
+    def filename(self) -> str:
+        """``neutral2happy_mr3_128.npz``."""
+        return f"{self.source}2{self.target}_{self.tag}_{self.crop}.npz"
+
+
+def release_specs() -> list[ReleaseSpec]:
+    """Every shipped model, in build order.
+
+    Both mappings; CMR (MR with shared colour) 3x3 and 5x5, Pixel-RR (shared colour) and
+    Pixel-KR (gray-replicated: one table per pixel, fitted on luminance and applied to R,
+    G and B; its fit costs N^3 per pixel and shared colour would triple N) at 128 and 256.
+    """
+    specs = []
+    for source, target in DIRECTIONS:
+        for crop in (128, 256):
+            specs += [ReleaseSpec(source, target, "mr", crop, 3),
+                      ReleaseSpec(source, target, "mr", crop, 5),
+                      ReleaseSpec(source, target, "pixel-rr", crop),
+                      ReleaseSpec(source, target, "pixel-kr", crop, color="gray")]
+    return specs
+
+
+def build_release(dataset_dir: str | Path, out_dir: str | Path, only: str | None = None,
+                  cache_dir: str | Path | None = None, use_cache: bool = True,
+                  landmarks=None, log: Log = _quiet) -> list[Path]:
+    """Rebuild the shipped models from the London set into ``out_dir``, deterministically.
+
+    ``only``: rebuild just the models whose file name contains this text (the model card
+    and figures are then left alone). ``landmarks``: a landmark source (default
+    MediaPipe). Returns the written model files. Raises :class:`FesguiError` (one line)
+    when the dataset folder is missing or holds no pairs.
+    """
+    from fesgui import data as fdata
+
+    dataset_dir = Path(dataset_dir).expanduser()
+    out_dir = Path(out_dir).expanduser()
+    if not dataset_dir.is_dir():
+        raise FesguiError(f"dataset folder {dataset_dir} does not exist: give the London set "
+                          "folder (with neutral/ and smiling/)")
+    if not out_dir.is_dir():
+        raise FesguiError(f"output folder {out_dir} does not exist: create it first")
+    specs = [s for s in release_specs() if only is None or only in s.filename]
+    if not specs:
+        raise FesguiError(f"--only {only!r} matches no shipped model: try e.g. mr3 or 128")
+    pairs, problems = fdata.find_pairs(dataset_dir, "neutral", "happy")
+    for problem in problems:
+        log(f"warning: {problem}")
+    if not pairs:
+        raise FesguiError(f"no neutral/smiling pairs found in {dataset_dir}: expected "
+                          "neutral/NNN_03.jpg and smiling/NNN_08.jpg")
+    started = time.perf_counter()
+    written: list[Path] = []
+    for crop in sorted({s.crop for s in specs}):
+        aligned = fdata.load_aligned(pairs, crop, cache_dir=cache_dir, use_cache=use_cache,
+                                     landmarks=landmarks)
+        for path, reason in aligned.skipped:
+            log(f"skipped {path}: {reason}")
+        log(f"{len(aligned.ids)} pairs aligned at {crop} px "
+            f"({time.perf_counter() - started:.0f} s)")
+        for source, target in DIRECTIONS:
+            todo = [s for s in specs if s.crop == crop and (s.source, s.target) == (source, target)]
+            if not todo:
+                continue
+            X, T = (aligned.X, aligned.T) if source == "neutral" else (aligned.T, aligned.X)
+            dataset = TrainingData(aligned.ids, X, T, name=DATASET_NAME,
+                                   attribution=DATASET_ATTRIBUTION, license=DATASET_LICENSE,
+                                   extra={"alignment": "fesgui.align reference template, "
+                                          "MediaPipe FaceMesh eye centres + nose tip"})
+            (_, Xtr, Ttr), (_, Xva, Tva), (_, Xte, Tte) = split_data(dataset, RELEASE_SEED)
+            ridge = ridge_baseline(to_float(Xtr), to_float(Ttr), to_float(Xva), to_float(Tva),
+                                   to_float(Xte), to_float(Tte))
+            for spec in todo:
+                log(f"{spec.filename}:")
+                model = train(dataset, method=spec.method, size=spec.size, color=spec.color,
+                              seed=RELEASE_SEED, source=source, target=target, ridge=ridge,
+                              pixel_stride=max(1, crop // RELEASE_KR_GRID_PIXELS),
+                              sigmas=RELEASE_KR_SIGMAS,
+                              log=lambda m: log("  " + m))
+                metrics = dict(model.meta["metrics"])
+                metrics["compact"] = compact_difference(model, to_float(Xte))
+                model.set_meta(metrics=metrics)
+                written.append(model.save(out_dir / spec.filename, compact=True))
+                log(f"  compact storage changes outputs by at most "
+                    f"{metrics['compact']['max_abs_255']:g}/255 "
+                    f"({time.perf_counter() - started:.0f} s)")
+    if only is None:
+        from fesgui import modelcard
+
+        modelcard.render_figures(out_dir, landmarks=landmarks, log=log)
+        modelcard.write_card(out_dir)
+        log(f"wrote {out_dir / 'README.md'} ({time.perf_counter() - started:.0f} s in all)")
+    return written
