@@ -80,7 +80,10 @@ class MediaPipeSource:
                 min_detection_confidence=min_confidence,
                 min_tracking_confidence=min_confidence,
             )
-        self._started = False
+            # the graph starts its calculators (which log) on background threads: one
+            # blank frame waits for that to finish while the logs are silenced
+            self._mesh.process(np.zeros((64, 64, 3), np.uint8))
+        self._calls = 0
 
     def detect(self, image: np.ndarray) -> list[FaceLandmarks]:
         """Faces in an (H, W, 3) uint8 RGB image, largest first; [] if none."""
@@ -97,10 +100,10 @@ class MediaPipeSource:
             small = cv2.resize(image, (round(w * scale), round(h * scale)),
                                interpolation=cv2.INTER_AREA)
         small = np.ascontiguousarray(small)
-        if not self._started:
+        if self._calls < 3:  # the graph loads its models (and logs) on the first calls
             with _quiet_stderr():
                 result = self._mesh.process(small)
-            self._started = True
+            self._calls += 1
         else:
             result = self._mesh.process(small)
         faces = []

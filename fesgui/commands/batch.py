@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TextIO
@@ -74,6 +75,17 @@ def output_name(path: Path) -> str:
     return path.name if path.suffix.lower() in (".png", ".jpg", ".jpeg") else path.name + ".png"
 
 
+def _check_writable(folder: Path) -> None:
+    """Fail before any work if files cannot be created in ``folder``."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".fesgui-", dir=folder)
+    except OSError:
+        raise FesguiError(f"cannot write to {folder}: the folder is read-only; choose "
+                          "another folder") from None
+    os.close(fd)
+    os.unlink(name)
+
+
 def run(args: argparse.Namespace) -> int:
     from fesgui.align.mediapipe_source import MediaPipeSource
     from fesgui.imageio import list_images, read_image, write_image
@@ -90,9 +102,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise FesguiError(f"cannot create {out_dir}: {exc.strerror or exc}; choose another "
                           "folder") from None
-    if not os.access(out_dir, os.W_OK):
-        raise FesguiError(f"cannot write to {out_dir}: the folder is read-only; choose "
-                          "another folder")
+    _check_writable(out_dir)
     model = load_model_arg(args.model)
     failures: list[tuple[str, str]] = []
     written = 0
