@@ -149,6 +149,7 @@ class MapItem:
         self.name, self.title, self.kind = name, title, kind
         self.data: np.ndarray | None = None
         self.image: np.ndarray | None = None
+        self._range: str | None = None  # the display levels, shown after the title
         self.label = layout.addLabel(title, size="9pt")
         layout.nextRow()
         self.view = layout.addViewBox(lockAspect=True, invertY=True, enableMenu=True)
@@ -161,6 +162,11 @@ class MapItem:
         self.marker.setZValue(10)
         self.marker.setVisible(False)
         self.view.addItem(self.marker)
+        # a ring of fixed screen size, so the pixel is found even when it is tiny on screen
+        self.ring = pg.ScatterPlotItem(size=13, symbol="o", pen=MARKER_PEN, brush=None)
+        self.ring.setZValue(10)
+        self.ring.setEnabled(False)  # clicks go through to the image underneath
+        self.view.addItem(self.ring)
         if on_click is not None:
             self.item.sigPixelClicked.connect(on_click)
         if on_export is not None and self.view.menu is not None:
@@ -172,10 +178,12 @@ class MapItem:
         """Show ``data`` (``(H, W)`` or ``(H, W, C)``); ``channel`` picks one of C to show."""
         self.data = data
         if title is not None:
-            self.label.setText(title, size="9pt")
+            self.title = title
         if data is None:
             self.image = None
+            self._range = None
             self.item.clear()
+            self.show_title()
             return
         image = data
         if data.ndim == 3:
@@ -185,6 +193,8 @@ class MapItem:
                 image = data[..., min(channel, data.shape[2] - 1)]
         self.image = image
         lo, hi = levels(image, self.kind)
+        self._range = {"signed": f"±{hi:.3g}", "positive": f"0…{hi:.3g}"}.get(self.kind)
+        self.show_title()
         if image.ndim == 2:
             self.item.setImage(image, autoLevels=False, levels=(lo, hi),
                                lut=colormap(self.kind).getLookupTable(nPts=256))
@@ -193,10 +203,23 @@ class MapItem:
         h, w = image.shape[:2]
         self.view.setRange(QtCore.QRectF(0, 0, w, h), padding=0.0)
 
+    def set_title(self, title: str) -> None:
+        """Change the title (the display range stays appended to it)."""
+        self.title = title
+        self.show_title()
+
+    def show_title(self) -> None:
+        """Draw the title, followed by the colour range of the map in grey."""
+        text = self.title if self._range is None else (
+            f"{self.title} <span style='color:#999'>[{self._range}]</span>")
+        self.label.setText(text, size="9pt")
+
     def set_marker(self, row: int | None, col: int | None) -> None:
         """Outline pixel ``(row, col)`` (``None`` hides the marker)."""
         if row is None or col is None or self.image is None:
             self.marker.setVisible(False)
+            self.ring.clear()
             return
         self.marker.setRect(QtCore.QRectF(col, row, 1, 1))
         self.marker.setVisible(True)
+        self.ring.setData(x=[col + 0.5], y=[row + 0.5])

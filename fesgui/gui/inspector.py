@@ -73,7 +73,6 @@ class InspectorPanel(QtWidgets.QWidget):
         self._pixel: tuple[int, int] | None = None
         self._alpha_key: tuple | None = None
         self._alpha: np.ndarray | None = None
-        self._weights_title = "weights w"
         self._crop_source: tuple | None = None  # what the overview image shows
         self.arithmetic: Any = None  # the last PixelArithmetic drawn (None without a face)
         self.curve: tuple[np.ndarray, np.ndarray] | None = None  # last transfer curve
@@ -266,7 +265,7 @@ class InspectorPanel(QtWidgets.QWidget):
         """Name the tap under the mouse with its weight (and input) in the weights title."""
         weights = self.weights_map.image
         if weights is None or row < 0:
-            self.weights_map.label.setText(self._weights_title, size="9pt")
+            self.weights_map.show_title()
             return
         r = weights.shape[0]
         dy, dx = np.asarray(self._model.taps())[row * r + col]
@@ -363,9 +362,8 @@ class InspectorPanel(QtWidgets.QWidget):
         self.crop_map.set_marker(row, col)
 
         weights = np.asarray(weights)
-        self._weights_title = (f"weights w of ({row}, {col})"
-                               + ("" if shared else f" · {CHANNEL_NAMES[wc]}"))
-        self.weights_map.set_data(weights, title=self._weights_title)
+        self.weights_map.set_data(weights, title=f"weights w of ({row}, {col})"
+                                  + ("" if shared else f" · {CHANNEL_NAMES[wc]}"))
         lo, hi = views.levels(weights, "signed")
         self.weights_bar.setLevels((lo, hi))
         self._set_weight_texts(weights)

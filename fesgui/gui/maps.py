@@ -335,9 +335,8 @@ class ModelMapsPanel(QtWidgets.QWidget):
             for name in STAGES:
                 self.maps[name].set_data(stages[name])
             off = "" if params.enabled else " (refinement off)"
-            self.maps["alpha"].label.setText(f"alpha: blurred{off}", size="9pt")
-            self.maps["stepped"].label.setText(
-                f"alpha: stepped k={params.k:g} τ={params.tau:g}", size="9pt")
+            self.maps["alpha"].set_title(f"alpha: blurred{off}")
+            self.maps["stepped"].set_title(f"alpha: stepped k={params.k:g} τ={params.tau:g}")
             self._alpha_key = _alpha_key(params)
 
         self._guard(draw)

@@ -240,6 +240,12 @@ def test_clicking_the_crop_view_selects_that_pixel(inspector, qtbot):
     with qtbot.waitSignal(inspector.pixel_selected, timeout=1000) as blocker:
         qtbot.mouseClick(inspector.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     assert blocker.args == [3, 17]
+    # the neighbour, right beside the marker drawn around the selected pixel
+    pos = inspector.graphics.mapFromScene(item.mapToScene(QPointF(18.5, 3.5)))
+    with qtbot.waitSignal(inspector.pixel_selected, timeout=1000) as blocker:
+        qtbot.mouseMove(inspector.graphics.viewport(), pos=pos)
+        qtbot.mouseClick(inspector.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert blocker.args == [3, 18]
 
 
 def test_pixel_kr_shows_its_table_as_the_transfer_curve(inspector):
