@@ -122,49 +122,67 @@ class MaskedRegression(Model):
         return self
 
     # ------------------------------------------------------------------ predict
-    def _taps_for(self, n_channels: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per-tap weights ``(T, H, W[, 3])`` and bias ``(H, W[, 3])`` laid out for the
-        input (contiguous, channels expanded so no inner broadcast is needed)."""
-        key = ("taps", n_channels)
-        if key not in self._cache:
-            w = np.moveaxis(self.weights_, 0, -1)  # (H, W, T, K)
-            w = np.moveaxis(w, 2, 0)  # (T, H, W, K)
-            b = np.moveaxis(self.bias_, 0, -1)  # (H, W, K)
-            if n_channels == 1:
-                w, b = w[..., 0], b[..., 0]
-            else:
-                w = np.broadcast_to(w, w.shape[:3] + (3,))
-                b = np.broadcast_to(b, b.shape[:2] + (3,))
-            self._cache[key] = (np.ascontiguousarray(w, np.float32),
-                                np.ascontiguousarray(b, np.float32))
-        return self._cache[key]
+    # Layout: every (image, channel) plane is zero-padded by p = reach into a row of width
+    # Wp = W + 2p and flattened (plus a 2p tail). Output pixel (y, x) then sits at flat
+    # index y * Wp + x of a length L = H * Wp grid, and tap (dy, dx) reads the contiguous
+    # slice starting at (p + dy) * Wp + p + dx. Each tap is one multiply and one add on
+    # contiguous rows; a shared weight set broadcasts over channels along an outer axis
+    # (no channel expansion, so the weights stay small in cache). Columns x >= W of the
+    # grid are scratch and dropped.
+    def _planar_weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(weights (T, K, L), bias (K, L), starts (T,))`` float32 on the padded grid."""
+        if "planar" not in self._cache:
+            K, H, W, T = self.weights_.shape
+            p = reach(int(self.size), int(self.dilation))
+            wp = W + 2 * p
+            w = np.zeros((T, K, H, wp), np.float32)
+            w[..., :W] = np.moveaxis(self.weights_, 3, 0)
+            b = np.zeros((K, H, wp), np.float32)
+            b[..., :W] = self.bias_
+            taps = self.taps()
+            starts = (p + taps[:, 0]) * wp + p + taps[:, 1]
+            self._cache["planar"] = (w.reshape(T, K, H * wp), b.reshape(K, H * wp), starts)
+        return self._cache["planar"]
 
-    def _buffers(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-        """Per-thread reusable (zero-bordered padded input, scratch) for a batch shape."""
+    def _buffers(self, n: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per-thread reusable ``(padded planes (n, c, Lb), scratch (n, c, L))``; the
+        padding stays zero because only the image interior is ever written."""
         local = self._cache.setdefault("local", threading.local())
         bufs = getattr(local, "bufs", None)
-        if bufs is None or bufs[0] != shape:
+        if bufs is None or bufs[0] != (n, c):
+            H, W = self._image_size
             p = reach(int(self.size), int(self.dilation))
-            padded_shape = (shape[0], shape[1] + 2 * p, shape[2] + 2 * p) + shape[3:]
-            bufs = (shape, np.zeros(padded_shape, np.float32), np.empty(shape, np.float32))
+            wp = W + 2 * p
+            padded = np.zeros((n, c, (H + 2 * p) * wp + 2 * p), np.float32)
+            bufs = ((n, c), padded, np.empty((n, c, H * wp), np.float32))
             local.bufs = bufs
         return bufs[1], bufs[2]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Output for ``X`` ``(H, W[, 3])`` or ``(N, H, W[, 3])`` in [0, 1]: float32, same shape."""
         batch, single = self._check_input(X)
-        w, b = self._taps_for(3 if batch.ndim == 4 else 1)
         H, W = self._image_size
         p = reach(int(self.size), int(self.dilation))
-        padded, scratch = self._buffers(batch.shape)
-        padded[:, p:p + H, p:p + W] = batch
-        out = np.empty(batch.shape, np.float32)
-        for a, (dy, dx) in enumerate(self.taps()):
-            view = padded[:, p + dy:p + dy + H, p + dx:p + dx + W]
-            if a == 0:
-                np.multiply(w[a], view, out=out)
-            else:
-                np.multiply(w[a], view, out=scratch)
-                out += scratch
+        wp, L = W + 2 * p, H * (W + 2 * p)
+        n, c = batch.shape[0], (3 if batch.ndim == 4 else 1)
+        w, b, starts = self._planar_weights()
+        padded, scratch = self._buffers(n, c)
+        planes = padded[..., :(H + 2 * p) * wp].reshape(n, c, H + 2 * p, wp)
+        if c == 1:
+            planes[:, 0, p:p + H, p:p + W] = batch
+        else:
+            for ch in range(3):
+                planes[:, ch, p:p + H, p:p + W] = batch[..., ch]
+        out = np.multiply(w[0], padded[..., starts[0]:starts[0] + L])
+        for a in range(1, len(starts)):
+            np.multiply(w[a], padded[..., starts[a]:starts[a] + L], out=scratch)
+            out += scratch
         out += b
-        return out[0] if single else out
+        grid = out.reshape(n, c, H, wp)
+        result = np.empty(batch.shape, np.float32)
+        if c == 1:
+            result[...] = grid[:, 0, :, :W]
+        else:
+            for ch in range(3):
+                result[..., ch] = grid[:, ch, :, :W]
+        return result[0] if single else result
