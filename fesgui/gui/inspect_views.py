@@ -95,9 +95,20 @@ def export_map(path: str | Path, data: np.ndarray | None, kind: str) -> tuple[Pa
     return png, npy
 
 
-def ask_export_path(parent: QtWidgets.QWidget, name: str) -> Path | None:
+def face_fits(model, face) -> bool:
+    """True when ``face`` (a ``FaceResult`` or None) was aligned at ``model``'s image size.
+
+    A face made for another model (the window switches models, then reprocesses) is not
+    drawn with this one."""
+    if face is None or model is None:
+        return face is None
+    return tuple(np.shape(face.crop)[:2]) == tuple(model.image_size)
+
+
+def ask_export_path(parent: QtWidgets.QWidget, name: str, folder: Path | None = None
+                    ) -> Path | None:
     """Ask where to export map ``name`` (a PNG name; the .npy goes beside it)."""
-    default = str(Path.cwd() / f"{name}.png")
+    default = str((folder or Path.cwd()) / f"{name}.png")
     path, _ = QtWidgets.QFileDialog.getSaveFileName(
         parent, f"Export {name} (PNG + .npy)", default, "PNG image (*.png)")
     return Path(path) if path else None
@@ -143,7 +154,8 @@ class MapItem:
 
     def __init__(self, layout: pg.GraphicsLayout, name: str, title: str, kind: str,
                  on_click: Callable[[int, int], None] | None = None,
-                 on_export: Callable[[str], None] | None = None) -> None:
+                 on_export: Callable[[str], None] | None = None,
+                 on_hover: Callable[[str, int, int], None] | None = None) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown map kind {kind!r}: use one of {KINDS}")
         self.name, self.title, self.kind = name, title, kind
@@ -169,6 +181,8 @@ class MapItem:
         self.view.addItem(self.ring)
         if on_click is not None:
             self.item.sigPixelClicked.connect(on_click)
+        if on_hover is not None:
+            self.item.sigPixelHovered.connect(lambda r, c: on_hover(name, r, c))
         if on_export is not None and self.view.menu is not None:
             action = self.view.menu.addAction(f"Export {name} (PNG + .npy)…")
             action.triggered.connect(lambda: on_export(name))

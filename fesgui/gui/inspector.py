@@ -19,6 +19,7 @@ whenever the selection changes.
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,6 +27,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from fesgui.core import alpha_map, interpret
+from fesgui.core.geometry import reach
 from fesgui.errors import FesguiError
 from fesgui.gui import inspect_views as views
 
@@ -197,6 +199,8 @@ class InspectorPanel(QtWidgets.QWidget):
         (clamped selections and the first selection emit :attr:`pixel_selected`)."""
         self._model = model
         self._alpha_key = self._alpha = None
+        if not views.face_fits(model, self._face):
+            self._face = None  # made for another model; the window sends a new one
         moved = None
         if model is not None:
             h, w = self._size()
@@ -345,7 +349,7 @@ class InspectorPanel(QtWidgets.QWidget):
         h, w = self._size()
         shared = int(model.weights_.shape[0]) == 1
         self.model_label.setText(
-            f"<b>{meta.get('name') or METHOD_NAMES.get(method, method)}</b> · "
+            f"<b>{html.escape(meta.get('name') or METHOD_NAMES.get(method, method))}</b> · "
             f"{METHOD_NAMES.get(method, method)} · colour {meta.get('color', '?')} · "
             f"{h}x{w} px")
 
@@ -432,7 +436,7 @@ class InspectorPanel(QtWidgets.QWidget):
         taps = np.asarray(model.taps())
         size = int(model.meta.get("size", weights.shape[0]))
         dilation = int(model.meta.get("dilation", 1))
-        half = dilation * (size - 1) // 2
+        half = reach(size, dilation)
         span = 2 * half + 1
         grid = np.arange(-half, half + 1)
         gy, gx = np.meshgrid(grid, grid, indexing="ij")

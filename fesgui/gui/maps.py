@@ -19,6 +19,7 @@ exported as a PNG (rendered with its colormap) and a ``.npy`` (raw values).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -71,6 +72,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
         self._tap = 0
         self._alpha_key: tuple | None = None  # params the alpha views were drawn for
         self.importance: tuple[float, float] | None = None
+        self._export_dir: Path | None = None  # the folder of the last export
         self._build()
         self._refresh_model()
 
@@ -86,6 +88,9 @@ class ModelMapsPanel(QtWidgets.QWidget):
             "RGB: colour maps as images; R/G/B: one channel with a colormap")
         self.display_combo.currentIndexChanged.connect(lambda _i: self._redraw())
         bar.addWidget(self.display_combo)
+        self.hover_label = QtWidgets.QLabel("")
+        self.hover_label.setToolTip("the value of the map under the mouse")
+        bar.addWidget(self.hover_label)
         bar.addStretch(1)
         self.export_button = QtWidgets.QToolButton()
         self.export_button.setText("Export map…")
@@ -106,7 +111,8 @@ class ModelMapsPanel(QtWidgets.QWidget):
             cell = self.graphics.addLayout(row=index // COLUMNS, col=index % COLUMNS)
             self.maps[name] = views.MapItem(cell, name, title, kind,
                                             on_click=self._clicked,
-                                            on_export=self._ask_export)
+                                            on_export=self._ask_export,
+                                            on_hover=self._hovered)
         index = len(MAPS)
         self.importance_plot = self.graphics.addPlot(
             row=index // COLUMNS, col=index % COLUMNS, title="importance (mean |·|)")
@@ -145,6 +151,8 @@ class ModelMapsPanel(QtWidgets.QWidget):
     def set_model(self, model: Any) -> None:
         """Draw the maps of ``model`` (any fitted ``fesgui.core`` model, or ``None``)."""
         self._model = model
+        if not views.face_fits(model, self._face):
+            self._face = None  # made for another model; the window sends a new one
         self._alpha_key = None
         self._tap = self._centre_tap() if model is not None else 0
         self._build_tap_buttons()
@@ -203,8 +211,9 @@ class ModelMapsPanel(QtWidgets.QWidget):
         """Show colour maps as RGB (``None``) or one channel (0, 1, 2) with a colormap."""
         self.display_combo.setCurrentIndex(0 if channel is None else int(channel) + 1)
 
-    def export_map(self, name: str, path: str) -> tuple[Any, Any]:
-        """Write map ``name`` to ``<path stem>.png`` and ``<path stem>.npy``."""
+    def export_map(self, name: str, path: str | Path) -> tuple[Path, Path]:
+        """Write map ``name`` to ``<path stem>.png`` (as drawn) and ``<path stem>.npy``
+        (the raw float values); both atomically."""
         if name not in self.maps:
             raise FesguiError(f"no map called {name!r}: use one of {', '.join(self.maps)}")
         item = self.maps[name]
@@ -215,10 +224,20 @@ class ModelMapsPanel(QtWidgets.QWidget):
         self.select_pixel(row, col)
         self.pixel_clicked.emit(row, col)
 
+    def _hovered(self, name: str, row: int, col: int) -> None:
+        image = self.maps[name].image
+        if image is None or row < 0:
+            self.hover_label.setText("")
+            return
+        value = np.atleast_1d(image[row, col])
+        shown = ", ".join(f"{float(v):.4f}" for v in value)
+        self.hover_label.setText(f"{name} at ({row}, {col}) = {shown}")
+
     def _ask_export(self, name: str) -> None:
-        path = views.ask_export_path(self, name)
+        path = views.ask_export_path(self, name, self._export_dir)
         if path is None:
             return
+        self._export_dir = path.parent
         try:
             png, npy = self.export_map(name, str(path))
         except FesguiError as exc:
@@ -244,7 +263,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
         if self._model is None:
             return
         taps = np.asarray(self._model.taps())
-        size = int(round(np.sqrt(len(taps))))
+        size = int(self._model.meta["size"])
         for index, (dy, dx) in enumerate(taps):
             button = QtWidgets.QToolButton()
             button.setCheckable(True)
@@ -306,6 +325,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
             self.importance_bars.setOpts(height=[0, 0])
             self._reset_markers()
             return
+
         def draw() -> None:
             wx, b = self._model.decompose(face.crop)
             self.maps["x"].set_data(face.crop, channel=shown)

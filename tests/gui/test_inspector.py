@@ -484,3 +484,34 @@ def test_new_frames_with_the_same_params_do_not_recompute_alpha(maps):
     assert maps.maps["alpha"].data is drawn
     maps.set_params(RefineParams(k=7.0))
     assert maps.maps["alpha"].data is not drawn
+
+
+def test_switching_to_a_model_of_another_size_drops_the_old_face(inspector, maps):
+    model, crop = fitted("mr-shared")
+    params = RefineParams()
+    X, T = make_pairs(4, 16, 16, seed=5)
+    small = MaskedRegression(size=3).fit(X, T)
+    face = face_for(model, crop, params)
+    for panel in (inspector, maps):
+        panel.set_model(model)
+        panel.set_face(face, params)
+        panel.select_pixel(20, 3)
+        panel.set_model(small)
+        assert panel.status_label.text() == ""
+    # (20, 3) is outside the 16x16 model: the selection moves to its centre
+    assert inspector.arithmetic is None and inspector.selected_pixel() == (8, 8)
+    assert np.array_equal(inspector.weights_map.item.image, small.weights_[0, 8, 8].reshape(3, 3))
+    assert maps.maps["wx"].data is None
+    assert np.array_equal(maps.maps["s"].data, l1_map(small))
+
+
+def test_hovering_a_map_shows_its_value(maps):
+    model, crop = fitted("mr-per-channel")
+    params = RefineParams()
+    maps.set_model(model)
+    maps.set_face(face_for(model, crop, params), params)
+    maps.maps["alpha"].item.sigPixelHovered.emit(3, 7)
+    assert maps.hover_label.text() == (
+        f"alpha at (3, 7) = {alpha_stages(model)['alpha'][3, 7]:.4f}")
+    maps.maps["alpha"].item.sigPixelHovered.emit(-1, -1)
+    assert maps.hover_label.text() == ""
