@@ -275,13 +275,21 @@ def generate_card(folder: str | Path) -> str:
                                                 i.meta["metrics"]["baselines"]["mean_target"]["mse"])
                 for i in infos)
     w("Every model has a lower test MSE than both baselines (output = input and the mean "
-      "target face): " + ("**yes**." if beats else "**no** - see the tables above."))
+      "target face): " + ("**yes**." if beats else "**no** - see the tables above.") + "\n")
+    ssim_wins = [i for i in infos
+                 if i.meta["metrics"]["ssim"] > i.meta["metrics"]["baselines"]["identity"]["ssim"]]
+    w(f"On SSIM, {len(ssim_wins)} of {len(infos)} models score above the unchanged input. "
+      "A linear model predicts what is common to the training people, which smooths the "
+      "fine texture (skin, hair, eyelashes) that SSIM rewards, while the unchanged input "
+      "keeps all of it and differs from the target only around the mouth and eyes. The "
+      "app's RMR refinement keeps the input outside the expression region for this "
+      "reason.\n")
     lose = [(s, t, c, m, r) for s, t, c, m, r in verdicts
             if m.meta["metrics"]["mse"] >= r.meta["metrics"]["mse"]]
     if verdicts and not lose:
         w("MR has a lower test MSE than Pixel-RR in every mapping and crop size, as the "
           "papers lead one to expect: a window of neighbours lets a pixel follow a mouth "
-          "corner that moves, which a 1x1 model cannot.")
+          "corner that moves, which a 1x1 model cannot.\n")
     for s, t, c, m, r in lose:
         w(f"For {s} -> {t} at {c} px, Pixel-RR ({_mse(r.meta['metrics']['mse'])}) has a "
           f"lower test MSE than the best MR ({_method(m.meta)}, "
@@ -289,8 +297,7 @@ def generate_card(folder: str | Path) -> str:
           "taps of MR also fit noise of the training faces (hair, background, the residual "
           "misalignment of the two photos of a person), which the test people do not "
           "share; the single-tap Pixel-RR has less to overfit. The validation choice of lam "
-          "guards against this only on 10 validation people.")
-    w("")
+          "guards against this only on 10 validation people.\n")
 
     w("## Compact storage\n")
     w("The files store MR/Pixel-RR weights and biases as float16 and Pixel-KR tables as "
