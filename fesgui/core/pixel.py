@@ -55,6 +55,19 @@ def gaussian_kernel(a: np.ndarray, b: np.ndarray, sigma: float) -> np.ndarray:
     return np.exp(d * d * (-0.5 / (sigma * sigma)))
 
 
+def snap_to_levels(S: np.ndarray, tol: float = 1e-5) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(S, levels)``: when every value is within ``tol``/255 of an 8-bit level (data that
+    came from 8-bit images), the values snapped exactly to ``v / 255`` and the int levels;
+    otherwise ``(S, None)`` unchanged."""
+    scaled = S * 255.0
+    levels = np.rint(scaled)
+    if np.abs(scaled - levels).max(initial=0.0) > tol or levels.min(initial=0) < 0 \
+            or levels.max(initial=0) > 255:
+        return S, None
+    lv = levels.astype(np.intp)
+    return LEVELS[lv], lv
+
+
 def fit_pixel_kernel_ridge(S: np.ndarray, T: np.ndarray, sigma: float, lam: float
                            ) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel coefficients ``c_p = (K_p + lam I)^-1 t_p`` and the 256-level table.
@@ -62,10 +75,17 @@ def fit_pixel_kernel_ridge(S: np.ndarray, T: np.ndarray, sigma: float, lam: floa
     ``S``, ``T``: float64 ``(M, H, W)``. Returns ``coef (M, H, W)`` float64 and
     ``table (H, W, 256)`` float32. The M x M systems of a block of pixels are solved in
     one batched call; blocks keep the working memory near ``_BLOCK_BYTES``.
+
+    8-bit data (every value a level v/255, see :func:`snap_to_levels`) take a faster exact
+    route: kernel entries (for K_p and for the table) are looked up in the 256 x 256 level
+    kernel ``G`` instead of recomputed.
     """
     M, H, W = S.shape
     P = H * W
+    S, levels = snap_to_levels(S)
     xs_all, ts_all = S.reshape(M, P), T.reshape(M, P)
+    lv_all = None if levels is None else levels.reshape(M, P)
+    G = gaussian_kernel(LEVELS, LEVELS, sigma)  # (256, 256) level kernel, symmetric
     coef = np.empty((M, P))
     table = np.empty((P, 256), np.float32)
     block = max(1, _BLOCK_BYTES // (8 * (2 * M * M + 256 * M)))
@@ -73,21 +93,27 @@ def fit_pixel_kernel_ridge(S: np.ndarray, T: np.ndarray, sigma: float, lam: floa
     for s in range(0, P, block):
         e = min(P, s + block)
         xs = np.ascontiguousarray(xs_all[:, s:e].T)  # (B, M)
-        Kp = gaussian_kernel(xs, xs, sigma)
+        if lv_all is None:
+            Kp = gaussian_kernel(xs, xs, sigma)
+        else:
+            lv = np.ascontiguousarray(lv_all[:, s:e].T)  # (B, M)
+            Kp = G[lv[:, :, None], lv[:, None, :]]
         Kp += eye
         c = np.linalg.solve(Kp, ts_all[:, s:e].T[..., None])[..., 0]  # (B, M)
         coef[:, s:e] = c.T
-        kap = gaussian_kernel(np.broadcast_to(LEVELS, (e - s, 256)), xs, sigma)
-        table[s:e] = np.matmul(kap, c[..., None])[..., 0]
+        if lv_all is None:
+            kap = gaussian_kernel(np.broadcast_to(LEVELS, (e - s, 256)), xs, sigma)
+            table[s:e] = np.matmul(kap, c[..., None])[..., 0]
+        else:
+            table[s:e] = np.matmul(c[:, None, :], G[lv])[:, 0]  # G[lv]: (B, M, 256)
     return coef.reshape(M, H, W), table.reshape(H, W, 256)
 
 
 def linearise_tables(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares line ``w * v/255 + b`` through each table ``(..., 256)``."""
     lv = LEVELS - LEVELS.mean()
-    t = np.asarray(table, dtype=np.float64)
-    w = (t @ lv) / (lv @ lv)
-    b = t.mean(axis=-1) - w * LEVELS.mean()
+    w = (table @ lv.astype(table.dtype)) / (lv @ lv)
+    b = table.mean(axis=-1, dtype=np.float64) - w * LEVELS.mean()
     return w, b
 
 
@@ -116,7 +142,7 @@ class PixelKernelRegression(Model):
         samples, coefs, tables = [], [], []
         for S, Tk in sample_sets(X, T, color):
             coef, table = fit_pixel_kernel_ridge(S, Tk, sigma, lam)
-            samples.append(S)
+            samples.append(snap_to_levels(S)[0])
             coefs.append(coef)
             tables.append(table)
         self.sigma, self.lam = sigma, lam

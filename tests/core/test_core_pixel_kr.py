@@ -16,8 +16,12 @@ LEVELS = np.arange(256) / 255.0
 
 @pytest.mark.parametrize("color", ["shared", "per-channel", "gray"])
 @pytest.mark.parametrize("sigma", [0.15, 3.0])
-def test_table_matches_sklearn_kernel_ridge(rgb_pairs, color, sigma):
+@pytest.mark.parametrize("eight_bit", [False, True])
+def test_table_matches_sklearn_kernel_ridge(rgb_pairs, color, sigma, eight_bit):
     X, T = rgb_pairs
+    if eight_bit:  # data from 8-bit images take the level-lookup route
+        X = np.round(X * 255) / 255
+        assert pixel_mod.snap_to_levels(X.astype(np.float64))[1] is not None
     lam = 0.4
     model = PixelKernelRegression(sigma=sigma, lam=lam, color=color).fit(X, T)
     K = 3 if color == "per-channel" else 1
@@ -43,8 +47,11 @@ def test_predict_direct_matches_sklearn_on_arbitrary_inputs(rgb_pairs):
 
 
 @pytest.mark.parametrize("color", ["shared", "per-channel"])
-def test_table_lookup_equals_direct_evaluation_at_8bit_inputs(rgb_pairs, color):
+@pytest.mark.parametrize("eight_bit", [False, True])
+def test_table_lookup_equals_direct_evaluation_at_8bit_inputs(rgb_pairs, color, eight_bit):
     X, T = rgb_pairs
+    if eight_bit:
+        X = (np.round(X * 255) / 255).astype(np.float32)  # float32 levels, snapped in fit
     model = PixelKernelRegression(sigma=0.3, lam=0.4, color=color).fit(X, T)
     x8 = np.random.default_rng(2).integers(0, 256, (4, 9, 11, 3)) / 255.0
     np.testing.assert_allclose(model.predict(x8), model.predict_direct(x8), atol=1e-6)
