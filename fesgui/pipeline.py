@@ -218,6 +218,7 @@ class Pipeline:
         faces = [manual] if manual is not None else self._detect(frame)
         timings["landmarks"] = (time.perf_counter() - t0) * 1e3
         if not faces:
+            timings["total"] = timings["landmarks"]
             return FrameResult(frame, frame.copy(), [], timings, NO_FACE)
         if not self.all_faces:
             faces = faces[:1]
