@@ -181,7 +181,7 @@ class PixelKernelRegression(Model):
         idx += 0.5
         levels = idx.astype(np.intp)
         levels += self._base(batch.shape[1:])
-        out = self.table_.reshape(-1).take(levels)
+        out = self.table_.reshape(-1).take(levels, mode="clip")  # NaN input: no crash
         return out[0] if single else out
 
     def predict_direct(self, X: np.ndarray) -> np.ndarray:
