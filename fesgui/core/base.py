@@ -86,8 +86,9 @@ def sample_sets(X: np.ndarray, T: np.ndarray, color: str) -> list[tuple[np.ndarr
     if color == "gray":
         return [(X @ LUMA, T @ LUMA)]
     n, h, w, _ = X.shape
-    stack = lambda A: np.ascontiguousarray(np.moveaxis(A, -1, 0)).reshape(3 * n, h, w)  # noqa: E731
-    return [(stack(X), stack(T))]
+    # channel-major stacking: samples 0..N-1 are R, N..2N-1 G, 2N..3N-1 B
+    S, St = (np.ascontiguousarray(np.moveaxis(A, -1, 0)).reshape(3 * n, h, w) for A in (X, T))
+    return [(S, St)]
 
 
 class Model:
