@@ -42,6 +42,8 @@ from fesgui.errors import FesguiError
 
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _MAX_META_BYTES = 1 << 20
+#: no member of a real model is near this (a 512 x 512 per-channel MR 9x9 is ~0.26 GB)
+_MAX_MEMBER_BYTES = 2 << 30
 #: everything that reading a hostile zip/npy can raise
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
                 struct.error, NotImplementedError, RuntimeError, UnicodeDecodeError,
@@ -211,7 +213,10 @@ def read_meta(path: str | Path) -> dict[str, Any]:
 def _expect(path: Path, zf: zipfile.ZipFile, name: str, shape: tuple[int, ...],
             dtypes: tuple[type, ...]) -> np.ndarray:
     itemsize = max(np.dtype(d).itemsize for d in dtypes)
-    array = _read_member(path, zf, name, int(np.prod(shape)) * itemsize + 4096)
+    expected = int(np.prod(shape, dtype=np.int64)) * itemsize + 4096
+    if expected > _MAX_MEMBER_BYTES:
+        raise _bad(path, f"its {name!r} array would be {expected / 2**30:.1f} GB")
+    array = _read_member(path, zf, name, expected)
     if array.shape != shape:
         raise _bad(path, f"{name!r} has shape {array.shape} but the metadata says {shape}")
     if array.dtype not in [np.dtype(d) for d in dtypes]:

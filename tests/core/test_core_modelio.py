@@ -155,6 +155,7 @@ HOSTILE = {
         np.full((1, 4, 5), np.inf, np.float32))}),
     "missing bias": lambda p: _write(p, {k: v for k, v in _good_members().items()
                                          if k != "bias.npy"}),
+    "absurd image_size": lambda p: _write(p, _good_members(image_size=[8000, 8000], size=31)),
     "oversized member": lambda p: _write(p, {**_good_members(), "weights.npy": _npy(
         np.zeros((1000, 1000), np.float32))}),
 }
