@@ -6,7 +6,8 @@ file standing in for a camera; ``--model``) and runs the event loop. Heavy work 
 model, MediaPipe) happens on the worker thread after the window is shown.
 
 ``--quit-after SECONDS`` closes the window after that many seconds and prints one line to
-stderr: ``fesgui: window shown in X s; processed N live frames, drew M results``.
+stderr: ``fesgui: window shown in X s; processed N live frames, drew M results (F with a
+face)``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-_START = time.perf_counter()
+_START = time.perf_counter()  # fesgui.cli imports this module as soon as the app is wanted
 
 
 def _pick_model(window, requested: str | None) -> None:
@@ -59,10 +60,17 @@ def run_app(args: argparse.Namespace) -> int:
     app.setApplicationName("fesgui")
     app.setOrganizationName("fesgui")
     notifier = Notifier()
+    # user errors go to the status bar; a copy on stderr helps whoever started the app
+    notifier.user_error.connect(lambda text: print(f"fesgui: {text}", file=sys.stderr))
     restore_hooks = install_excepthooks(notifier)
-    window = MainWindow(notifier)
+    window = MainWindow(notifier, defer=True)
     window.show()
-    shown_after = time.perf_counter() - _START
+    shown_after = [0.0]
+
+    def mark_shown() -> None:  # the first event-loop turn: the window has been painted
+        shown_after[0] = time.perf_counter() - _START
+
+    QTimer.singleShot(0, mark_shown)
 
     def startup() -> None:
         for step in (lambda: _pick_model(window, getattr(args, "model", None)),
@@ -84,7 +92,7 @@ def run_app(args: argparse.Namespace) -> int:
         restore_hooks()
     if quit_after is not None:
         c = window.controller
-        print(f"fesgui: window shown in {shown_after:.2f} s; processed "
-              f"{c.worker.frames_processed} live frames, drew {c.frames_shown} results",
-              file=sys.stderr)
+        print(f"fesgui: window shown in {shown_after[0]:.2f} s; processed "
+              f"{c.worker.frames_processed} live frames, drew {c.frames_shown} results "
+              f"({c.faces_shown} with a face)", file=sys.stderr)
     return int(code)

@@ -104,8 +104,10 @@ class Controller(QObject):
         self.last_result: Any = None
         self.last_info: FrameInfo | None = None
         self.recording: str | None = None
-        self.frames_shown = 0
+        self.frames_shown = 0  # results drawn
+        self.faces_shown = 0  # results drawn that had a face
         self._token = 0
+        self._live_token = 0
         self._still_busy = False
         self._still_dirty = False
         self._arrivals: collections.deque[float] = collections.deque(maxlen=30)
@@ -268,7 +270,10 @@ class Controller(QObject):
             return
         self.index = index
         self.folder_index.emit(index)
-        self.open_image(self.folder[index], keep_folder=True)
+        try:
+            self.open_image(self.folder[index], keep_folder=True)
+        except FesguiError as exc:  # one bad photo: say so, keep the folder open
+            self.notifier.report(exc)
 
     def step(self, delta: int) -> None:
         self.go_to(self.index + delta)
@@ -316,6 +321,7 @@ class Controller(QObject):
     def start_live(self, spec: LiveSpec) -> None:
         spec = replace(spec)  # a new object per stream: events of older streams are ignored
         self.live_spec = spec
+        self._live_token = self._token
         self.live = True
         self._arrivals.clear()
         self._req_start_live.emit(spec)
@@ -383,7 +389,8 @@ class Controller(QObject):
         """After a stream ends: stop recording; its last frame becomes the still image."""
         if self.recording:
             self.stop_recording()
-        if self.last_info is not None and self.last_info.kind == "live":
+        opened_since = self._token != self._live_token  # a photo was opened meanwhile
+        if not opened_since and self.last_info is not None and self.last_info.kind == "live":
             self.frame = self.last_result.frame
             self.frame_path = None
             self.manual = None
@@ -407,6 +414,7 @@ class Controller(QObject):
         self.result_ready.emit(result, info)
         info.timings["draw"] = (time.perf_counter() - t0) * 1000.0
         self.frames_shown += 1
+        self.faces_shown += bool(result.faces)
         self._arrivals.append(time.perf_counter())
         self.stats.emit(self._stats_text(info))
         if result.message:

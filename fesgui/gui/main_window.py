@@ -8,10 +8,11 @@ every controller signal is drawn here.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -34,16 +35,15 @@ from fesgui.errors import FesguiError
 from fesgui.gui import window_state
 from fesgui.gui.controller import Controller
 from fesgui.gui.input_panel import InputPanel
-from fesgui.gui.inspector import InspectorPanel
-from fesgui.gui.maps import ModelMapsPanel
 from fesgui.gui.model_panel import ModelPanel
 from fesgui.gui.notify import Notifier
 from fesgui.gui.refine_panel import RefinePanel
-from fesgui.gui.views import CropViews, FrameView
 
 DROP_TEXT = ("<div style='font-size:20pt'>Drop a photo, a folder or a video here</div>"
              "<div style='font-size:12pt; color:#aaa'><br>or press <b>Ctrl+O</b> to open a photo"
              " &nbsp;·&nbsp; <b>Space</b> starts the webcam</div>")
+# Live video: the inspector docks follow the stream at most this often (s); stills always.
+INSPECT_PERIOD = 0.15
 PROMPTS = ("Click the LEFT eye (the one on the left of the picture)",
            "Click the RIGHT eye (the one on the right of the picture)",
            "Click the centre of the MOUTH")
@@ -73,9 +73,15 @@ class Banner(QFrame):
 
 
 class MainWindow(QMainWindow):
-    """fesgui's window; ``landmarks_factory`` replaces MediaPipe (tests)."""
+    """fesgui's window; ``landmarks_factory`` replaces MediaPipe (tests).
 
-    def __init__(self, notifier: Notifier | None = None, landmarks_factory: Any = None) -> None:
+    ``defer`` builds the image views and the inspector docks just after the window is
+    shown (pyqtgraph and the numerical imports take most of the start-up time); the app
+    uses it, so the window with its drop zone appears at once.
+    """
+
+    def __init__(self, notifier: Notifier | None = None, landmarks_factory: Any = None,
+                 defer: bool = False) -> None:
         super().__init__()
         self.setWindowTitle("fesgui — facial expression synthesis")
         self.setAcceptDrops(True)
@@ -87,10 +93,19 @@ class MainWindow(QMainWindow):
         self._placing: list[tuple[float, float]] | None = None
         self._error_box: QMessageBox | None = None
         self._progress: QProgressDialog | None = None
+        self._inspected_at = 0.0
+        self._inspect_timer = QTimer(self)
+        self._inspect_timer.setSingleShot(True)
+        self._inspect_timer.setInterval(int(INSPECT_PERIOD * 1000))
+        self._inspect_timer.timeout.connect(self._update_inspection)
         self._build_views()
         self._build_docks()
         self._build_actions()
         self._wire()
+        if defer:
+            QTimer.singleShot(30, self._build_heavy)  # after the first paint
+        else:
+            self._build_heavy()
         self.resize(1280, 800)
         self.resizeDocks([self.input_dock, self.inspector_dock], [330, 380],
                          Qt.Orientation.Horizontal)
@@ -98,8 +113,8 @@ class MainWindow(QMainWindow):
 
     # ---- layout ----
     def _build_views(self) -> None:
-        self.frame_view = FrameView()
-        self.crop_views = CropViews()
+        self.frame_view: Any = None  # FrameView and CropViews: see _build_heavy
+        self.crop_views: Any = None
         self.drop_zone = QLabel(DROP_TEXT)
         self.drop_zone.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.drop_zone.setWordWrap(True)
@@ -107,7 +122,6 @@ class MainWindow(QMainWindow):
                                      " margin: 16px; color: #ddd; background: #202020; }")
         self.stack = QStackedWidget()
         self.stack.addWidget(self.drop_zone)
-        self.stack.addWidget(self.frame_view)
         self.lost_banner = Banner("Retry")
         self.prompt = QLabel()
         self.prompt.setStyleSheet("QLabel { background: #174a7a; color: white; padding: 6px;"
@@ -115,9 +129,6 @@ class MainWindow(QMainWindow):
         self.prompt.hide()
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.stack)
-        self.splitter.addWidget(self.crop_views)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -145,13 +156,13 @@ class MainWindow(QMainWindow):
         self.input_panel = InputPanel()
         self.model_panel = ModelPanel()
         self.refine_panel = RefinePanel()
-        self.inspector = InspectorPanel()
-        self.maps = ModelMapsPanel()
+        self.inspector: Any = None  # InspectorPanel, see _build_heavy
+        self.maps: Any = None  # ModelMapsPanel
         self.input_dock = self._dock("Input", self.input_panel, left)
         self.model_dock = self._dock("Model", self.model_panel, left)
         self.refine_dock = self._dock("Refinement", self.refine_panel, left)
-        self.inspector_dock = self._dock("Inspector", self.inspector, right)
-        self.maps_dock = self._dock("Model maps", self.maps, right)
+        self.inspector_dock = self._dock("Inspector", QLabel("loading…"), right)
+        self.maps_dock = self._dock("Model maps", QLabel("loading…"), right)
         self.tabifyDockWidget(self.inspector_dock, self.maps_dock)
         self.inspector_dock.raise_()
 
@@ -193,8 +204,8 @@ class MainWindow(QMainWindow):
         self._action(live_menu, "Reset refinement", self.controller.reset_params, "Ctrl+R")
         view_menu = bar.addMenu("&View")
         self.overlay_action = self._action(view_menu, "Landmarks and crop box",
-                                           self.frame_view.set_overlay_visible, "Ctrl+L",
-                                           checkable=True)
+                                           lambda on: self.frame_view.set_overlay_visible(on),
+                                           "Ctrl+L", checkable=True)
         self.overlay_action.setChecked(True)
         self._action(view_menu, "Full screen", self.toggle_fullscreen, "F11")
         self._action(view_menu, "Full screen ", self.toggle_fullscreen, "Ctrl+F").setVisible(False)
@@ -220,13 +231,7 @@ class MainWindow(QMainWindow):
         self.model_panel.file_loaded.connect(g(self._load_model_file))
         self.refine_panel.params_changed.connect(g(c.set_params))
         self.refine_panel.reset_requested.connect(g(c.reset_params))
-        self.frame_view.clicked.connect(g(self._frame_clicked))
         self.lost_banner.button.clicked.connect(g(self._retry))
-        # inspector <-> crop views
-        self.crop_views.pixel_clicked.connect(self.inspector.select_pixel)
-        self.maps.pixel_clicked.connect(self.inspector.select_pixel)
-        self.inspector.pixel_selected.connect(self.crop_views.set_crosshair)
-        self.inspector.pixel_selected.connect(self.maps.select_pixel)
         self.inspector_dock.visibilityChanged.connect(lambda _on: self._update_inspection())
         self.maps_dock.visibilityChanged.connect(lambda _on: self._update_inspection())
         # controller -> views
@@ -247,6 +252,36 @@ class MainWindow(QMainWindow):
         c.recording_changed.connect(self._recording_changed)
         self.notifier.user_error.connect(self.show_user_error)
         self.notifier.unexpected_error.connect(self.show_unexpected_error)
+
+    def _build_heavy(self) -> None:
+        """Create the pyqtgraph views and the Inspector and Model maps panels, and wire them."""
+        if self.inspector is not None:
+            return
+        from fesgui.gui.inspector import InspectorPanel
+        from fesgui.gui.maps import ModelMapsPanel
+        from fesgui.gui.views import CropViews, FrameView
+
+        self.frame_view, self.crop_views = FrameView(), CropViews()
+        self.stack.addWidget(self.frame_view)
+        self.splitter.addWidget(self.crop_views)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.frame_view.set_overlay_visible(self.overlay_action.isChecked())
+        self.frame_view.clicked.connect(self.guarded(self._frame_clicked))
+
+        self.inspector, self.maps = InspectorPanel(), ModelMapsPanel()
+        self.inspector_dock.widget().setWidget(self.inspector)
+        self.maps_dock.widget().setWidget(self.maps)
+        self.crop_views.pixel_clicked.connect(self.inspector.select_pixel)
+        self.maps.pixel_clicked.connect(self.inspector.select_pixel)
+        self.inspector.pixel_selected.connect(self.crop_views.set_crosshair)
+        self.inspector.pixel_selected.connect(self.maps.select_pixel)
+        c = self.controller
+        if c.model is not None:
+            self.inspector.set_model(c.model)
+            self.maps.set_model(c.model)
+        self.maps.set_params(c.params)
+        self._update_inspection()
 
     # ---- error handling ----
     def guarded(self, slot: Any) -> Any:
@@ -281,6 +316,7 @@ class MainWindow(QMainWindow):
     # ---- drawing ----
     def draw_result(self, result: Any, info: Any) -> None:
         """Draw a FrameResult: the frame, overlays, the three crops and the inspector docks."""
+        self._build_heavy()
         self.stack.setCurrentWidget(self.frame_view)
         self.frame_view.set_frame(result.composite)
         face = result.faces[0] if result.faces else None
@@ -291,20 +327,26 @@ class MainWindow(QMainWindow):
         else:
             self.crop_views.set_images(face.crop, face.output, face.refined)
         self._face, self._face_params = face, info.params
-        self._update_inspection()
+        if info.kind == "live" and time.perf_counter() - self._inspected_at < INSPECT_PERIOD:
+            self._inspect_timer.start()  # live: at most ~7 updates/s, and always the last frame
+        else:
+            self._update_inspection()
 
     def _update_inspection(self) -> None:
         """Send the current face to the inspector docks that are visible (hidden ones catch
         up when shown)."""
-        if not hasattr(self, "_face"):
+        if not hasattr(self, "_face") or self.inspector is None:
             return
+        self._inspect_timer.stop()
+        self._inspected_at = time.perf_counter()
         for dock, panel in ((self.inspector_dock, self.inspector), (self.maps_dock, self.maps)):
             if dock.isVisible() or not self.isVisible():
                 panel.set_face(self._face, self._face_params)
 
     def _model_changed(self, model: Any, entry: Any) -> None:
-        self.inspector.set_model(model)
-        self.maps.set_model(model)
+        if self.inspector is not None:
+            self.inspector.set_model(model)
+            self.maps.set_model(model)
         self.refine_panel.set_defaults(*self.controller.defaults)
         if entry is not None:
             self.model_panel.set_current(entry.path)
@@ -312,7 +354,8 @@ class MainWindow(QMainWindow):
 
     def _params_changed(self, params: Any) -> None:
         self.refine_panel.set_params(params)
-        self.maps.set_params(params)
+        if self.maps is not None:
+            self.maps.set_params(params)
 
     def _live_changed(self, running: bool, description: str) -> None:
         self.input_panel.set_live(running)
@@ -350,6 +393,7 @@ class MainWindow(QMainWindow):
             self.input_panel.place.setChecked(False)
             raise FesguiError("place landmarks on a still image: open a photo (or stop live) "
                               "first")
+        self._build_heavy()
         self._placing = [] if on else None
         self.input_panel.place.blockSignals(True)
         self.input_panel.place.setChecked(on)
@@ -429,17 +473,21 @@ class MainWindow(QMainWindow):
         dialog.setWindowTitle("fesgui: batch")
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(0)
+        dialog.setAutoReset(False)
+        dialog.setAutoClose(False)
         dialog.canceled.connect(self.controller.cancel_batch)
         dialog.setValue(0)
+        dialog.show()
         self._progress = dialog
         return dialog
 
     def _batch_progress(self, done: int, total: int, name: str) -> None:
-        if self._progress is not None:
-            self._progress.setMaximum(total)
-            self._progress.setValue(done)
+        dialog = self._progress
+        if dialog is not None:
             if name:
-                self._progress.setLabelText(f"Processing {name} ({done + 1}/{total})")
+                dialog.setLabelText(f"Processing {name} ({done + 1}/{total})")
+            dialog.setMaximum(total)
+            dialog.setValue(done)  # may process events (the batch can finish meanwhile)
 
     def _batch_finished(self, report: Any) -> None:
         if self._progress is not None:

@@ -1,0 +1,82 @@
+"""Start the app as a user would, with a video file standing in for the camera.
+
+``python -m fesgui --camera clip.avi --model tiny.npz --quit-after 8`` (offscreen Qt, real
+MediaPipe on a real face: scikit-image's public-domain astronaut photo moving across the
+frames) must exit 0 without a traceback, having run frames through the pipeline. (Eight
+seconds, not three: MediaPipe alone needs about two seconds to start on a busy 2-core
+machine; an idle one processes well over a hundred frames in that time.)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tiny_model(path: Path) -> Path:
+    from fesgui.core import MaskedRegression
+    from fesgui.synthetic import make_pairs
+
+    X, T = make_pairs(30, 32, 32, color=True, seed=2)
+    model = MaskedRegression(3).fit(X, T)
+    model.set_meta(source="neutral", target="happy", name="e2e")
+    return model.save(path)
+
+
+def _astronaut_video(path: Path, n: int = 40) -> Path:
+    import cv2
+    from skimage import data
+
+    from fesgui.video import VideoWriter
+
+    photo = cv2.resize(data.astronaut(), (320, 320), interpolation=cv2.INTER_AREA)
+    with VideoWriter(path, 20.0) as writer:
+        for i in range(n):
+            frame = np.full((360, 400, 3), 40, np.uint8)
+            x = 20 + (i % 10) * 4  # the face moves a little, like a person at a webcam
+            frame[20:340, x:x + 320] = photo
+            writer.write(frame)
+    return path
+
+
+def test_app_runs_a_video_as_camera_and_quits_cleanly(tmp_path):
+    pytest.importorskip("mediapipe", reason="mediapipe is not installed")
+    (tmp_path / "models").mkdir()
+    model = _tiny_model(tmp_path / "models" / "tiny.npz")
+    video = _astronaut_video(tmp_path / "clip.avi")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
+               FESGUI_MODELS=str(tmp_path / "models"),
+               FESGUI_SETTINGS_DIR=str(tmp_path / "settings"))
+    out = subprocess.run(
+        [sys.executable, "-m", "fesgui", "--camera", str(video), "--model", str(model),
+         "--quit-after", "8"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
+    match = re.search(r"processed (\d+) live frames, drew (\d+) results \((\d+) with a face\)",
+                      out.stderr)
+    assert match, out.stderr
+    processed, drawn, with_face = (int(g) for g in match.groups())
+    assert processed >= 3 and drawn >= 1, out.stderr
+    assert with_face >= 1, out.stderr  # MediaPipe found the astronaut's face
+    assert (tmp_path / "settings" / "fesgui.ini").is_file()  # settings saved on quit
+
+
+def test_app_reports_a_bad_camera_argument_in_one_line(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
+               FESGUI_MODELS=str(tmp_path), FESGUI_SETTINGS_DIR=str(tmp_path / "settings"))
+    out = subprocess.run(
+        [sys.executable, "-m", "fesgui", "--camera", "no_such_clip.avi", "--quit-after", "0.5"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
+    lines = [line for line in out.stderr.splitlines() if "no_such_clip.avi" in line]
+    assert len(lines) == 1 and "neither a camera number nor a video file" in lines[0], out.stderr
