@@ -144,6 +144,19 @@ class MaskedRegression(Model):
             self._cache["planar"] = (w.reshape(T, K, H * wp), b.reshape(K, H * wp), starts)
         return self._cache["planar"]
 
+    def _pixel_weights(self, rgb: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Size-1 weights and bias ``(H, W[, 3])`` float32, expanded over channels."""
+        key = ("pixel", rgb)
+        if key not in self._cache:
+            w, b = self.weights_[..., 0], self.bias_  # (K, H, W)
+            if rgb:
+                w = np.broadcast_to(np.moveaxis(w, 0, -1), w.shape[1:] + (3,))
+                b = np.broadcast_to(np.moveaxis(b, 0, -1), b.shape[1:] + (3,))
+            else:
+                w, b = w[0], b[0]
+            self._cache[key] = (np.ascontiguousarray(w), np.ascontiguousarray(b))
+        return self._cache[key]
+
     def _buffers(self, n: int, c: int) -> tuple[np.ndarray, np.ndarray]:
         """Per-thread reusable ``(padded planes (n, c, Lb), scratch (n, c, L))``; the
         padding stays zero because only the image interior is ever written."""
@@ -161,6 +174,11 @@ class MaskedRegression(Model):
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Output for ``X`` ``(H, W[, 3])`` or ``(N, H, W[, 3])`` in [0, 1]: float32, same shape."""
         batch, single = self._check_input(X)
+        if int(self.size) == 1:  # Pixel-RR: y = w x + b, elementwise in the input's layout
+            w1, b1 = self._pixel_weights(batch.ndim == 4)
+            result = np.multiply(w1, batch)
+            result += b1
+            return result[0] if single else result
         H, W = self._image_size
         p = reach(int(self.size), int(self.dilation))
         wp, L = W + 2 * p, H * (W + 2 * p)

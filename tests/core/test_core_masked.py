@@ -101,15 +101,20 @@ def test_predict_matches_naive_gather(rgb_pairs, size, dilation, color):
     np.testing.assert_array_equal(model.predict(x), y)
 
 
-def test_predict_gray_input_with_shared_rgb_model_and_gray_model(rgb_pairs, gray_pairs):
+@pytest.mark.parametrize("size", [1, 3])
+def test_predict_gray_input_with_shared_rgb_model_and_gray_model(rgb_pairs, gray_pairs, size):
     X, T = rgb_pairs
-    model = MaskedRegression(size=3, color="shared").fit(X, T)
+    model = MaskedRegression(size=size, color="shared").fit(X, T)
     g = gray_pairs[0][0]
-    ref = naive_predict(model.weights_.astype(np.float64), model.bias_.astype(np.float64), g, 3, 1)
+    ref = naive_predict(model.weights_.astype(np.float64), model.bias_.astype(np.float64), g,
+                        size, 1)
     np.testing.assert_allclose(model.predict(g), ref, atol=1e-5)
-    gm = MaskedRegression(size=3).fit(*gray_pairs)
+    np.testing.assert_allclose(model.predict(gray_pairs[0][:2])[1], naive_predict(
+        model.weights_.astype(np.float64), model.bias_.astype(np.float64), gray_pairs[0][1],
+        size, 1), atol=1e-5)
+    gm = MaskedRegression(size=size).fit(*gray_pairs)
     x = X[0]
-    ref = naive_predict(gm.weights_.astype(np.float64), gm.bias_.astype(np.float64), x, 3, 1)
+    ref = naive_predict(gm.weights_.astype(np.float64), gm.bias_.astype(np.float64), x, size, 1)
     np.testing.assert_allclose(gm.predict(x), ref, atol=1e-5)
 
 
