@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QListView,
     QListWidget,
     QListWidgetItem,
@@ -42,17 +43,20 @@ class InputPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.last_folder = ""
-        self.open_image = QPushButton("Open image…")
-        self.open_folder = QPushButton("Open folder…")
-        self.open_video = QPushButton("Open video…")
-        self.open_image.setToolTip("Ctrl+O")
+        self.open_image = QPushButton("Image…")
+        self.open_folder = QPushButton("Folder…")
+        self.open_video = QPushButton("Video…")
+        self.open_image.setToolTip("Open a photo (Ctrl+O)")
+        self.open_folder.setToolTip("Open a folder of photos (Ctrl+Shift+O)")
+        self.open_video.setToolTip("Play a video file through the model")
         files = QHBoxLayout()
+        files.addWidget(QLabel("Open"))
         for button in (self.open_image, self.open_folder, self.open_video):
-            files.addWidget(button)
+            files.addWidget(button, 1)
 
         self.cameras = QComboBox()
         self.cameras.setPlaceholderText("looking for cameras…")
-        self.cameras.setMinimumContentsLength(14)
+        self.cameras.setMinimumContentsLength(10)
         self.refresh = QPushButton("↻")
         self.refresh.setToolTip("Look for cameras again")
         self.refresh.setFixedWidth(32)
@@ -62,10 +66,14 @@ class InputPanel(QWidget):
         camera_row = QHBoxLayout()
         camera_row.addWidget(self.cameras, 1)
         camera_row.addWidget(self.refresh)
-        camera_row.addWidget(self.live)
-        camera_row.addWidget(self.mirror)
+        control_row = QHBoxLayout()
+        control_row.addWidget(self.live, 1)
+        control_row.addWidget(self.mirror)
+        camera_layout = QVBoxLayout()
+        camera_layout.addLayout(camera_row)
+        camera_layout.addLayout(control_row)
         camera_box = QGroupBox("Camera")
-        camera_box.setLayout(camera_row)
+        camera_box.setLayout(camera_layout)
 
         self.place = QPushButton("Place landmarks")
         self.place.setCheckable(True)

@@ -107,8 +107,10 @@ class MainWindow(QMainWindow):
         else:
             self._build_heavy()
         self.resize(1280, 800)
-        self.resizeDocks([self.input_dock, self.inspector_dock], [330, 380],
+        self.resizeDocks([self.input_dock, self.inspector_dock], [320, 420],
                          Qt.Orientation.Horizontal)
+        self.resizeDocks([self.input_dock, self.model_dock, self.refine_dock], [250, 150, 250],
+                         Qt.Orientation.Vertical)
         window_state.restore(self)
 
     # ---- layout ----
@@ -265,7 +267,8 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.frame_view)
         self.splitter.addWidget(self.crop_views)
         self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([700, 300])  # the frame large, the row of crops below
         self.frame_view.set_overlay_visible(self.overlay_action.isChecked())
         self.frame_view.clicked.connect(self.guarded(self._frame_clicked))
 

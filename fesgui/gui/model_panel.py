@@ -98,7 +98,8 @@ def model_card_html(entry: Any) -> str:
             rows.append((key, str(value)))
     body = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
                    for k, v in rows)
-    return f"<h3>{html.escape(entry.name)}</h3><table cellspacing='4'>{body}</table>"
+    title = str(meta.get("name") or entry.name)
+    return f"<h3>{html.escape(title)}</h3><table cellspacing='4'>{body}</table>"
 
 
 class ModelCardDialog(QDialog):

@@ -32,7 +32,8 @@ def save(window: MainWindow) -> None:
     for key in _REFINE_KEYS:
         value = getattr(p, key)
         s.setValue(f"refine/{key}", "" if value is None else float(value))
-    s.setValue("camera/index", str(c.camera))
+    if isinstance(c.camera, int):  # a video file standing in for a camera is not remembered
+        s.setValue("camera/index", str(c.camera))
     s.setValue("camera/mirror", bool(c.mirror))
     s.sync()
 
@@ -67,7 +68,7 @@ def restore(window: MainWindow) -> None:
     )
     c.set_params(params)
     camera = str(s.value("camera/index", "0") or "0")
-    c.camera = int(camera) if camera.isdigit() else camera
+    c.camera = int(camera) if camera.isdigit() else 0
     c.set_mirror(read_bool(s, "camera/mirror", False))
     window.input_panel.mirror.setChecked(c.mirror)
 

@@ -284,6 +284,11 @@ def test_errors_are_one_line_in_the_status_bar(qtbot, window, tmp_path, model_fi
     assert "nothing to save" in window.statusBar().currentMessage()
     window.guarded(window.controller.open_path)(tmp_path / "missing.png")
     assert "does not exist" in window.statusBar().currentMessage()
+    fake_model = tmp_path / "fake.npz"
+    fake_model.write_bytes(b"PK not really")
+    window.model_panel.file_loaded.emit(str(fake_model))  # "Load model file…" on a bad file
+    assert "fake.npz" in window.statusBar().currentMessage()
+    assert window.controller.model is None
     assert window.unexpected_errors == []
 
 

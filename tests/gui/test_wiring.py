@@ -147,5 +147,5 @@ def test_unreadable_settings_values_fall_back_to_defaults(qtbot, models_dir, det
     qtbot.addWidget(win)
     params = win.controller.params
     assert params == RefineParams(tau=0.3)
-    assert win.controller.camera == "clip.avi"
+    assert win.controller.camera == 0
     win.close()
