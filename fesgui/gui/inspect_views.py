@@ -145,6 +145,19 @@ class PixelImageItem(pg.ImageItem):
         self.sigPixelClicked.emit(*hit)
 
 
+class TitleItem(pg.LabelItem):
+    """A LabelItem that does not force its column to the width of its text: long titles
+    may be clipped in a narrow dock rather than pushing the maps out of view."""
+
+    def updateMin(self) -> None:  # noqa: N802 (pyqtgraph naming)
+        super().updateMin()
+        self.setMinimumWidth(0)
+        height = self._sizeHint[QtCore.Qt.SizeHint.MinimumSize][1]
+        self._sizeHint[QtCore.Qt.SizeHint.MinimumSize] = (0, height)
+        self._sizeHint[QtCore.Qt.SizeHint.PreferredSize] = (0, height)
+        self.updateGeometry()
+
+
 class MapItem:
     """One titled map inside a ``pg.GraphicsLayout``: a view box, an image, a pixel marker.
 
@@ -162,7 +175,8 @@ class MapItem:
         self.data: np.ndarray | None = None
         self.image: np.ndarray | None = None
         self._range: str | None = None  # the display levels, shown after the title
-        self.label = layout.addLabel(title, size="9pt")
+        self.label = TitleItem(title, size="9pt")
+        layout.addItem(self.label)
         layout.nextRow()
         self.view = layout.addViewBox(lockAspect=True, invertY=True, enableMenu=True)
         self.view.setMouseEnabled(x=False, y=False)

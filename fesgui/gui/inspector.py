@@ -123,6 +123,7 @@ class InspectorPanel(QtWidgets.QWidget):
         self.weights_bar = pg.ColorBarItem(
             values=(-1, 1), colorMap=views.colormap("signed"), interactive=False, width=12)
         self.weights_bar.setImageItem(self.weights_map.item)
+        self.weights_bar.axis.setWidth(44)  # tick labels change per pixel: keep the layout still
         weights.addItem(self.weights_bar, row=1, col=1)
         self._weight_texts: list[pg.TextItem] = []
         bottom = self.graphics.addLayout(row=1, col=0)

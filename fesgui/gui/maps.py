@@ -48,7 +48,8 @@ MAPS = (
     ("tap", "tap weights", "signed"),
 )
 STAGES = ("z", "dilated", "stepped", "alpha")
-COLUMNS = 3
+CELL_WIDTH = 190  # screen pixels per map column: narrow docks get fewer columns
+MAX_COLUMNS = 4
 DISPLAY = ("RGB", "R", "G", "B")
 
 
@@ -107,15 +108,21 @@ class ModelMapsPanel(QtWidgets.QWidget):
         self.graphics.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         outer.addWidget(self.graphics, stretch=1)
         self.maps: dict[str, views.MapItem] = {}
+        self._cells: list[Any] = []  # the grid cells in screen order (maps, importance)
+        self._columns = 3
         for index, (name, title, kind) in enumerate(MAPS):
-            cell = self.graphics.addLayout(row=index // COLUMNS, col=index % COLUMNS)
+            cell = self.graphics.addLayout(row=index // self._columns,
+                                           col=index % self._columns)
+            self._cells.append(cell)
             self.maps[name] = views.MapItem(cell, name, title, kind,
                                             on_click=self._clicked,
                                             on_export=self._ask_export,
                                             on_hover=self._hovered)
         index = len(MAPS)
         self.importance_plot = self.graphics.addPlot(
-            row=index // COLUMNS, col=index % COLUMNS, title="importance (mean |·|)")
+            row=index // self._columns, col=index % self._columns)
+        self._cells.append(self.importance_plot)
+        self.importance_plot.setTitle("importance (mean |·|)", size="9pt")
         self.importance_plot.setMouseEnabled(x=False, y=False)
         self.importance_plot.hideButtons()
         self.importance_plot.getAxis("bottom").setTicks([[(0, "|W x|"), (1, "|b|")]])
@@ -219,7 +226,26 @@ class ModelMapsPanel(QtWidgets.QWidget):
         item = self.maps[name]
         return views.export_map(path, item.data, item.kind)
 
+    def columns(self) -> int:
+        """How many maps sit side by side (follows the panel's width)."""
+        return self._columns
+
     # ------------------------------------------------------------------ events
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        super().resizeEvent(event)
+        self._reflow(max(1, min(MAX_COLUMNS, event.size().width() // CELL_WIDTH)))
+
+    def _reflow(self, columns: int) -> None:
+        """Lay the map cells out on ``columns`` columns (row by row, in screen order)."""
+        if columns == self._columns:
+            return
+        grid = self.graphics.ci
+        for cell in self._cells:
+            grid.removeItem(cell)
+        for index, cell in enumerate(self._cells):
+            grid.addItem(cell, row=index // columns, col=index % columns)
+        self._columns = columns
+
     def _clicked(self, row: int, col: int) -> None:
         self.select_pixel(row, col)
         self.pixel_clicked.emit(row, col)
@@ -337,7 +363,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
             self.importance_bars.setOpts(height=list(self.importance))
             self.importance_plot.setYRange(0, max(max(self.importance), 1e-6) * 1.1)
             self.importance_plot.setTitle(
-                f"importance: |W x| {self.importance[0]:.3f}, |b| {self.importance[1]:.3f}")
+                f"|W x| {self.importance[0]:.3f} vs |b| {self.importance[1]:.3f}", size="9pt")
 
         self._guard(draw)
         self._reset_markers()

@@ -240,6 +240,7 @@ def test_clicking_the_crop_view_selects_that_pixel(inspector, qtbot):
     with qtbot.waitSignal(inspector.pixel_selected, timeout=1000) as blocker:
         qtbot.mouseClick(inspector.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     assert blocker.args == [3, 17]
+    qtbot.wait(100)  # the first redraw may settle the layout once (tick labels, titles)
     # the neighbour, right beside the marker drawn around the selected pixel
     pos = inspector.graphics.mapFromScene(item.mapToScene(QPointF(18.5, 3.5)))
     with qtbot.waitSignal(inspector.pixel_selected, timeout=1000) as blocker:
@@ -515,3 +516,25 @@ def test_hovering_a_map_shows_its_value(maps):
         f"alpha at (3, 7) = {alpha_stages(model)['alpha'][3, 7]:.4f}")
     maps.maps["alpha"].item.sigPixelHovered.emit(-1, -1)
     assert maps.hover_label.text() == ""
+
+
+@SHOWN
+def test_maps_reflow_to_the_panel_width_and_stay_clickable(maps, qtbot):
+    model, crop = fitted("mr-shared")
+    params = RefineParams()
+    maps.set_model(model)
+    maps.set_face(face_for(model, crop, params), params)
+    maps.resize(390, 900)  # a narrow dock: two maps side by side
+    maps.show()
+    qtbot.waitExposed(maps)
+    qtbot.waitUntil(lambda: maps.columns() == 2, timeout=2000)
+    qtbot.wait(100)
+    grid = maps.graphics.ci
+    cells = {name: grid.items[maps.maps[name].view.parentItem()] for name in ("x", "s")}
+    assert cells == {"x": [(0, 0)], "s": [(2, 0)]}
+    item = maps.maps["s"].item
+    pos = maps.graphics.mapFromScene(item.mapToScene(QPointF(6.5, 11.5)))
+    with qtbot.waitSignal(maps.pixel_clicked, timeout=1000) as blocker:
+        qtbot.mouseClick(maps.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert blocker.args == [11, 6]
+    assert np.array_equal(maps.maps["s"].item.image, l1_map(model))
