@@ -122,13 +122,15 @@ class MaskedRegression(Model):
         return self
 
     # ------------------------------------------------------------------ predict
-    # Layout: every (image, channel) plane is zero-padded by p = reach into a row of width
-    # Wp = W + 2p and flattened (plus a 2p tail). Output pixel (y, x) then sits at flat
-    # index y * Wp + x of a length L = H * Wp grid, and tap (dy, dx) reads the contiguous
-    # slice starting at (p + dy) * Wp + p + dx. Each tap is one multiply and one add on
-    # contiguous rows; a shared weight set broadcasts over channels along an outer axis
-    # (no channel expansion, so the weights stay small in cache). Columns x >= W of the
-    # grid are scratch and dropped.
+    # Each tap is one multiply and one add on whole images; buffers are per thread and
+    # reused (their zero padding is never written).
+    # * planar layout (sizes > 1): every (image, channel) plane is zero-padded by
+    #   p = reach into rows of width Wp = W + 2p and flattened (plus a 2p tail). Output
+    #   pixel (y, x) sits at flat index y * Wp + x of a length L = H * Wp grid and tap
+    #   (dy, dx) reads the contiguous slice starting at (p + dy) * Wp + p + dx. The weights
+    #   broadcast over channels along an outer axis (a shared set is not expanded 3x);
+    #   grid columns x >= W are scratch and dropped.
+    # * size 1 (Pixel-RR): y = w x + b elementwise.
     def _planar_weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(weights (T, K, L), bias (K, L), starts (T,))`` float32 on the padded grid."""
         if "planar" not in self._cache:
@@ -157,34 +159,38 @@ class MaskedRegression(Model):
             self._cache[key] = (np.ascontiguousarray(w), np.ascontiguousarray(b))
         return self._cache[key]
 
-    def _buffers(self, n: int, c: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per-thread reusable ``(padded planes (n, c, Lb), scratch (n, c, L))``; the
-        padding stays zero because only the image interior is ever written."""
+    def _buffers(self, kind: str, padded_shape: tuple[int, ...], scratch_shape: tuple[int, ...]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-thread reusable ``(zero-padded input, scratch)`` float32 buffers."""
         local = self._cache.setdefault("local", threading.local())
-        bufs = getattr(local, "bufs", None)
-        if bufs is None or bufs[0] != (n, c):
-            H, W = self._image_size
-            p = reach(int(self.size), int(self.dilation))
-            wp = W + 2 * p
-            padded = np.zeros((n, c, (H + 2 * p) * wp + 2 * p), np.float32)
-            bufs = ((n, c), padded, np.empty((n, c, H * wp), np.float32))
-            local.bufs = bufs
+        if not hasattr(local, "bufs"):
+            local.bufs = {}
+        shapes = (padded_shape, scratch_shape)
+        bufs = local.bufs.get(kind)
+        if bufs is None or bufs[0] != shapes:  # keep one batch shape per kind
+            bufs = (shapes, np.zeros(padded_shape, np.float32),
+                    np.empty(scratch_shape, np.float32))
+            local.bufs[kind] = bufs
         return bufs[1], bufs[2]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Output for ``X`` ``(H, W[, 3])`` or ``(N, H, W[, 3])`` in [0, 1]: float32, same shape."""
         batch, single = self._check_input(X)
-        if int(self.size) == 1:  # Pixel-RR: y = w x + b, elementwise in the input's layout
+        if int(self.size) == 1:
             w1, b1 = self._pixel_weights(batch.ndim == 4)
             result = np.multiply(w1, batch)
             result += b1
-            return result[0] if single else result
+        else:
+            result = self._predict_planar(batch)
+        return result[0] if single else result
+
+    def _predict_planar(self, batch: np.ndarray) -> np.ndarray:
         H, W = self._image_size
         p = reach(int(self.size), int(self.dilation))
         wp, L = W + 2 * p, H * (W + 2 * p)
         n, c = batch.shape[0], (3 if batch.ndim == 4 else 1)
         w, b, starts = self._planar_weights()
-        padded, scratch = self._buffers(n, c)
+        padded, scratch = self._buffers("planar", (n, c, (H + 2 * p) * wp + 2 * p), (n, c, L))
         planes = padded[..., :(H + 2 * p) * wp].reshape(n, c, H + 2 * p, wp)
         if c == 1:
             planes[:, 0, p:p + H, p:p + W] = batch
@@ -203,4 +209,4 @@ class MaskedRegression(Model):
         else:
             for ch in range(3):
                 result[..., ch] = grid[:, ch, :, :W]
-        return result[0] if single else result
+        return result

@@ -216,3 +216,15 @@ def test_bad_data_and_usage_fail_with_one_line(rgb_pairs):
     with pytest.raises(FesguiError) as exc:
         model.receptive_field(9, 0)
     assert_one_line(exc)
+
+
+def test_predict_from_several_threads_uses_separate_buffers(rgb_pairs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, T = rgb_pairs
+    model = MaskedRegression(size=3, dilation=2).fit(X, T)
+    expected = [model.predict(x) for x in X]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(model.predict, [X[n % len(X)] for n in range(40)]))
+    for n, y in enumerate(results):
+        np.testing.assert_array_equal(y, expected[n % len(X)])
