@@ -375,7 +375,8 @@ class Controller(QObject):
         self.live = False
         self._live_ended()
         self.live_changed.emit(False, why)
-        self.status.emit("live stopped" if why == "stopped" else why)
+        if not why.startswith("could not open"):  # then the error itself is on screen
+            self.status.emit("live stopped" if why == "stopped" else why)
 
     def _on_source_lost(self, spec: LiveSpec, message: str) -> None:
         if spec is not self.live_spec:

@@ -16,13 +16,11 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressDialog,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -31,12 +29,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fesgui.errors import FesguiError
 from fesgui.gui import window_state
 from fesgui.gui.controller import Controller
+from fesgui.gui.file_actions import FileActions
 from fesgui.gui.input_panel import InputPanel
 from fesgui.gui.model_panel import ModelPanel
 from fesgui.gui.notify import Notifier
+from fesgui.gui.placement import LandmarkPlacer
 from fesgui.gui.refine_panel import RefinePanel
 
 DROP_TEXT = ("<div style='font-size:20pt'>Drop a photo, a folder or a video here</div>"
@@ -44,9 +43,6 @@ DROP_TEXT = ("<div style='font-size:20pt'>Drop a photo, a folder or a video here
              " &nbsp;·&nbsp; <b>Space</b> starts the webcam</div>")
 # Live video: the inspector docks follow the stream at most this often (s); stills always.
 INSPECT_PERIOD = 0.15
-PROMPTS = ("Click the LEFT eye (the one on the left of the picture)",
-           "Click the RIGHT eye (the one on the right of the picture)",
-           "Click the centre of the MOUTH")
 
 
 class Banner(QFrame):
@@ -90,9 +86,7 @@ class MainWindow(QMainWindow):
         self.notifier = notifier or Notifier()
         self.controller = Controller(self.notifier, landmarks_factory)
         self.unexpected_errors: list[str] = []  # summaries of error dialogs shown
-        self._placing: list[tuple[float, float]] | None = None
         self._error_box: QMessageBox | None = None
-        self._progress: QProgressDialog | None = None
         self._inspected_at = 0.0
         self._inspect_timer = QTimer(self)
         self._inspect_timer.setSingleShot(True)
@@ -100,6 +94,8 @@ class MainWindow(QMainWindow):
         self._inspect_timer.timeout.connect(self._update_inspection)
         self._build_views()
         self._build_docks()
+        self.files = FileActions(self)
+        self.placer = LandmarkPlacer(self.controller, self.prompt, self.input_panel.place, self)
         self._build_actions()
         self._wire()
         if defer:
@@ -191,12 +187,12 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open video…", self.input_panel.ask_video)
         self._action(file_menu, "Load model file…", self.model_panel.ask_for_file)
         file_menu.addSeparator()
-        self._action(file_menu, "Save result…", lambda: self.ask_save("frame"),
-                     "Ctrl+S")
-        self._action(file_menu, "Save face crop…", lambda: self.ask_save("crop"), "Ctrl+Shift+S")
-        self.record_action = self._action(file_menu, "Record live output…", self.toggle_recording,
-                                          "Ctrl+Shift+R", checkable=True)
-        self._action(file_menu, "Process open folder…", self.ask_batch, "Ctrl+B")
+        files = self.files
+        self._action(file_menu, "Save result…", lambda: files.ask_save("frame"), "Ctrl+S")
+        self._action(file_menu, "Save face crop…", lambda: files.ask_save("crop"), "Ctrl+Shift+S")
+        self.record_action = self._action(file_menu, "Record live output…",
+                                          files.toggle_recording, "Ctrl+Shift+R", checkable=True)
+        self._action(file_menu, "Process open folder…", files.ask_batch, "Ctrl+B")
         file_menu.addSeparator()
         self._action(file_menu, "Quit", self.close, "Ctrl+Q")
         live_menu = bar.addMenu("&Live")
@@ -249,9 +245,6 @@ class MainWindow(QMainWindow):
         c.folder_listed.connect(panel.set_folder)
         c.folder_index.connect(panel.set_index)
         c.cameras_found.connect(lambda cams: panel.set_cameras(cams, c.camera))
-        c.batch_progress.connect(self._batch_progress)
-        c.batch_finished.connect(self._batch_finished)
-        c.recording_changed.connect(self._recording_changed)
         self.notifier.user_error.connect(self.show_user_error)
         self.notifier.unexpected_error.connect(self.show_unexpected_error)
 
@@ -270,7 +263,8 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([700, 300])  # the frame large, the row of crops below
         self.frame_view.set_overlay_visible(self.overlay_action.isChecked())
-        self.frame_view.clicked.connect(self.guarded(self._frame_clicked))
+        self.placer.view = self.frame_view
+        self.frame_view.clicked.connect(self.guarded(self.placer.click))
 
         self.inspector, self.maps = InspectorPanel(), ModelMapsPanel()
         self.inspector_dock.widget().setWidget(self.inspector)
@@ -392,118 +386,20 @@ class MainWindow(QMainWindow):
 
     def set_placing(self, on: bool) -> None:
         """Enter or leave "Place landmarks" mode (three clicks on the frame view)."""
-        if on and (self.controller.frame is None or self.controller.live):
-            self.input_panel.place.setChecked(False)
-            raise FesguiError("place landmarks on a still image: open a photo (or stop live) "
-                              "first")
-        self._build_heavy()
-        self._placing = [] if on else None
-        self.input_panel.place.blockSignals(True)
-        self.input_panel.place.setChecked(on)
-        self.input_panel.place.blockSignals(False)
-        self.frame_view.set_manual_points([])
-        self.prompt.setText(PROMPTS[0] if on else "")
-        self.prompt.setVisible(on)
+        if on:
+            self._build_heavy()
+        self.placer.set_active(on)
         if on:
             self.stack.setCurrentWidget(self.frame_view)
 
-    def _frame_clicked(self, x: float, y: float) -> None:
-        if self._placing is None:
-            return
-        self._placing.append((x, y))
-        self.frame_view.set_manual_points(self._placing)
-        if len(self._placing) < 3:
-            self.prompt.setText(PROMPTS[len(self._placing)])
-            return
-        left, right, mouth = self._placing
-        self.set_placing(False)
-        self.controller.set_manual_landmarks(left, right, mouth)
-
     def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt naming
-        if event.key() == Qt.Key.Key_Escape and self._placing is not None:
-            self.set_placing(False)
+        if event.key() == Qt.Key.Key_Escape and self.placer.active:
+            self.placer.set_active(False)
             return
         if event.key() == Qt.Key.Key_Escape and self.isFullScreen():
             self.showNormal()
             return
         super().keyPressEvent(event)
-
-    def ask_save(self, what: str) -> None:
-        c = self.controller
-        stem = c.frame_path.stem if c.frame_path else "fesgui"
-        suffix = "_face" if what == "crop" else "_result"
-        start = str(Path(self.input_panel.last_folder or ".") / f"{stem}{suffix}.png")
-        path, _ = QFileDialog.getSaveFileName(self, "Save result", start,
-                                              "PNG image (*.png);;JPEG image (*.jpg *.jpeg)")
-        if path:
-            c.save_result(path, what)
-
-    def toggle_recording(self, on: bool) -> None:
-        c = self.controller
-        if not on:
-            c.stop_recording()
-            return
-        self.record_action.setChecked(False)
-        if not c.live:
-            raise FesguiError("recording needs a live source: start the camera or a video first")
-        path, _ = QFileDialog.getSaveFileName(self, "Record live output",
-                                              str(Path(self.input_panel.last_folder or ".")
-                                                  / "fesgui_live.avi"),
-                                              "AVI video (*.avi);;MP4 video (*.mp4)")
-        if path:
-            c.start_recording(path)
-
-    def _recording_changed(self, recording: bool, path: str) -> None:
-        self.record_action.blockSignals(True)
-        self.record_action.setChecked(recording)
-        self.record_action.blockSignals(False)
-        if recording:
-            self.show_status(f"recording to {path}")
-
-    def ask_batch(self) -> None:
-        c = self.controller
-        if not c.folder:
-            raise FesguiError("no folder open: open a folder of photos first (Ctrl+Shift+O)")
-        out = QFileDialog.getExistingDirectory(self, "Write the results into folder",
-                                               self.input_panel.last_folder)
-        if out:
-            self.start_batch(out)
-
-    def start_batch(self, out_dir: str) -> QProgressDialog:
-        """Process the open folder into ``out_dir`` with a cancellable progress dialog."""
-        total = self.controller.batch_folder(out_dir)
-        dialog = QProgressDialog("Processing the folder…", "Cancel", 0, total, self)
-        dialog.setWindowTitle("fesgui: batch")
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.setMinimumDuration(0)
-        dialog.setAutoReset(False)
-        dialog.setAutoClose(False)
-        dialog.canceled.connect(self.controller.cancel_batch)
-        dialog.setValue(0)
-        dialog.show()
-        self._progress = dialog
-        return dialog
-
-    def _batch_progress(self, done: int, total: int, name: str) -> None:
-        dialog = self._progress
-        if dialog is not None:
-            if name:
-                dialog.setLabelText(f"Processing {name} ({done + 1}/{total})")
-            dialog.setMaximum(total)
-            dialog.setValue(done)  # may process events (the batch can finish meanwhile)
-
-    def _batch_finished(self, report: Any) -> None:
-        if self._progress is not None:
-            self._progress.canceled.disconnect(self.controller.cancel_batch)
-            self._progress.close()
-            self._progress = None
-        text = f"wrote {len(report.written)} images"
-        if report.failures:
-            names = ", ".join(name for name, _ in report.failures[:3])
-            text += f"; {len(report.failures)} failed ({names}{'…' if len(report.failures) > 3 else ''})"
-        if report.cancelled:
-            text = "batch cancelled: " + text
-        self.show_status(text)
 
     def toggle_fullscreen(self) -> None:
         if self.isFullScreen():

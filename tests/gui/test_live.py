@@ -208,7 +208,7 @@ def test_missing_camera_is_a_one_line_message(qtbot, window, model_files):
         c.start_camera(7)
     assert changed.args[0] is False
     message = window.statusBar().currentMessage()
-    assert "camera 7" in message and "\n" not in message
+    assert message.startswith("⚠ there is no camera 7") and "\n" not in message
     assert window.unexpected_errors == []
 
 
@@ -272,7 +272,7 @@ def test_batch_processes_the_folder_and_reports_failures(qtbot, window, photo_fo
     out = tmp_path / "out"
     out.mkdir()
     with qtbot.waitSignal(c.batch_finished, timeout=20000) as finished:
-        dialog = window.start_batch(str(out))
+        dialog = window.files.start_batch(str(out))
         assert dialog.isVisible()
     report = finished.args[0]
     assert not report.cancelled
@@ -284,7 +284,7 @@ def test_batch_processes_the_folder_and_reports_failures(qtbot, window, photo_fo
     expected = Pipeline(model, landmarks=FakeLandmarks(pts)).process(img).composite
     assert np.array_equal(read_image(out / "p0.png"), expected)
     assert "wrote 5 images" in window.statusBar().currentMessage()
-    assert window._progress is None
+    assert window.files.progress is None
 
 
 def test_cancelled_batch_leaves_only_complete_files(qtbot, window, photo_folder, model_files,
@@ -307,7 +307,7 @@ def test_cancelled_batch_leaves_only_complete_files(qtbot, window, photo_folder,
 
     monkeypatch.setattr("fesgui.imageio.write_image", slow_write)
     with qtbot.waitSignal(c.batch_finished, timeout=20000) as finished:
-        dialog = window.start_batch(str(out))
+        dialog = window.files.start_batch(str(out))
         qtbot.waitUntil(started.is_set, timeout=5000)
         dialog.findChild(QPushButton).click()  # the user presses Cancel
         release.set()

@@ -224,7 +224,8 @@ def test_crop_views_share_zoom_and_pan(window, qtbot, face_file, model_files):
 
 def test_place_landmarks_when_the_detector_misses(qtbot, models_dir, model_files, face_file,
                                                   face):
-    from fesgui.gui.main_window import PROMPTS, MainWindow
+    from fesgui.gui.main_window import MainWindow
+    from fesgui.gui.placement import PROMPTS
 
     blind = FakeLandmarks(None)
     win = MainWindow(landmarks_factory=lambda video: blind)
