@@ -115,7 +115,7 @@ class InspectorPanel(QtWidgets.QWidget):
         self.graphics.setMinimumHeight(300)
         outer.addWidget(self.graphics, stretch=3)
         top = self.graphics.addLayout(row=0, col=0)
-        self.crop_map = views.MapItem(top, "crop", "input x — click a pixel", "image",
+        self.crop_map = views.MapItem(top, "crop", "input x (click)", "image",
                                       on_click=self.select_pixel)
         weights = self.graphics.addLayout(row=0, col=1)
         self.weights_map = views.MapItem(weights, "weights", "weights w", "signed")
@@ -127,9 +127,9 @@ class InspectorPanel(QtWidgets.QWidget):
         weights.addItem(self.weights_bar, row=1, col=1)
         self._weight_texts: list[pg.TextItem] = []
         bottom = self.graphics.addLayout(row=1, col=0)
-        self.patch_map = views.MapItem(bottom, "patch", "input patch under the taps", "image")
+        self.patch_map = views.MapItem(bottom, "patch", "patch x", "image")
         self.footprint = self.graphics.addPlot(row=1, col=1)
-        self.footprint.setTitle("tap offsets (dy, dx)", size="9pt")
+        self.footprint.setTitle("taps (dy, dx)", size="9pt")
         self.footprint.setAspectLocked(True)
         self.footprint.invertY(True)
         self.footprint.setMouseEnabled(x=False, y=False)
@@ -143,6 +143,10 @@ class InspectorPanel(QtWidgets.QWidget):
                                               pen=views.MARKER_PEN, brush=None)
         for item in (self.window_cells, self.tap_cells, self.centre_cell):
             self.footprint.addItem(item)
+
+        self.hover_label = QtWidgets.QLabel("")
+        self.hover_label.setToolTip("the tap under the mouse in the weights view")
+        outer.addWidget(self.hover_label)
 
         self.geometry_label = QtWidgets.QLabel("")
         self.geometry_label.setWordWrap(True)
@@ -267,17 +271,17 @@ class InspectorPanel(QtWidgets.QWidget):
         self.move_selection(*step)
 
     def _hover_tap(self, row: int, col: int) -> None:
-        """Name the tap under the mouse with its weight (and input) in the weights title."""
+        """Name the tap under the mouse with its weight (and input) below the views."""
         weights = self.weights_map.image
         if weights is None or row < 0:
-            self.weights_map.show_title()
+            self.hover_label.setText("")
             return
         r = weights.shape[0]
         dy, dx = np.asarray(self._model.taps())[row * r + col]
-        text = f"w({dy:+d}, {dx:+d}) = {fmt(weights[row, col])}"
+        text = f"tap ({dy:+d}, {dx:+d}): w = {fmt(weights[row, col])}"
         if self.patch_map.image is not None:
             text += f", x = {fmt(self.patch_map.image[row, col])}"
-        self.weights_map.label.setText(text, size="9pt")
+        self.hover_label.setText(text)
 
     def _spin_changed(self, _value: int) -> None:
         self.select_pixel(self.row_spin.value(), self.col_spin.value())
@@ -367,13 +371,13 @@ class InspectorPanel(QtWidgets.QWidget):
         self.crop_map.set_marker(row, col)
 
         weights = np.asarray(weights)
-        self.weights_map.set_data(weights, title=f"weights w of ({row}, {col})"
+        self.weights_map.set_data(weights, title=f"w of ({row}, {col})"
                                   + ("" if shared else f" · {CHANNEL_NAMES[wc]}"))
         lo, hi = views.levels(weights, "signed")
         self.weights_bar.setLevels((lo, hi))
         self._set_weight_texts(weights)
         self.patch_map.set_data(None if patch is None else np.asarray(patch),
-                                title="input patch under the taps"
+                                title="patch x"
                                 + ("" if patch is None or self._is_gray()
                                    else f" · {CHANNEL_NAMES[channel]}"))
         self._draw_footprint(weights)
@@ -394,11 +398,11 @@ class InspectorPanel(QtWidgets.QWidget):
         self._crop_source = source
         if self._face is not None:
             self.crop_map.kind = "image"
-            self.crop_map.set_data(self._face.crop, title="input x — click a pixel")
+            self.crop_map.set_data(self._face.crop, title="input x (click)")
         else:
             self.crop_map.kind = "signed"
             self.crop_map.set_data(np.moveaxis(np.asarray(self._model.bias_), 0, -1),
-                                   channel=weight_channel, title="bias b — click a pixel")
+                                   channel=weight_channel, title="bias b (click)")
 
     def _is_gray(self) -> bool:
         """True when the data shown has one channel (grey crop, or grey model without one)."""

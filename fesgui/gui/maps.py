@@ -37,19 +37,20 @@ if TYPE_CHECKING:
 # name, title, kind: the order is the order on screen (three per row)
 MAPS = (
     ("x", "input x", "image"),
-    ("wx", "weights only W x", "signed"),
-    ("b", "bias only b", "signed"),
-    ("y", "output y = W x + b", "image"),
+    ("wx", "W x (weights)", "signed"),
+    ("b", "b (bias)", "signed"),
+    ("y", "output y", "image"),
     ("s", "L1 norm s", "positive"),
-    ("z", "|z| standardised", "positive"),
-    ("dilated", "alpha: dilated", "positive"),
-    ("stepped", "alpha: stepped", "positive"),
-    ("alpha", "alpha: blurred", "positive"),
+    ("z", "|z|", "positive"),
+    ("dilated", "α dilated", "positive"),
+    ("stepped", "α stepped", "positive"),
+    ("alpha", "α blurred", "positive"),
     ("tap", "tap weights", "signed"),
 )
 STAGES = ("z", "dilated", "stepped", "alpha")
-CELL_WIDTH = 190  # screen pixels per map column: narrow docks get fewer columns
+CELL_WIDTH = 170  # screen pixels per map column: narrow docks get fewer columns
 MAX_COLUMNS = 4
+ROW_HEIGHT = 150  # the least height of a row of maps (a dock scrolls rather than squeeze)
 DISPLAY = ("RGB", "R", "G", "B")
 
 
@@ -123,6 +124,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
             row=index // self._columns, col=index % self._columns)
         self._cells.append(self.importance_plot)
         self.importance_plot.setTitle("importance (mean |·|)", size="9pt")
+        self._fit_height()
         self.importance_plot.setMouseEnabled(x=False, y=False)
         self.importance_plot.hideButtons()
         self.importance_plot.getAxis("bottom").setTicks([[(0, "|W x|"), (1, "|b|")]])
@@ -245,6 +247,11 @@ class ModelMapsPanel(QtWidgets.QWidget):
         for index, cell in enumerate(self._cells):
             grid.addItem(cell, row=index // columns, col=index % columns)
         self._columns = columns
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        rows = -(-len(self._cells) // self._columns)
+        self.graphics.setMinimumHeight(rows * ROW_HEIGHT)
 
     def _clicked(self, row: int, col: int) -> None:
         self.select_pixel(row, col)
@@ -330,7 +337,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
         wc = self._weight_channel()
         dy, dx = np.asarray(self._model.taps())[self._tap]
         shared = int(self._model.weights_.shape[0]) == 1
-        title = f"tap ({dy}, {dx}) weights" + ("" if shared else f" · {'RGB'[wc]}")
+        title = f"tap ({dy}, {dx})" + ("" if shared else f" · {'RGB'[wc]}")
         self.tap_label.setText(f"tap ({dy}, {dx})")
         self._guard(lambda: self.maps["tap"].set_data(
             interpret.tap_map(self._model, self._tap, channel=wc), title=title))
@@ -380,9 +387,9 @@ class ModelMapsPanel(QtWidgets.QWidget):
                                   blur_sigma=params.blur_sigma)
             for name in STAGES:
                 self.maps[name].set_data(stages[name])
-            off = "" if params.enabled else " (refinement off)"
-            self.maps["alpha"].set_title(f"alpha: blurred{off}")
-            self.maps["stepped"].set_title(f"alpha: stepped k={params.k:g} τ={params.tau:g}")
+            off = "" if params.enabled else " (off)"
+            self.maps["alpha"].set_title(f"α blurred{off}")
+            self.maps["stepped"].set_title(f"α stepped k={params.k:g} τ={params.tau:g}")
             self._alpha_key = _alpha_key(params)
 
         self._guard(draw)

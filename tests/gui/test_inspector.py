@@ -460,11 +460,11 @@ def test_hovering_a_weight_names_its_tap_and_value(inspector):
     inspector.set_face(face_for(model, crop, params), params)
     inspector.select_pixel(9, 10)
     inspector.weights_map.item.sigPixelHovered.emit(0, 4)  # top right tap
-    text = inspector.weights_map.label.text
-    assert f"w(-2, +2) = {fmt(model.weights_[0, 9, 10, 4])}" in text
+    text = inspector.hover_label.text()
+    assert f"tap (-2, +2): w = {fmt(model.weights_[0, 9, 10, 4])}" in text
     assert f"x = {fmt(face_for(model, crop, params).crop[7, 12, 0])}" in text
     inspector.weights_map.item.sigPixelHovered.emit(-1, -1)
-    assert inspector.weights_map.label.text.startswith("weights w of (9, 10)")
+    assert inspector.hover_label.text() == ""
 
 
 def test_maps_before_any_face_show_bias_and_default_alpha(maps):
