@@ -1,0 +1,158 @@
+"""The benchmark code runs at tiny sizes so it cannot rot.
+
+These tests check the *structure* of the results (keys, finite positive numbers, the
+JSON file, the CLI) and the baselines' own correctness; they never judge a timing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from fesgui import benchmarks
+from fesgui.benchmarks import Config
+from fesgui.benchmarks.harness import Row, Section, Summary, format_table, to_json, write_json
+from fesgui.cli import main
+from fesgui.errors import FesguiError
+
+TINY = Config.tiny()
+
+
+def _check_summary(s: Summary) -> None:
+    values = [s.p5, s.p25, s.median, s.p75, s.p95]
+    assert all(math.isfinite(v) and v > 0 for v in values), s
+    assert values == sorted(values), s
+    assert s.n >= 1
+
+
+def _check_section(sec: Section, name: str) -> None:
+    assert sec.name == name
+    assert sec.skipped is None, sec.skipped + "\n" + "\n".join(sec.notes)
+    assert sec.rows, f"{name} produced no rows"
+    for row in sec.rows:
+        assert isinstance(row, Row) and row.bench == name and row.case and row.metric
+        if isinstance(row.value, Summary):
+            _check_summary(row.value)
+        elif row.metric.endswith("exponent"):
+            assert math.isfinite(row.value)
+        else:
+            assert math.isfinite(row.value) and row.value > 0, row
+        if row.ratio is not None:
+            _check_summary(row.ratio)
+            assert row.baseline is not None and row.baseline_name
+        if row.target:
+            assert row.met in (True, False)
+
+
+@pytest.fixture(scope="module")
+def predict_fit_kr() -> list[Section]:
+    return benchmarks.run(["predict", "fit", "kr"], TINY)
+
+
+def test_predict_rows(predict_fit_kr):
+    sec = predict_fit_kr[0]
+    _check_section(sec, "predict")
+    cases = {r.case for r in sec.rows}
+    assert cases == {"MR r=3 24px RGB", "Pixel-RR 24px RGB"}
+    assert all(r.ratio is not None for r in sec.rows if "vs CSR" in r.target)
+
+
+def test_fit_rows(predict_fit_kr):
+    sec = predict_fit_kr[1]
+    _check_section(sec, "fit")
+    assert sum(r.metric == "log-log exponent" for r in sec.rows) == 3
+    loop = [r for r in sec.rows if r.ratio is not None]
+    assert len(loop) == len(TINY.fit_rf) and "agree" in loop[0].note
+
+
+def test_kr_rows(predict_fit_kr):
+    sec = predict_fit_kr[2]
+    _check_section(sec, "kr")
+    assert any(r.baseline_name == "direct kernel" for r in sec.rows)
+
+
+def test_table_and_json(predict_fit_kr, tmp_path):
+    text = format_table(predict_fit_kr)
+    assert "MR r=3 24px RGB" in text and "ratio" in text
+    out = write_json(tmp_path / "sub" / "r.json", to_json(predict_fit_kr, {"mode": "tiny"}))
+    data = json.loads(out.read_text())
+    assert data["format"] == "fesgui-bench/1"
+    assert set(data["benchmarks"]) == {"predict", "fit", "kr"}
+    assert {"python", "numpy", "cpus", "date_utc"} <= set(data["environment"])
+    row = data["benchmarks"]["predict"]["rows"][0]
+    assert {"median", "p25", "p75", "p5", "p95", "n"} <= set(row["value"])
+    assert isinstance(data["targets_missed"], list)
+    assert not list(tmp_path.glob("sub/.*")), "temporary file left behind"
+
+
+def test_window_features_match_zero_padding():
+    rng = np.random.default_rng(0)
+    X = rng.random((4, 6, 7))
+    from fesgui.benchmarks.baselines import window_features
+
+    padded = np.pad(X, ((0, 0), (2, 2), (2, 2)))
+    for i, j in [(0, 0), (3, 4), (5, 6), (0, 6)]:
+        F = window_features(X, i, j, 5)
+        expect = padded[:, i:i + 5, j:j + 5].reshape(4, 25)
+        np.testing.assert_array_equal(F[:, :25], expect)
+        np.testing.assert_array_equal(F[:, 25], 1.0)
+
+
+def test_ridge_loop_matches_dense_normal_equations():
+    from fesgui.benchmarks.baselines import ridge_loop, window_features
+
+    rng = np.random.default_rng(1)
+    X, T = rng.random((9, 5, 5)), rng.random((9, 5, 5))
+    w, b = ridge_loop(X, T, np.array([[0, 0], [2, 3]]), 3, 0.4)
+    for p, (i, j) in enumerate([(0, 0), (2, 3)]):
+        F = window_features(X, i, j, 3)
+        sol = np.linalg.solve(F.T @ F + 0.4 * np.eye(10), F.T @ T[:, i, j])
+        np.testing.assert_allclose(w[p], sol[:9], atol=1e-10)
+        np.testing.assert_allclose(b[p], sol[9], atol=1e-10)
+
+
+def test_random_local_csr_is_a_local_window():
+    from fesgui.benchmarks.predict import random_local_csr
+
+    A = random_local_csr(6, 5, 3, seed=2).tocoo()
+    D = 30
+    assert A.shape == (D, D + 1)
+    taps = A.col < D
+    dy = A.col[taps] // 5 - A.row[taps] // 5
+    dx = A.col[taps] % 5 - A.row[taps] % 5
+    assert np.abs(dy).max() == 1 and np.abs(dx).max() == 1
+    # every pixel: one weight per in-image tap of its 3x3 window, plus a bias
+    counts = np.bincount(A.row, minlength=D).reshape(6, 5)
+    assert counts[0, 0] == 4 + 1 and counts[2, 2] == 9 + 1 and counts[0, 2] == 6 + 1
+
+
+def test_only_parsing():
+    assert benchmarks.parse_only(None) == list(benchmarks.BENCHMARKS)
+    assert benchmarks.parse_only("fit,predict") == ["predict", "fit"]
+    with pytest.raises(FesguiError, match="unknown benchmark 'nope'"):
+        benchmarks.parse_only("predict,nope")
+
+
+def test_cli_bad_only_is_one_line(capsys):
+    assert main(["bench", "--only", "speed"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: unknown benchmark") and "\n" not in err
+
+
+def test_cli_bad_json_suffix(capsys, tmp_path):
+    assert main(["bench", "--only", "predict", "--json", str(tmp_path / "x.txt")]) == 2
+    assert "must end in .json" in capsys.readouterr().err
+
+
+def test_cli_end_to_end_tiny(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(Config, "quick", classmethod(lambda cls: cls.tiny()))
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--only", "predict", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Pixel-RR 24px RGB" in printed and str(out) in printed
+    data = json.loads(out.read_text())
+    assert data["command"] == "fesgui bench --quick --only predict"
+    assert data["settings"]["mode"] == "tiny"
