@@ -114,6 +114,39 @@ def ask_export_path(parent: QtWidgets.QWidget, name: str, folder: Path | None = 
     return Path(path) if path else None
 
 
+class MapExporter:
+    """Export of a panel's named maps: the file dialog, the last folder used, and problems
+    shown in the panel's status label (a FesguiError from a dialog is never raised)."""
+
+    def __init__(self, parent: QtWidgets.QWidget, items: dict[str, MapItem],
+                 status: QtWidgets.QLabel) -> None:
+        self.parent, self.items, self.status = parent, items, status
+        self.folder: Path | None = None
+        self.last: tuple[Path, Path] | None = None
+
+    def export(self, name: str, path: str | Path) -> tuple[Path, Path]:
+        """Write map ``name`` to ``<stem>.png`` (as drawn) and ``<stem>.npy`` (raw values)."""
+        if name not in self.items:
+            raise FesguiError(f"no map called {name!r}: use one of {', '.join(self.items)}")
+        item = self.items[name]
+        self.last = export_map(path, item.data, item.kind)
+        return self.last
+
+    def ask(self, name: str) -> None:
+        """Ask for a file name, then export map ``name`` (the dialog's answer)."""
+        path = ask_export_path(self.parent, name, self.folder)
+        if path is None:
+            return
+        self.folder = path.parent
+        try:
+            png, npy = self.export(name, path)
+        except FesguiError as exc:
+            self.status.setText(str(exc))
+        else:
+            self.status.setText("")
+            self.status.setToolTip(f"last export: {png} and {npy}")
+
+
 class PixelImageItem(pg.ImageItem):
     """An ImageItem in row-major order that reports left clicks as ``(row, col)`` and the
     pixel under the mouse as ``sigPixelHovered(row, col)`` (``(-1, -1)`` when it leaves)."""

@@ -20,6 +20,7 @@ whenever the selection changes.
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -115,10 +116,11 @@ class InspectorPanel(QtWidgets.QWidget):
         self.graphics.setMinimumHeight(300)
         outer.addWidget(self.graphics, stretch=3)
         top = self.graphics.addLayout(row=0, col=0)
-        self.crop_map = views.MapItem(top, "crop", "input x (click)", "image",
-                                      on_click=self.select_pixel)
+        self.crop_map = views.MapItem(top, "overview", "input x (click)", "image",
+                                      on_click=self.select_pixel, on_export=self._ask_export)
         weights = self.graphics.addLayout(row=0, col=1)
-        self.weights_map = views.MapItem(weights, "weights", "weights w", "signed")
+        self.weights_map = views.MapItem(weights, "weights", "weights w", "signed",
+                                         on_export=self._ask_export)
         self.weights_map.item.sigPixelHovered.connect(self._hover_tap)
         self.weights_bar = pg.ColorBarItem(
             values=(-1, 1), colorMap=views.colormap("signed"), interactive=False, width=12)
@@ -127,7 +129,8 @@ class InspectorPanel(QtWidgets.QWidget):
         weights.addItem(self.weights_bar, row=1, col=1)
         self._weight_texts: list[pg.TextItem] = []
         bottom = self.graphics.addLayout(row=1, col=0)
-        self.patch_map = views.MapItem(bottom, "patch", "patch x", "image")
+        self.patch_map = views.MapItem(bottom, "patch", "patch x", "image",
+                                       on_export=self._ask_export)
         self.footprint = self.graphics.addPlot(row=1, col=1)
         self.footprint.setTitle("taps (dy, dx)", size="9pt")
         self.footprint.setAspectLocked(True)
@@ -195,6 +198,9 @@ class InspectorPanel(QtWidgets.QWidget):
         self.status_label.setWordWrap(True)
         self.status_label.setStyleSheet("color: #c0392b")
         outer.addWidget(self.status_label)
+        self._exporter = views.MapExporter(
+            self, {item.name: item for item in (self.crop_map, self.weights_map,
+                                                self.patch_map)}, self.status_label)
 
     # ------------------------------------------------------------------ public API
     def set_model(self, model: Any) -> None:
@@ -261,7 +267,15 @@ class InspectorPanel(QtWidgets.QWidget):
             raise FesguiError(f"channel={channel} does not exist: use {way}")
         self.channel_combo.setCurrentIndex(channel)
 
+    def export_map(self, name: str, path: str | Path) -> tuple[Path, Path]:
+        """Write ``"weights"`` (r x r), ``"patch"`` (r x r) or ``"overview"`` (the input
+        crop, or the bias before a face) to ``<stem>.png`` and ``<stem>.npy``, atomically."""
+        return self._exporter.export(name, path)
+
     # ------------------------------------------------------------------ events
+    def _ask_export(self, name: str) -> None:
+        self._exporter.ask(name)
+
     def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt naming)
         step = ARROWS.get(QtCore.Qt.Key(event.key()))
         if step is None or self._pixel is None:

@@ -74,7 +74,6 @@ class ModelMapsPanel(QtWidgets.QWidget):
         self._tap = 0
         self._alpha_key: tuple | None = None  # params the alpha views were drawn for
         self.importance: tuple[float, float] | None = None
-        self._export_dir: Path | None = None  # the folder of the last export
         self._build()
         self._refresh_model()
 
@@ -155,6 +154,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
         self.status_label.setWordWrap(True)
         self.status_label.setStyleSheet("color: #c0392b")
         outer.addWidget(self.status_label)
+        self._exporter = views.MapExporter(self, self.maps, self.status_label)
 
     # ------------------------------------------------------------------ public API
     def set_model(self, model: Any) -> None:
@@ -223,10 +223,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
     def export_map(self, name: str, path: str | Path) -> tuple[Path, Path]:
         """Write map ``name`` to ``<path stem>.png`` (as drawn) and ``<path stem>.npy``
         (the raw float values); both atomically."""
-        if name not in self.maps:
-            raise FesguiError(f"no map called {name!r}: use one of {', '.join(self.maps)}")
-        item = self.maps[name]
-        return views.export_map(path, item.data, item.kind)
+        return self._exporter.export(name, path)
 
     def columns(self) -> int:
         """How many maps sit side by side (follows the panel's width)."""
@@ -267,17 +264,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
         self.hover_label.setText(f"{name} at ({row}, {col}) = {shown}")
 
     def _ask_export(self, name: str) -> None:
-        path = views.ask_export_path(self, name, self._export_dir)
-        if path is None:
-            return
-        self._export_dir = path.parent
-        try:
-            png, npy = self.export_map(name, str(path))
-        except FesguiError as exc:
-            self.status_label.setText(str(exc))
-        else:
-            self.status_label.setText("")
-            self.export_button.setToolTip(f"last export: {png} and {npy}")
+        self._exporter.ask(name)
 
     # ------------------------------------------------------------------ drawing
     def _centre_tap(self) -> int:

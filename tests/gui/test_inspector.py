@@ -538,3 +538,36 @@ def test_maps_reflow_to_the_panel_width_and_stay_clickable(maps, qtbot):
         qtbot.mouseClick(maps.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     assert blocker.args == [11, 6]
     assert np.array_equal(maps.maps["s"].item.image, l1_map(model))
+
+
+def test_inspector_exports_the_receptive_field(inspector, tmp_path):
+    model, crop = fitted("mr-per-channel")
+    params = RefineParams()
+    inspector.set_model(model)
+    inspector.set_face(face_for(model, crop, params), params)
+    inspector.select_pixel(5, 6)
+    inspector.set_channel(2)
+    png, npy = inspector.export_map("weights", tmp_path / "w")
+    assert np.array_equal(np.load(npy), model.weights_[2, 5, 6].reshape(3, 3))
+    assert png.stat().st_size > 0
+    _, npy = inspector.export_map("patch", tmp_path / "x.png")
+    assert np.load(npy)[1, 1] == pytest.approx(float(crop[5, 6, 2]))
+
+
+def test_export_dialog_writes_or_reports(maps, tmp_path, monkeypatch):
+    from PySide6 import QtWidgets
+
+    model, _ = fitted("mr-shared")
+    maps.set_model(model)
+    answer = {"path": str(tmp_path / "s_map.png")}
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (answer["path"], "")))
+    maps.export_button.menu().actions()[4].trigger()  # "L1 norm s"
+    assert np.array_equal(np.load(tmp_path / "s_map.npy"), l1_map(model))
+    assert (tmp_path / "s_map.png").exists() and maps.status_label.text() == ""
+    answer["path"] = str(tmp_path / "gone" / "s.png")
+    maps.export_button.menu().actions()[4].trigger()
+    assert "does not exist" in maps.status_label.text()  # shown, not raised
+    answer["path"] = ""  # the dialog was cancelled
+    maps.export_button.menu().actions()[4].trigger()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s_map.npy", "s_map.png"]
