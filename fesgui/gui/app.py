@@ -95,4 +95,7 @@ def run_app(args: argparse.Namespace) -> int:
         print(f"fesgui: window shown in {shown_after[0]:.2f} s; processed "
               f"{c.worker.frames_processed} live frames, drew {c.frames_shown} results "
               f"({c.faces_shown} with a face)", file=sys.stderr)
+        if c.last_info is not None and c.last_info.kind == "live":
+            print(f"fesgui: last live frames: {c.fps():.1f} fps drawn; "
+                  f"{c._stats_text(c.last_info)}", file=sys.stderr)
     return int(code)

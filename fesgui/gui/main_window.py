@@ -91,7 +91,7 @@ class MainWindow(QMainWindow):
         self._inspect_timer = QTimer(self)
         self._inspect_timer.setSingleShot(True)
         self._inspect_timer.setInterval(int(INSPECT_PERIOD * 1000))
-        self._inspect_timer.timeout.connect(self._update_inspection)
+        self._inspect_timer.timeout.connect(lambda: self._update_inspection(only_visible=True))
         self._build_views()
         self._build_docks()
         self.files = FileActions(self)
@@ -230,8 +230,8 @@ class MainWindow(QMainWindow):
         self.refine_panel.params_changed.connect(g(c.set_params))
         self.refine_panel.reset_requested.connect(g(c.reset_params))
         self.lost_banner.button.clicked.connect(g(self._retry))
-        self.inspector_dock.visibilityChanged.connect(lambda _on: self._update_inspection())
-        self.maps_dock.visibilityChanged.connect(lambda _on: self._update_inspection())
+        for dock in (self.inspector_dock, self.maps_dock):
+            dock.visibilityChanged.connect(lambda on: on and self._update_inspection())
         # controller -> views
         c.result_ready.connect(self.draw_result)
         c.status.connect(self.show_status)
@@ -324,20 +324,25 @@ class MainWindow(QMainWindow):
         else:
             self.crop_views.set_images(face.crop, face.output, face.refined)
         self._face, self._face_params = face, info.params
-        if info.kind == "live" and time.perf_counter() - self._inspected_at < INSPECT_PERIOD:
+        if info.kind != "live":
+            self._update_inspection()
+        elif time.perf_counter() - self._inspected_at < INSPECT_PERIOD:
             self._inspect_timer.start()  # live: at most ~7 updates/s, and always the last frame
         else:
-            self._update_inspection()
+            self._update_inspection(only_visible=True)
 
-    def _update_inspection(self) -> None:
-        """Send the current face to the inspector docks that are visible (hidden ones catch
-        up when shown)."""
+    def _update_inspection(self, only_visible: bool = False) -> None:
+        """Send the current face to the Inspector and Model maps panels.
+
+        Stills update both; live frames only the panels on screen (a tab behind another is
+        not), which catch up when shown and when the stream stops.
+        """
         if not hasattr(self, "_face") or self.inspector is None:
             return
         self._inspect_timer.stop()
         self._inspected_at = time.perf_counter()
         for dock, panel in ((self.inspector_dock, self.inspector), (self.maps_dock, self.maps)):
-            if dock.isVisible() or not self.isVisible():
+            if not only_visible or (dock.isVisible() and not dock.visibleRegion().isEmpty()):
                 panel.set_face(self._face, self._face_params)
 
     def _model_changed(self, model: Any, entry: Any) -> None:
@@ -359,8 +364,10 @@ class MainWindow(QMainWindow):
         if running:
             self.lost_banner.hide()
             self.set_placing(False)
-        elif self.record_action.isChecked():
-            self.record_action.setChecked(False)
+        else:
+            self._update_inspection()  # the last live frame, in every panel
+            if self.record_action.isChecked():
+                self.record_action.setChecked(False)
 
     def _source_opened(self, kind: str, where: str) -> None:
         self.set_placing(False)
