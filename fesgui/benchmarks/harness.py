@@ -249,7 +249,10 @@ def format_table(sections: Sequence[Section]) -> str:
             target = r.target
             if r.met is not None:
                 target = f"{target} {'OK' if r.met else 'MISSED'}"
-            lines.append((r.bench, r.case, r.metric, _cell(r.value, r.unit), base, ratio, target))
+            value = _cell(r.value, r.unit)
+            if isinstance(r.value, Summary) and "latency" in r.metric:
+                value += f" p95 {_sig(r.value.p95, 3)}"
+            lines.append((r.bench, r.case, r.metric, value, base, ratio, target))
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
               for i, h in enumerate(header)]
     out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(),
