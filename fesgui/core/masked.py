@@ -12,18 +12,18 @@ difference is summed over samples once and shifted copies of it are gathered int
 (r^2+1) x (r^2+1) systems of all pixels, which are then solved in one batched
 ``np.linalg.solve`` (float64) per block of rows.
 
-Predict pads the input once and accumulates one whole-image multiply-add per tap
-(float32), broadcasting a shared weight set over the three channels.
+Predict applies each weight set as a ``scipy.sparse`` DIA matrix (one diagonal per tap):
+one fused multiply-add pass per tap in C, float32; a shared weight set serves all three
+channels.
 """
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
+import scipy.sparse as sp
 
 from fesgui.core.base import Model, check_color, check_lam, check_pairs, sample_sets
-from fesgui.core.geometry import check_size_dilation, reach, tap_offsets, valid_tap_mask_offsets
+from fesgui.core.geometry import check_size_dilation, tap_offsets, valid_tap_mask_offsets
 
 #: bound on the float64 system block built at once during fit (bytes)
 _BLOCK_BYTES = 48 * 2**20
@@ -122,29 +122,37 @@ class MaskedRegression(Model):
         return self
 
     # ------------------------------------------------------------------ predict
-    # Each tap is one multiply and one add on whole images; buffers are per thread and
-    # reused (their zero padding is never written).
-    # * planar layout (sizes > 1): every (image, channel) plane is zero-padded by
-    #   p = reach into rows of width Wp = W + 2p and flattened (plus a 2p tail). Output
-    #   pixel (y, x) sits at flat index y * Wp + x of a length L = H * Wp grid and tap
-    #   (dy, dx) reads the contiguous slice starting at (p + dy) * Wp + p + dx. The weights
-    #   broadcast over channels along an outer axis (a shared set is not expanded 3x);
-    #   grid columns x >= W are scratch and dropped.
-    # * size 1 (Pixel-RR): y = w x + b elementwise.
-    def _planar_weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(weights (T, K, L), bias (K, L), starts (T,))`` float32 on the padded grid."""
-        if "planar" not in self._cache:
+    # Sizes > 1: the weights of tap (dy, dx) lie on one diagonal, offset dy * W + dx, of
+    # the D x D matrix that maps an image plane (row-major) to the output plane, so each
+    # weight set is a scipy.sparse DIA matrix with size^2 diagonals. Its matvec is the
+    # shift-accumulate kernel in C: one fused multiply-add pass per tap over contiguous
+    # memory, in float32. Entries that would wrap to the next image row are padded taps,
+    # whose weights are exactly 0. Size 1 (Pixel-RR) is y = w x + b elementwise.
+    def _diagonals(self) -> list[sp.dia_matrix]:
+        """One ``(D, D)`` float32 DIA matrix per weight set (bias kept apart)."""
+        if "dia" not in self._cache:
             K, H, W, T = self.weights_.shape
-            p = reach(int(self.size), int(self.dilation))
-            wp = W + 2 * p
-            w = np.zeros((T, K, H, wp), np.float32)
-            w[..., :W] = np.moveaxis(self.weights_, 3, 0)
-            b = np.zeros((K, H, wp), np.float32)
-            b[..., :W] = self.bias_
+            D = H * W
             taps = self.taps()
-            starts = (p + taps[:, 0]) * wp + p + taps[:, 1]
-            self._cache["planar"] = (w.reshape(T, K, H * wp), b.reshape(K, H * wp), starts)
-        return self._cache["planar"]
+            # on narrow images two taps can share a diagonal; at every pixel at most one
+            # of them is inside the image (the other's weight is 0), so they are summed
+            offsets, which = np.unique(taps[:, 0] * W + taps[:, 1], return_inverse=True)
+            mats = []
+            for k in range(K):
+                w = self.weights_[k].reshape(D, T)
+                data = np.zeros((len(offsets), D), np.float32)
+                for t in range(T):  # data[d, j] = A[j - offset_d, j]
+                    d = which[t]
+                    off = int(offsets[d])
+                    if abs(off) >= D:  # lands outside the image for every pixel
+                        continue
+                    if off >= 0:
+                        data[d, off:] += w[:D - off, t]
+                    else:
+                        data[d, :D + off] += w[-off:, t]
+                mats.append(sp.dia_matrix((data, offsets), shape=(D, D)))
+            self._cache["dia"] = mats
+        return self._cache["dia"]
 
     def _pixel_weights(self, rgb: bool) -> tuple[np.ndarray, np.ndarray]:
         """Size-1 weights and bias ``(H, W[, 3])`` float32, expanded over channels."""
@@ -159,20 +167,6 @@ class MaskedRegression(Model):
             self._cache[key] = (np.ascontiguousarray(w), np.ascontiguousarray(b))
         return self._cache[key]
 
-    def _buffers(self, kind: str, padded_shape: tuple[int, ...], scratch_shape: tuple[int, ...]
-                 ) -> tuple[np.ndarray, np.ndarray]:
-        """Per-thread reusable ``(zero-padded input, scratch)`` float32 buffers."""
-        local = self._cache.setdefault("local", threading.local())
-        if not hasattr(local, "bufs"):
-            local.bufs = {}
-        shapes = (padded_shape, scratch_shape)
-        bufs = local.bufs.get(kind)
-        if bufs is None or bufs[0] != shapes:  # keep one batch shape per kind
-            bufs = (shapes, np.zeros(padded_shape, np.float32),
-                    np.empty(scratch_shape, np.float32))
-            local.bufs[kind] = bufs
-        return bufs[1], bufs[2]
-
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Output for ``X`` ``(H, W[, 3])`` or ``(N, H, W[, 3])`` in [0, 1]: float32, same shape."""
         batch, single = self._check_input(X)
@@ -180,33 +174,17 @@ class MaskedRegression(Model):
             w1, b1 = self._pixel_weights(batch.ndim == 4)
             result = np.multiply(w1, batch)
             result += b1
-        else:
-            result = self._predict_planar(batch)
-        return result[0] if single else result
-
-    def _predict_planar(self, batch: np.ndarray) -> np.ndarray:
+            return result[0] if single else result
         H, W = self._image_size
-        p = reach(int(self.size), int(self.dilation))
-        wp, L = W + 2 * p, H * (W + 2 * p)
-        n, c = batch.shape[0], (3 if batch.ndim == 4 else 1)
-        w, b, starts = self._planar_weights()
-        padded, scratch = self._buffers("planar", (n, c, (H + 2 * p) * wp + 2 * p), (n, c, L))
-        planes = padded[..., :(H + 2 * p) * wp].reshape(n, c, H + 2 * p, wp)
-        if c == 1:
-            planes[:, 0, p:p + H, p:p + W] = batch
-        else:
-            for ch in range(3):
-                planes[:, ch, p:p + H, p:p + W] = batch[..., ch]
-        out = np.multiply(w[0], padded[..., starts[0]:starts[0] + L])
-        for a in range(1, len(starts)):
-            np.multiply(w[a], padded[..., starts[a]:starts[a] + L], out=scratch)
-            out += scratch
-        out += b
-        grid = out.reshape(n, c, H, wp)
+        mats = self._diagonals()
+        bias = self.bias_.reshape(len(mats), H * W)
         result = np.empty(batch.shape, np.float32)
-        if c == 1:
-            result[...] = grid[:, 0, :, :W]
-        else:
-            for ch in range(3):
-                result[..., ch] = grid[:, ch, :, :W]
-        return result
+        planes = [(batch, result)] if batch.ndim == 3 else \
+            [(batch[..., c], result[..., c]) for c in range(3)]
+        for c, (src, dst) in enumerate(planes):
+            k = c if len(mats) == 3 else 0
+            for n in range(batch.shape[0]):
+                y = mats[k] @ np.ascontiguousarray(src[n]).reshape(H * W)
+                y += bias[k]
+                dst[n] = y.reshape(H, W)
+        return result[0] if single else result

@@ -228,3 +228,16 @@ def test_predict_from_several_threads_uses_separate_buffers(rgb_pairs):
         results = list(pool.map(model.predict, [X[n % len(X)] for n in range(40)]))
     for n, y in enumerate(results):
         np.testing.assert_array_equal(y, expected[n % len(X)])
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 2), (1, 5), (6, 1)])
+def test_windows_wider_than_the_image(shape):
+    """Taps that land beyond a narrow image (several rows away in flat order) stay 0."""
+    rng = np.random.default_rng(11)
+    X = rng.random((6, *shape, 3)).astype(np.float32)
+    T = rng.random((6, *shape, 3)).astype(np.float32)
+    model = MaskedRegression(size=5, dilation=2, color="per-channel").fit(X, T)
+    w_ref, b_ref = naive_fit(X, T, 5, 2, LAM, "per-channel")
+    np.testing.assert_allclose(model.weights_, w_ref, atol=1e-6)
+    ref = naive_predict(w_ref, b_ref, X[0], 5, 2)
+    np.testing.assert_allclose(model.predict(X[0]), ref, atol=1e-5)
