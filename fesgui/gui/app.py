@@ -97,5 +97,5 @@ def run_app(args: argparse.Namespace) -> int:
               f"({c.faces_shown} with a face)", file=sys.stderr)
         if c.last_info is not None and c.last_info.kind == "live":
             print(f"fesgui: last live frames: {c.fps():.1f} fps drawn; "
-                  f"{c._stats_text(c.last_info)}", file=sys.stderr)
+                  f"{c.stats_text(c.last_info)}", file=sys.stderr)
     return int(code)

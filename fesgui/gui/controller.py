@@ -207,21 +207,16 @@ class Controller(QObject):
 
         self.set_params(RefineParams())
 
-    def effective_params(self) -> Any:
-        """The params with the model's default radius and sigma filled in (for display)."""
-        radius, sigma = self.defaults
-        p = self.params
-        return replace(p, dilation_radius=p.dilation_radius if p.dilation_radius is not None
-                       else radius, blur_sigma=p.blur_sigma if p.blur_sigma is not None else sigma)
-
     # ---- still images ----
     def open_path(self, path: str | Path) -> None:
-        """Open a photo, a folder of photos or a video file."""
+        """Open a photo, a folder of photos, a video file, or a model file (.npz)."""
         path = Path(path).expanduser()
         if path.is_dir():
             self.open_folder(path)
         elif not path.exists():
             raise FesguiError(f"{path} does not exist: check the path")
+        elif path.suffix.lower() == ".npz":
+            self.select_model(path)
         elif path.suffix.lower() in VIDEO_SUFFIXES:
             self.open_video(path)
         else:
@@ -417,7 +412,7 @@ class Controller(QObject):
         self.frames_shown += 1
         self.faces_shown += bool(result.faces)
         self._arrivals.append(time.perf_counter())
-        self.stats.emit(self._stats_text(info))
+        self.stats.emit(self.stats_text(info))
         if result.message:
             self.status.emit(result.message)
         if info.kind == "live":
@@ -436,7 +431,8 @@ class Controller(QObject):
         span = self._arrivals[-1] - self._arrivals[0]
         return (len(self._arrivals) - 1) / span if span > 0 else 0.0
 
-    def _stats_text(self, info: FrameInfo) -> str:
+    def stats_text(self, info: FrameInfo) -> str:
+        """'24.8 fps · dropped 3 · capture 1.2 · landmarks 4.0 · … ms' for a result."""
         parts = [f"{k} {info.timings[k]:.1f}" for k in STAGES if k in info.timings]
         text = " · ".join(parts) + " ms" if parts else ""
         if info.kind == "live":

@@ -72,6 +72,26 @@ def test_zero_models_says_so_and_offers_loading_a_file(qtbot, tmp_path, monkeypa
     win.close()
 
 
+def test_without_a_model_the_photo_shows_unchanged(qtbot, tmp_path, monkeypatch, detector,
+                                                   face_file, face, model_files):
+    from fesgui.gui.main_window import MainWindow
+
+    empty = tmp_path / "no_models"
+    empty.mkdir()
+    monkeypatch.setenv("FESGUI_MODELS", str(empty))
+    win = MainWindow(landmarks_factory=lambda video: detector)
+    qtbot.addWidget(win)
+    win.show()
+    result = open_and_wait(qtbot, win, face_file)
+    assert np.array_equal(win.frame_view.image.image, face[0])
+    assert result.faces == [] and "no model loaded" in win.statusBar().currentMessage()
+    # dropping a model file on the window loads it and re-runs the photo
+    with qtbot.waitSignal(win.controller.model_changed, timeout=10000):
+        win.controller.open_path(model_files["mr3"])
+    assert settle(qtbot, win).faces
+    win.close()
+
+
 def test_open_image_shows_the_pipeline_result(qtbot, window, face_file, face, model_files,
                                               monkeypatch):
     load_model(qtbot, window, model_files["mr3"])
@@ -98,7 +118,7 @@ def test_open_image_shows_the_pipeline_result(qtbot, window, face_file, face, mo
     assert window.statusBar().currentMessage() != ""
 
 
-def test_every_slider_changes_the_output(qtbot, window, face_file, model_files):
+def test_every_slider_changes_the_output(qtbot, window, face_file, model_files, detector):
     load_model(qtbot, window, model_files["mr3"])
     open_and_wait(qtbot, window, face_file)
     panel = window.refine_panel
@@ -119,6 +139,7 @@ def test_every_slider_changes_the_output(qtbot, window, face_file, model_files):
         pipe = Pipeline(model, landmarks=FakeLandmarks(after.faces[0].landmarks.points),
                         params=window.controller.params)
         assert np.array_equal(pipe.process(after.frame).composite, after.composite), name
+    assert detector.calls == 1  # slider moves re-use the photo's landmarks
     # RMR off: the refined view shows the raw output
     before = settle(qtbot, window)
     panel.enabled.setChecked(False)
