@@ -194,6 +194,10 @@ class ModelMapsPanel(QtWidgets.QWidget):
         for item in self.maps.values():
             item.set_marker(*self._pixel)
 
+    def selected_pixel(self) -> tuple[int, int] | None:
+        """The pixel outlined on the maps (set by :meth:`select_pixel` or a click)."""
+        return self._pixel
+
     def set_tap(self, tap: int) -> None:
         """Show the weights of tap number ``tap`` (row-major in the r x r window)."""
         if self._model is None:

@@ -397,6 +397,7 @@ def test_clicking_a_map_reports_the_pixel(maps, qtbot):
     assert blocker.args == [20, 2]
     marker = maps.maps["s"].marker
     assert marker.isVisible() and marker.rect() == QtCore.QRectF(2, 20, 1, 1)
+    assert maps.selected_pixel() == (20, 2)
 
 
 def test_export_writes_png_and_npy(maps, tmp_path):
