@@ -74,6 +74,62 @@ def test_kr_rows(predict_fit_kr):
     assert any(r.baseline_name == "direct kernel" for r in sec.rows)
 
 
+def test_pipeline_rows():
+    (sec,) = benchmarks.run(["pipeline"], TINY)
+    _check_section(sec, "pipeline")
+    metrics = {r.metric for r in sec.rows}
+    for stage in ("read", "landmarks", "align", "synthesize", "refine", "paste"):
+        assert f"latency {stage} (wall)" in metrics
+    fps = [r for r in sec.rows if r.metric == "frames per second (wall)"]
+    assert len(fps) == len(TINY.live_crops)
+    assert f"{TINY.live_frames} of {TINY.live_frames} frames had a face" in fps[0].note
+
+
+def test_memory_rows():
+    (sec,) = benchmarks.run(["memory"], TINY)
+    _check_section(sec, "memory")
+    assert any(r.metric == "peak RSS" and r.unit == "MiB" for r in sec.rows)
+    params = [r for r in sec.rows if r.metric == "parameters"]
+    assert params and all(float(r.value).is_integer() for r in params)
+
+
+def test_gui_rows():
+    (sec,) = benchmarks.run(["gui"], TINY)
+    assert sec.skipped is None, sec.skipped + "\n" + "\n".join(sec.notes)
+    by_metric = {r.metric: r for r in sec.rows}
+    fps = by_metric["frames drawn per second (wall)"].value
+    assert math.isfinite(fps) and fps >= 0  # 0 when the slowed-down app drew nothing yet
+    assert by_metric["peak RSS"].value > 50
+    assert by_metric["window shown after"].value > 0
+
+
+def test_param_count_against_explicit_window_count():
+    from fesgui.benchmarks.memory import param_count
+    from fesgui.core import MaskedRegression
+    from fesgui.synthetic import make_pairs
+
+    X, T = make_pairs(3, 8, 10, color=True)
+    model = MaskedRegression(size=3, color="per-channel").fit(X, T)
+    # in-image taps of a 3x3 window on 8x10: interior 9, edges 6, corners 4
+    taps = 6 * 8 * 9 + 2 * (6 + 8) * 6 + 4 * 4
+    assert param_count(model) == 3 * (taps + 8 * 10)
+
+
+def test_parse_app_report():
+    from fesgui.benchmarks.gui_worker import parse_app_report
+
+    text = ("fesgui: window shown in 1.04 s; processed 33 live frames, drew 13 results "
+            "(12 with a face)\nfesgui: last live frames: 5.4 fps drawn; 5.4 fps · dropped 177 "
+            "· capture 1.8 · landmarks 58.3 · draw 27.0 ms\n")
+    rep = parse_app_report(text)
+    assert rep["processed"] == 33 and rep["drawn"] == 13 and rep["faces"] == 12
+    assert rep["fps_drawn"] == 5.4 and rep["dropped"] == 177
+    assert rep["last_stages_ms"] == {"capture": 1.8, "landmarks": 58.3, "draw": 27.0}
+    assert parse_app_report(text.splitlines()[0])["fps_drawn"] == 0.0
+    with pytest.raises(AssertionError, match="did not print its summary"):
+        parse_app_report("Traceback ...")
+
+
 def test_table_and_json(predict_fit_kr, tmp_path):
     text = format_table(predict_fit_kr)
     assert "MR r=3 24px RGB" in text and "ratio" in text

@@ -74,7 +74,8 @@ class Config:
     live_frames: int = 300
     live_crops: tuple[int, ...] = (128, 256)
     live_train_pairs: int = 12
-    gui_seconds: float = 10.0
+    gui_seconds: float = 15.0
+    memory_app: bool = True            # also measure the app's peak RSS (runs it again)
 
     @classmethod
     def full(cls) -> Config:
@@ -85,7 +86,7 @@ class Config:
         return cls(mode="quick", repeats=9, min_sample_s=0.004, predict_sizes=(128, 256),
                    fit_pairs=40, loop_pixels=150, fit_repeats=3, scaling_pairs=(20, 40),
                    scaling_sizes=(64, 128), scaling_rf=(1, 3, 5), kr_pairs=40,
-                   live_frames=90, gui_seconds=4.0)
+                   live_frames=90, gui_seconds=8.0)
 
     @classmethod
     def tiny(cls) -> Config:
@@ -93,7 +94,8 @@ class Config:
                    predict_rf=(3,), fit_size=16, fit_pairs=6, fit_rf=(3,), loop_pixels=4, fit_repeats=1,
                    scaling_pairs=(4, 6), scaling_sizes=(12, 16), scaling_rf=(1, 3),
                    kr_size=16, kr_pairs=6, live_frames=6, live_crops=(64,),
-                   live_train_pairs=3, gui_seconds=2.0)
+                   live_train_pairs=3, gui_seconds=6.0,
+                   memory_app=False)
 
 
 def parse_only(text: str | None) -> list[str]:

@@ -239,7 +239,8 @@ def format_table(sections: Sequence[Section]) -> str:
     lines: list[tuple[str, ...]] = []
     for sec in sections:
         if sec.skipped:
-            lines.append((sec.name, f"SKIPPED: {sec.skipped}", "", "", "", "", ""))
+            first = sec.skipped.splitlines()[0] if sec.skipped.strip() else "?"
+            lines.append((sec.name, f"SKIPPED: {first}", "", "", "", "", ""))
             continue
         for r in sec.rows:
             ratio = f"{r.ratio.fmt()}x" if r.ratio is not None else ""

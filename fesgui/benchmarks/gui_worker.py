@@ -1,0 +1,132 @@
+"""The live pipeline through the desktop app: GUI worker thread plus drawing (offscreen Qt).
+
+The app runs as a child process exactly as a person starts it,
+``fesgui --camera-file VIDEO --model MODEL --quit-after S``, with
+``QT_QPA_PLATFORM=offscreen`` and a temporary settings folder. The video stands in for a
+camera and is delivered at 60 fps, faster than the 30 fps target, so the figure is what
+the app can draw, not what the source allows. On exit the app prints its own counts
+(see :mod:`fesgui.gui.app`), parsed here; the child's peak RSS and CPU time come from
+``os.wait4``. This module never imports Qt (only :mod:`fesgui.gui` does).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from fesgui.benchmarks import Config, Unavailable
+from fesgui.benchmarks.harness import Row, Section
+
+FPS_TARGET = 30.0
+SOURCE_FPS = 60.0
+_SHOWN = re.compile(r"window shown in ([\d.]+) s; processed (\d+) live frames, drew (\d+) "
+                    r"results \((\d+) with a face\)")
+_LAST = re.compile(r"last live frames: ([\d.]+) fps drawn; (.*)$", re.MULTILINE)
+_STAGE = re.compile(r"([a-z]+) ([\d.]+)(?: ms)?")
+
+
+def app_available() -> str | None:
+    """Why the app cannot run here, or None."""
+    try:
+        import fesgui.gui.app  # noqa: F401  (Qt is imported only inside run_app)
+    except ImportError as exc:
+        return f"the desktop app is not importable: {exc}"
+    return None
+
+
+def model_file(folder: Path, cfg: Config, size: int = 128) -> tuple[Path, str]:
+    """A model file for the app: the shipped one, else a synthetic-fitted one saved."""
+    from fesgui.benchmarks.live import MODEL_NAME, live_model
+    from fesgui.paths import models_dir
+
+    shipped = models_dir() / f"{MODEL_NAME.format(size=size)}.npz"
+    if shipped.is_file():
+        return shipped, f"shipped model {shipped.name}"
+    model, desc = live_model(size, cfg.live_train_pairs)
+    return model.save(folder / "bench_model.npz"), desc
+
+
+def run_app_child(video: Path, model: Path, seconds: float, settings_dir: Path) -> dict:
+    """Run the app on ``video`` for ``seconds``; its stderr, exit code, peak RSS (MiB),
+    CPU seconds (user + system) and wall seconds."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", FESGUI_SETTINGS_DIR=str(settings_dir))
+    cmd = [sys.executable, "-m", "fesgui", "--camera-file", str(video), "--model", str(model),
+           "--quit-after", f"{seconds:g}"]
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    return {"stderr": stderr, "returncode": proc.returncode,
+            "peak_rss_mib": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "wall_s": time.perf_counter() - t0, "command": " ".join(cmd)}
+
+
+def gui_video(folder: Path, cfg: Config) -> Path:
+    """The astronaut test video at :data:`SOURCE_FPS` frames per second."""
+    from fesgui.benchmarks.testvideo import astronaut_frames, write_video
+
+    w, h = cfg.frame_size
+    return write_video(folder / "astronaut60.avi", astronaut_frames(120, w, h), fps=SOURCE_FPS)
+
+
+def parse_app_report(stderr: str) -> dict:
+    """The counts the app prints with ``--quit-after``. ``fps_drawn`` is 0 when no live
+    frame was drawn. Raises ``AssertionError`` with the stderr tail if the summary line
+    is missing (the app failed)."""
+    m = _SHOWN.search(stderr)
+    if m is None:
+        tail = "\n".join(stderr.strip().splitlines()[-8:])
+        raise AssertionError(f"the app did not print its summary; its stderr ends:\n{tail}")
+    last = _LAST.search(stderr)
+    stats = last.group(2) if last else ""
+    stages = {k: float(v) for k, v in _STAGE.findall(stats) if k not in ("fps", "dropped")}
+    dropped = re.search(r"dropped (\d+)", stats)
+    return {"shown_s": float(m.group(1)), "processed": int(m.group(2)),
+            "drawn": int(m.group(3)), "faces": int(m.group(4)),
+            "fps_drawn": float(last.group(1)) if last else 0.0,
+            "dropped": int(dropped.group(1)) if dropped else 0, "last_stages_ms": stages}
+
+
+def run(cfg: Config) -> Section:
+    why = app_available()
+    if why:
+        raise Unavailable(why)
+    section = Section("gui")
+    with tempfile.TemporaryDirectory(prefix="fesgui-bench-gui-") as tmp:
+        tmp = Path(tmp)
+        video = gui_video(tmp, cfg)
+        model, desc = model_file(tmp, cfg)
+        load0 = os.getloadavg()[0]
+        res = run_app_child(video, model, cfg.gui_seconds, tmp)
+        if res["returncode"] != 0:
+            tail = "\n".join(res["stderr"].strip().splitlines()[-8:])
+            raise AssertionError(f"the app exited with {res['returncode']}:\n{tail}")
+        rep = parse_app_report(res["stderr"])
+    case = f"app, {cfg.frame_size[0]}x{cfg.frame_size[1]} video at {SOURCE_FPS:g} fps, crop 128"
+    section.rows.append(Row(
+        "gui", case, "frames drawn per second (wall)", rep["fps_drawn"], "fps",
+        target=f">= {FPS_TARGET:g} fps", met=rep["fps_drawn"] >= FPS_TARGET,
+        note=f"over the last 30 drawn frames; {rep['processed']} frames processed, "
+             f"{rep['drawn']} drawn ({rep['faces']} with a face), {rep['dropped']} dropped "
+             f"in {cfg.gui_seconds:g} s"))
+    section.rows.append(Row("gui", case, "window shown after", rep["shown_s"] * 1e3, "ms"))
+    section.rows.append(Row("gui", case, "CPU cores used", res["cpu_s"] / res["wall_s"], "",
+                            note="child's user + system CPU time / wall time, start-up "
+                                 "included"))
+    section.rows.append(Row("gui", case, "peak RSS", res["peak_rss_mib"], "MiB"))
+    for stage, ms in rep["last_stages_ms"].items():
+        section.rows.append(Row("gui", case, f"last frame {stage} (wall)", ms, "ms"))
+    section.notes.append(f"model: {desc}; command: {res['command']}")
+    section.notes.append(f"load average (1 min) {load0:.1f} before, "
+                         f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
+    section.notes.append("per-stage figures are the app's own timings of the last drawn "
+                         "frame only (one sample each)")
+    return section
