@@ -70,6 +70,27 @@ def test_app_runs_a_video_as_camera_and_quits_cleanly(tmp_path):
     assert (tmp_path / "settings" / "fesgui.ini").is_file()  # settings saved on quit
 
 
+def test_app_opens_a_photo_given_on_the_command_line(tmp_path):
+    pytest.importorskip("mediapipe", reason="mediapipe is not installed")
+    from skimage import data
+
+    from fesgui.imageio import write_image
+
+    (tmp_path / "models").mkdir()
+    _tiny_model(tmp_path / "models" / "tiny.npz")  # the only installed model: chosen
+    photo = tmp_path / "astronaut.png"
+    write_image(photo, data.astronaut())
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
+               FESGUI_MODELS=str(tmp_path / "models"),
+               FESGUI_SETTINGS_DIR=str(tmp_path / "settings"))
+    out = subprocess.run([sys.executable, "-m", "fesgui", str(photo), "--quit-after", "6"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
+    match = re.search(r"drew (\d+) results \((\d+) with a face\)", out.stderr)
+    assert match and int(match.group(2)) >= 1, out.stderr
+
+
 def test_app_reports_a_bad_camera_argument_in_one_line(tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
                FESGUI_MODELS=str(tmp_path), FESGUI_SETTINGS_DIR=str(tmp_path / "settings"))

@@ -205,8 +205,8 @@ class MainWindow(QMainWindow):
                                            lambda on: self.frame_view.set_overlay_visible(on),
                                            "Ctrl+L", checkable=True)
         self.overlay_action.setChecked(True)
-        self._action(view_menu, "Full screen", self.toggle_fullscreen, "F11")
-        self._action(view_menu, "Full screen ", self.toggle_fullscreen, "Ctrl+F").setVisible(False)
+        self._action(view_menu, "Full screen", self.toggle_fullscreen).setShortcuts(
+            [QKeySequence("F11"), QKeySequence("Ctrl+F")])
         view_menu.addSeparator()
         for dock in (self.input_dock, self.model_dock, self.refine_dock, self.inspector_dock,
                      self.maps_dock):

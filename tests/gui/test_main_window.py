@@ -344,10 +344,15 @@ def test_drop_a_file_on_the_window_opens_it(qtbot, window, face_file, model_file
     assert window.controller.frame_path == face_file
 
 
-def test_shortcuts_exist(window):
-    shortcuts = {a.shortcut().toString() for a in window.actions()}
-    for key in ("Ctrl+O", "Ctrl+S", "Space", "Ctrl+R", "Ctrl+Q", "F11"):
+def test_shortcuts_exist(window, qtbot):
+    shortcuts = {k.toString() for a in window.actions() for k in a.shortcuts()}
+    for key in ("Ctrl+O", "Ctrl+S", "Space", "Ctrl+R", "Ctrl+Q", "F11", "Ctrl+F", "Ctrl+L"):
         assert key in shortcuts, key
+    window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(window.isFullScreen, timeout=2000)
+    qtbot.keyClick(window, Qt.Key.Key_F11)
+    qtbot.waitUntil(lambda: not window.isFullScreen(), timeout=2000)
 
 
 def test_settings_survive_a_restart(qtbot, models_dir, model_files, detector, face_file,
