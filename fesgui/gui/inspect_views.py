@@ -114,6 +114,20 @@ def ask_export_path(parent: QtWidgets.QWidget, name: str, folder: Path | None = 
     return Path(path) if path else None
 
 
+class CompactGraphics(pg.GraphicsLayoutWidget):
+    """A GraphicsLayoutWidget that asks for a modest size (``hint``), so that in a
+    scrolling dock the views do not push the text below them out of sight; it still
+    grows with the window."""
+
+    def __init__(self, hint: tuple[int, int]) -> None:
+        super().__init__()
+        self._hint = QtCore.QSize(*hint)
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+
+    def sizeHint(self) -> QtCore.QSize:  # noqa: N802 (Qt naming)
+        return self._hint
+
+
 class MapExporter:
     """Export of a panel's named maps: the file dialog, the last folder used, and problems
     shown in the panel's status label (a FesguiError from a dialog is never raised)."""

@@ -111,8 +111,7 @@ class InspectorPanel(QtWidgets.QWidget):
             spin.valueChanged.connect(self._spin_changed)
         self.channel_combo.currentIndexChanged.connect(lambda _i: self._refresh())
 
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.graphics = views.CompactGraphics((320, 330))
         self.graphics.setMinimumHeight(300)
         outer.addWidget(self.graphics, stretch=3)
         top = self.graphics.addLayout(row=0, col=0)
@@ -177,9 +176,9 @@ class InspectorPanel(QtWidgets.QWidget):
         grid.addWidget(self.note_label, len(ARITHMETIC_ROWS), 0, 1, 2)
         outer.addWidget(box)
 
-        self.curve_plot = pg.PlotWidget(title="transfer curve")
-        self.curve_plot.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
-        self.curve_plot.setMinimumHeight(140)
+        self.curve_view = views.CompactGraphics((320, 170))
+        self.curve_view.setMinimumHeight(140)
+        self.curve_plot = self.curve_view.addPlot(title="transfer curve")
         self.curve_plot.setLabel("bottom", "input level (0..255)")
         # the core gives levels as v / 255: the axis shows them as 8-bit levels
         self.curve_plot.getAxis("bottom").setScale(255.0)
@@ -192,7 +191,7 @@ class InspectorPanel(QtWidgets.QWidget):
         self.curve_marker = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(255, 200, 0))
         self.curve_plot.addItem(self.curve_marker_line)
         self.curve_plot.addItem(self.curve_marker)
-        outer.addWidget(self.curve_plot, stretch=1)
+        outer.addWidget(self.curve_view, stretch=1)
 
         self.status_label = QtWidgets.QLabel("")
         self.status_label.setWordWrap(True)

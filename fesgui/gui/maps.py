@@ -104,8 +104,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
         bar.addWidget(self.export_button)
         outer.addLayout(bar)
 
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.graphics = views.CompactGraphics((480, 480))
         outer.addWidget(self.graphics, stretch=1)
         self.maps: dict[str, views.MapItem] = {}
         self._cells: list[Any] = []  # the grid cells in screen order (maps, importance)
