@@ -86,8 +86,9 @@ def model_size(model) -> tuple[int, int]:
 class Pipeline:
     """Frame -> :class:`FrameResult` with a given model.
 
-    ``landmarks``: the face finder; ``None`` creates a MediaPipe FaceMesh (photo mode) the
-    first time a frame without manual landmarks needs one. ``model``, ``params`` and
+    ``landmarks``: the face finder; ``None`` creates a MediaPipe FaceMesh (photo mode, up to
+    4 faces with ``all_faces``, else 1) the first time a frame without manual landmarks
+    needs one. ``model``, ``params`` and
     ``all_faces`` may be changed between calls; the alpha map is recomputed only when the
     model or the refinement numbers change. Not thread-safe: use one per thread.
     """
@@ -197,10 +198,13 @@ class Pipeline:
         return FaceResult(lm, np.eye(2, 3), x, y, refined, final)
 
     def _detect(self, frame: np.ndarray) -> list[FaceLandmarks]:
+        wanted = 4 if self.all_faces else 1
+        if self._owned_source and getattr(self.landmarks, "max_faces", wanted) != wanted:
+            self.close()  # all_faces changed: restart the detector we made
         if self.landmarks is None:
             from fesgui.align.mediapipe_source import MediaPipeSource
 
-            self.landmarks = MediaPipeSource(video=False)
+            self.landmarks = MediaPipeSource(video=False, max_faces=wanted)
             self._owned_source = True
         return list(self.landmarks.detect(frame))
 

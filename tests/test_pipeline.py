@@ -201,3 +201,32 @@ def test_model_without_size_is_refused():
 
     with pytest.raises(FesguiError, match="image_size"):
         _ = Pipeline(NoSize(), FakeSource()).crop_size
+
+
+def test_own_detector_follows_all_faces(monkeypatch, model):
+    """Without a landmark source the pipeline starts one, sized for one face or all."""
+    import fesgui.align.mediapipe_source as mps
+
+    made = []
+
+    class Recorder:
+        def __init__(self, video=False, max_faces=4):
+            self.max_faces = max_faces
+            self.closed = False
+            made.append(self)
+
+        def detect(self, image):
+            return []
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(mps, "MediaPipeSource", Recorder)
+    frame, _ = _frame(seed=14)
+    with Pipeline(model) as p:
+        p.process(frame)
+        p.all_faces = True
+        p.process(frame)
+        p.process(frame)
+    assert [r.max_faces for r in made] == [1, 4]
+    assert all(r.closed for r in made)

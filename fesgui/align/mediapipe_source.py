@@ -28,6 +28,25 @@ KEY_INDICES = (LEFT_IRIS, RIGHT_IRIS, NOSE_TIP, LEFT_MOUTH, RIGHT_MOUTH)
 N_MESH = 468
 
 
+def _tile_origins(h: int, w: int, side: int) -> list[tuple[int, int]]:
+    """(y0, x0) of square tiles of ``side`` covering an h x w image, overlapping by half."""
+    def starts(n: int) -> list[int]:
+        if n <= side:
+            return [0]
+        out = list(range(0, n - side, max(1, side // 2)))
+        return out + [n - side]
+
+    return [(y, x) for y in starts(h) for x in starts(w)]
+
+
+def _overlap(a: tuple, b: tuple) -> float:
+    """Intersection over the smaller of two boxes (x0, y0, x1, y1)."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy / smaller if smaller > 0 else 0.0
+
+
 @contextlib.contextmanager
 def _quiet_stderr() -> Iterator[None]:
     """Silence the C++ log lines (TFLite, absl) MediaPipe prints when its graph starts."""
@@ -86,12 +105,55 @@ class MediaPipeSource:
         self._calls = 0
 
     def detect(self, image: np.ndarray) -> list[FaceLandmarks]:
-        """Faces in an (H, W, 3) uint8 RGB image, largest first; [] if none."""
+        """Faces in an (H, W, 3) uint8 RGB image, largest first; [] if none.
+
+        Photo mode only: when fewer than ``max_faces`` faces are found in the whole image,
+        overlapping square tiles are searched too (first of the image's short side, then of
+        half of it), because MediaPipe's face detector sees the whole image at 128x128 and
+        misses small faces in wide or group photos.
+        """
         if self._mesh is None:
             raise FesguiError("the face detector was closed: create a new MediaPipeSource")
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise FesguiError(f"face detection needs an RGB uint8 image, got {image.dtype} "
                               f"{image.shape}: read it with fesgui.imageio.read_image")
+        faces = self._run(image)
+        if not self.video and len(faces) < self.max_faces:
+            faces = self._add_tiled(image, faces)
+        faces.sort(key=lambda f: f.area, reverse=True)
+        return faces[: self.max_faces]
+
+    def _add_tiled(self, image: np.ndarray, faces: list[FaceLandmarks]
+                   ) -> list[FaceLandmarks]:
+        h, w = image.shape[:2]
+        short = min(h, w)
+        sides = []
+        if max(h, w) > 1.25 * short:
+            sides.append(short)
+        if short >= 192:
+            sides.append(short // 2)
+        for side in sides:
+            for y0, x0 in _tile_origins(h, w, side):
+                tile = np.ascontiguousarray(image[y0:y0 + side, x0:x0 + side])
+                margin = 0.02 * side
+                for f in self._run(tile):
+                    bx0, by0, bx1, by1 = f.box
+                    cut = ((bx0 < margin and x0 > 0) or (by0 < margin and y0 > 0)
+                           or (bx1 > side - margin and x0 + side < w)
+                           or (by1 > side - margin and y0 + side < h))
+                    if cut:  # the face runs over an inner tile edge: a neighbour has it
+                        continue
+                    off = np.array([x0, y0], np.float32)
+                    moved = FaceLandmarks(f.points + off, f.mesh + off,
+                                          (bx0 + x0, by0 + y0, bx1 + x0, by1 + y0))
+                    if not any(_overlap(moved.box, g.box) > 0.3 for g in faces):
+                        faces.append(moved)
+            if len(faces) >= self.max_faces:
+                break
+        return faces
+
+    def _run(self, image: np.ndarray) -> list[FaceLandmarks]:
+        """One FaceMesh pass over ``image`` (downscaled to ``max_side`` if needed)."""
         h, w = image.shape[:2]
         scale = 1.0
         small = image
@@ -116,7 +178,6 @@ class MediaPipeSource:
                 points = points[[1, 0, 2, 4, 3]]  # a mirrored or upside-down face
             mesh = xy[:N_MESH]
             faces.append(FaceLandmarks(points, mesh, box_of(mesh)))
-        faces.sort(key=lambda f: f.area, reverse=True)
         return faces
 
     def close(self) -> None:

@@ -92,3 +92,35 @@ def test_missing_mediapipe_is_one_line(monkeypatch):
     with pytest.raises(FesguiError, match="MediaPipe cannot be loaded") as info:
         MediaPipeSource()
     assert "\n" not in str(info.value)
+
+
+def test_faces_side_by_side_are_all_found(astronaut):
+    """A wide photo: the whole-image detector misses both faces, the tiles find them."""
+    from fesgui.align.mediapipe_source import MediaPipeSource
+
+    pair = np.ascontiguousarray(np.hstack([astronaut, astronaut[:, ::-1]]))
+    with MediaPipeSource(video=False, max_faces=4) as src:
+        faces = src.detect(pair)
+    assert len(faces) == 2
+    centres = sorted(float(f.points[:2, 0].mean()) for f in faces)
+    assert centres[0] < 512 < centres[1]
+    # the mirrored copy's eyes are the mirror images of the original's
+    left = min(faces, key=lambda f: f.points[0, 0])
+    right = max(faces, key=lambda f: f.points[0, 0])
+    np.testing.assert_allclose(right.points[:2, 0], sorted(1023 - left.points[:2, 0]), atol=4)
+    with MediaPipeSource(video=False, max_faces=1) as src:
+        assert len(src.detect(pair)) == 1
+
+
+def test_tiles_cover_the_image():
+    from fesgui.align.mediapipe_source import _overlap, _tile_origins
+
+    for h, w, side in [(512, 1024, 512), (1350, 1350, 675), (300, 200, 100), (100, 100, 100)]:
+        covered = np.zeros((h, w), bool)
+        for y0, x0 in _tile_origins(h, w, side):
+            assert 0 <= y0 <= h - min(side, h) and 0 <= x0 <= w - min(side, w)
+            covered[y0:y0 + side, x0:x0 + side] = True
+        assert covered.all()
+    assert _overlap((0, 0, 10, 10), (5, 5, 15, 15)) == 0.25
+    assert _overlap((0, 0, 10, 10), (2, 2, 4, 4)) == 1.0
+    assert _overlap((0, 0, 1, 1), (2, 2, 3, 3)) == 0.0
