@@ -34,7 +34,7 @@ def _pick_model(window, requested: str | None) -> None:
     if saved is not None:
         c.select_model(saved)
     elif entries:
-        c.select_model(entries[0].path)
+        c.select_model(c.default_entry().path)
     else:
         window.show_status("no models installed: use Model ▸ Load model file… to choose one")
 

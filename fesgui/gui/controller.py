@@ -151,6 +151,15 @@ class Controller(QObject):
         self.models_listed.emit(entries)
         return entries
 
+    def default_entry(self) -> ModelEntry | None:
+        """The model to start with: neutral -> happy first, then MR, then the smallest window."""
+        def rank(e: ModelEntry) -> tuple:
+            m = e.meta
+            return ((m.get("source"), m.get("target")) != ("neutral", "happy"),
+                    m.get("method") != "mr", int(m.get("size") or 0), e.name)
+
+        return min(self.entries, key=rank, default=None)
+
     def _entry_for(self, path: Path) -> ModelEntry:
         from fesgui.core import read_meta
 

@@ -149,3 +149,22 @@ def test_unreadable_settings_values_fall_back_to_defaults(qtbot, models_dir, det
     assert params == RefineParams(tau=0.3)
     assert win.controller.camera == 0
     win.close()
+
+
+def test_default_model_is_neutral_to_happy_mr(window, tmp_path, model_files, monkeypatch):
+    import shutil
+
+    from fesgui.core import MaskedRegression
+    from fesgui.synthetic import make_pairs
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for key in ("mr5", "prr", "mr3"):
+        shutil.copy(model_files[key], folder)
+    X, T = make_pairs(12, 32, 32, color=True, seed=5)
+    other = MaskedRegression(3).fit(T, X).set_meta(source="happy", target="neutral")
+    other.save(folder / "aaa_happy2neutral.npz")  # sorts first
+    monkeypatch.setenv("FESGUI_MODELS", str(folder))
+    entries = window.controller.refresh_models()
+    assert entries[0].name == "aaa_happy2neutral"
+    assert window.controller.default_entry().path == folder / model_files["mr3"].name
