@@ -70,12 +70,38 @@ def _test_mse(meta: dict) -> str:
     return "not recorded"
 
 
+def _training_rows(data: Any) -> list[tuple[str, str]]:
+    """Readable rows from ``meta["training_data"]`` (a dict from fesgui training, or text)."""
+    if not data:
+        return [("Training data", "not recorded")]
+    if not isinstance(data, dict):
+        return [("Training data", str(data))]
+    rows = [("Training data", str(data.get("name", "?")))]
+    if all(k in data for k in ("n_train", "n_val", "n_test")):
+        rows.append(("People (train / val / test)",
+                     f"{data['n_train']} / {data['n_val']} / {data['n_test']}"))
+    for key, label in (("attribution", "Attribution"), ("license", "Licence"),
+                       ("alignment", "Alignment")):
+        if data.get(key):
+            rows.append((label, str(data[key])))
+    return rows
+
+
+def _metric_rows(metrics: dict) -> list[tuple[str, str]]:
+    rows = [("Test MSE", _test_mse({"metrics": metrics}))]
+    if isinstance(metrics.get("ssim"), int | float):
+        rows.append(("Test SSIM", f"{float(metrics['ssim']):.4f}"))
+    identity = (metrics.get("baselines") or {}).get("identity") or {}
+    if isinstance(identity.get("mse"), int | float):
+        rows.append(("MSE of no change", f"{float(identity['mse']):.5f} (input as output)"))
+    return rows
+
+
 def model_card_html(entry: Any) -> str:
     """The model card of a :class:`ModelEntry`: mapping, size, parameters, test MSE."""
     meta = entry.meta
-    n_params = meta.get("n_parameters") or meta.get("parameters")
     rows = [
-        ("Name", entry.name),
+        ("File name", entry.name),
         ("Mapping", mapping_label(meta)),
         ("Method", method_label(meta)),
         ("Colour", str(meta.get("color", "?"))),
@@ -84,20 +110,14 @@ def model_card_html(entry: Any) -> str:
     ]
     if meta.get("method") == "pixel-kr":
         rows.append(("Kernel σ", str(meta.get("sigma", "?"))))
+    n_params = meta.get("n_parameters")
     if n_params:
         rows.append(("Parameters", f"{int(n_params):,}"))
-    rows += [
-        ("Test MSE", _test_mse(meta)),
-        ("Training data", str(meta.get("training_data", "?"))),
-        ("File", f"{entry.path} ({entry.size_bytes / 1e6:.2f} MB)"),
-    ]
-    metrics = meta.get("metrics") or {}
-    extra = {k: v for k, v in metrics.items() if not isinstance(v, dict | list)}
-    for key, value in extra.items():
-        if key not in ("test_mse", "mse_test", "mse"):
-            rows.append((key, str(value)))
-    body = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-                   for k, v in rows)
+    rows += _metric_rows(meta.get("metrics") or {})
+    rows += _training_rows(meta.get("training_data"))
+    rows.append(("File", f"{entry.path} ({entry.size_bytes / 1e6:.2f} MB)"))
+    body = "".join(f"<tr><th align='left' valign='top'>{html.escape(k)}</th>"
+                   f"<td>{html.escape(v)}</td></tr>" for k, v in rows)
     title = str(meta.get("name") or entry.name)
     return f"<h3>{html.escape(title)}</h3><table cellspacing='4'>{body}</table>"
 
