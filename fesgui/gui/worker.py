@@ -66,7 +66,7 @@ class FrameInfo:
     params: Any  # the RefineParams that produced it
     token: int = 0  # StillRequest.token, or the live frame number
     timings: dict[str, float] = field(default_factory=dict)
-    dropped: int = 0  # live frames dropped so far (not processed or not drawn)
+    dropped: int = 0  # live frames of this stream dropped so far (skipped or not drawn)
     model: Any = None  # the model that produced it (None: no model loaded)
     spec: LiveSpec | None = None  # the live source it came from
 
@@ -216,8 +216,6 @@ class Worker(QObject):
         self._cancel_batch = threading.Event()
         self._grabber: FrameGrabber | None = None
         self._live_spec: LiveSpec | None = None
-        self._live_dropped = 0
-        self._live_frames = 0
         self._recorder: Any = None
         self._record_path: str | None = None
         self.frames_processed = 0  # live frames run through the pipeline (read by the app)
@@ -265,12 +263,6 @@ class Worker(QObject):
         self.model_ready.emit(model, str(path))
 
     @Slot(object)
-    def use_model(self, model: Any) -> None:
-        """Use an already loaded model object (``None`` unloads)."""
-        self._set_model(model)
-        self.model_ready.emit(model, "")
-
-    @Slot(object)
     def start_live(self, spec: LiveSpec) -> None:
         self._end_live("switched")
         try:
@@ -287,8 +279,6 @@ class Worker(QObject):
             self.live_stopped.emit(spec, "could not open " + spec.describe())
             return
         self._live_spec = spec
-        self._live_dropped = 0
-        self._live_frames = 0
         self._gui_ready.set()
         self._grabber = FrameGrabber(source, pace_fps=pace, mirror=spec.mirror)
         self._grabber.start()
@@ -438,11 +428,10 @@ class Worker(QObject):
             return
         self._record(result.composite)
         self.frames_processed += 1
-        self._live_dropped = grabber.overwritten
         if self._gui_ready.is_set():
             self._gui_ready.clear()
             timings = {"capture": capture_ms, **result.timings}
-            info = FrameInfo("live", params, number, timings, self._live_dropped, self._model,
+            info = FrameInfo("live", params, number, timings, grabber.overwritten, self._model,
                              self._live_spec)
             self.result.emit(result, info)
         else:
