@@ -59,6 +59,18 @@ def face_for(model, crop, params: RefineParams):
     return Pipeline(model, params=params).process_crop(crop)
 
 
+def settle(qtbot, item) -> None:
+    """Process events until ``item`` stops moving on screen (layouts are applied lazily),
+    so that pixel positions mapped to the screen are where the click will land."""
+    seen: list = []
+
+    def still() -> bool:  # the same place on five polls in a row
+        seen.append((item.mapToScene(QPointF(0, 0)), item.mapToScene(QPointF(1, 1))))
+        return len(seen) >= 5 and all(p == seen[-1] for p in seen[-5:])
+
+    qtbot.waitUntil(still, timeout=5000)
+
+
 def read(label) -> float:
     return float(label.text())
 
@@ -233,14 +245,14 @@ def test_clicking_the_crop_view_selects_that_pixel(inspector, qtbot):
     inspector.resize(500, 900)
     inspector.show()
     qtbot.waitExposed(inspector)
-    qtbot.wait(100)  # let the layouts settle before mapping pixels to the screen
     item = inspector.crop_map.item
+    settle(qtbot, item)
     scene = item.mapToScene(QPointF(17.5, 3.5))  # x = col, y = row
     pos = inspector.graphics.mapFromScene(scene)
     with qtbot.waitSignal(inspector.pixel_selected, timeout=1000) as blocker:
         qtbot.mouseClick(inspector.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     assert blocker.args == [3, 17]
-    qtbot.wait(100)  # the first redraw may settle the layout once (tick labels, titles)
+    settle(qtbot, item)  # the first redraw may move the layout once (tick labels, titles)
     # the neighbour, right beside the marker drawn around the selected pixel
     pos = inspector.graphics.mapFromScene(item.mapToScene(QPointF(18.5, 3.5)))
     with qtbot.waitSignal(inspector.pixel_selected, timeout=1000) as blocker:
@@ -389,8 +401,8 @@ def test_clicking_a_map_reports_the_pixel(maps, qtbot):
     maps.resize(700, 900)
     maps.show()
     qtbot.waitExposed(maps)
-    qtbot.wait(100)  # let the layouts settle before mapping pixels to the screen
     item = maps.maps["alpha"].item
+    settle(qtbot, item)
     pos = maps.graphics.mapFromScene(item.mapToScene(QPointF(2.5, 20.5)))
     with qtbot.waitSignal(maps.pixel_clicked, timeout=1000) as blocker:
         qtbot.mouseClick(maps.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
@@ -529,7 +541,7 @@ def test_maps_reflow_to_the_panel_width_and_stay_clickable(maps, qtbot):
     maps.show()
     qtbot.waitExposed(maps)
     qtbot.waitUntil(lambda: maps.columns() == 2, timeout=2000)
-    qtbot.wait(100)
+    settle(qtbot, maps.maps["s"].item)
     grid = maps.graphics.ci
     cells = {name: grid.items[maps.maps[name].view.parentItem()] for name in ("x", "s")}
     assert cells == {"x": [(0, 0)], "s": [(2, 0)]}
