@@ -84,7 +84,7 @@ class Controller(QObject):
         self._connect_worker()
         self.thread.start()
 
-        from fesgui.pipeline import RefineParams  # noqa: PLC0415 - keeps `import fesgui.gui` light
+        from fesgui.pipeline import RefineParams
 
         self.params = RefineParams()
         self.defaults = (None, None)  # (dilation_radius, blur_sigma) of the model's size
@@ -428,6 +428,11 @@ class Controller(QObject):
             self.worker.ack()
         else:
             self._continue_still()
+
+    @property
+    def still_pending(self) -> bool:
+        """A still image is being processed or waits to be processed again."""
+        return self._still_busy or self._still_dirty
 
     def _continue_still(self) -> None:
         if self._still_dirty:

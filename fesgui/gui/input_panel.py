@@ -182,6 +182,10 @@ class InputPanel(QWidget):
         self.strip.setCurrentRow(index)
         self.strip.blockSignals(False)
 
+    def thumbnails_pending(self) -> int:
+        """How many thumbnails are still to be loaded."""
+        return len(self._pending)
+
     def _row_changed(self, row: int) -> None:
         if row >= 0:
             self.thumbnail_chosen.emit(row)

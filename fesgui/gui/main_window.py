@@ -86,7 +86,7 @@ class MainWindow(QMainWindow):
         self.notifier = notifier or Notifier()
         self.controller = Controller(self.notifier, landmarks_factory)
         self.unexpected_errors: list[str] = []  # summaries of error dialogs shown
-        self._error_box: QMessageBox | None = None
+        self.error_box: QMessageBox | None = None
         self._inspected_at = 0.0
         self._inspect_timer = QTimer(self)
         self._inspect_timer.setSingleShot(True)
@@ -308,7 +308,7 @@ class MainWindow(QMainWindow):
         box.setDetailedText(details)
         box.setModal(False)
         box.show()
-        self._error_box = box
+        self.error_box = box
 
     # ---- drawing ----
     def draw_result(self, result: Any, info: Any) -> None:

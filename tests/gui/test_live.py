@@ -106,7 +106,7 @@ def test_slow_gui_drops_frames_instead_of_queueing(qtbot, window, video, model_f
     wait_frames(qtbot, window, 6, timeout=15000)
     c.stop_live()
     assert c.last_info.dropped > 0  # frames were dropped, not queued
-    assert c.worker._grabber is None or not c.live
+    qtbot.waitUntil(lambda: not grabber_threads(), timeout=3000)
 
 
 def test_switching_source_stops_the_stream(qtbot, window, video, face_file, model_files):
@@ -260,7 +260,9 @@ def test_folder_strip_steps_through_the_images(qtbot, window, photo_folder, mode
     strip.setCurrentRow(5)  # the broken file: a message, the folder stays open
     assert "zz_broken.png is not an image" in window.statusBar().currentMessage()
     assert c.folder and strip.isVisible()
-    qtbot.waitUntil(lambda: not window.input_panel._pending, timeout=5000)  # thumbnails
+    qtbot.waitUntil(lambda: window.input_panel.thumbnails_pending() == 0, timeout=5000)
+    icon = strip.item(0).icon().pixmap(72, 72).toImage()
+    assert icon.pixelColor(36, 36) != icon.pixelColor(0, 0)  # a picture, not the grey tile
 
 
 def test_batch_processes_the_folder_and_reports_failures(qtbot, window, photo_folder,

@@ -33,7 +33,7 @@ def next_result(qtbot, win, action):
 def settle(qtbot, win):
     """Wait until no still request is in flight, then return the last result."""
     c = win.controller
-    qtbot.waitUntil(lambda: not c._still_busy and not c._still_dirty, timeout=10000)
+    qtbot.waitUntil(lambda: not c.still_pending, timeout=10000)
     return c.last_result
 
 
@@ -325,8 +325,8 @@ def test_worker_bug_reaches_the_user_as_a_dialog(qtbot, window, face_file, model
     window.controller.open_path(face_file)
     qtbot.waitUntil(lambda: bool(window.unexpected_errors), timeout=10000)
     assert "synthetic failure" in window.unexpected_errors[0]
-    assert window._error_box.isVisible()
-    window._error_box.close()
+    assert window.error_box.isVisible()
+    window.error_box.close()
     # the window is still alive and works once the bug is gone
     monkeypatch.undo()
     window.controller.reprocess()

@@ -92,7 +92,7 @@ def test_inspector_selection_marks_crop_views_and_maps(qtbot, window, face_file,
     window.inspector.select_pixel(7, 9)
     assert window.inspector.selected_pixel() == (7, 9)
     assert window.crop_views.crosshair == (7, 9)
-    assert window.maps._pixel == (7, 9)  # the maps outline the same pixel
+    assert window.maps.selected_pixel() == (7, 9)  # the maps outline the same pixel
 
 
 def test_camera_picker_lists_what_probe_finds(qtbot, window, monkeypatch):
