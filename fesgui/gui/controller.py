@@ -21,8 +21,8 @@ from fesgui.errors import FesguiError
 from fesgui.gui.notify import Notifier
 from fesgui.gui.worker import FrameInfo, LiveSpec, StillRequest, Worker
 
-VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv"}
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+# opened as videos by open_path (everything else that is not a folder or .npz is a photo)
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
 STAGES = ("capture", "landmarks", "align", "synthesize", "refine", "paste", "draw")
 
 

@@ -24,8 +24,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp);;All files (*)"
-VIDEO_FILTER = "Videos (*.avi *.mp4 *.mov *.mkv *.m4v *.webm);;All files (*)"
+from fesgui.gui.controller import VIDEO_SUFFIXES
+from fesgui.imageio import IMAGE_EXTENSIONS
+
+IMAGE_FILTER = f"Images ({' '.join('*' + e for e in IMAGE_EXTENSIONS)});;All files (*)"
+VIDEO_FILTER = f"Videos ({' '.join('*' + e for e in VIDEO_SUFFIXES)});;All files (*)"
 THUMB = 72
 
 

@@ -266,14 +266,11 @@ class Worker(QObject):
     def start_live(self, spec: LiveSpec) -> None:
         self._end_live("switched")
         try:
-            from fesgui import video
+            from fesgui.video import open_source
 
-            if spec.is_camera:
-                source = video.CameraSource(int(spec.target))
-                pace = 0.0
-            else:
-                source = video.VideoFileSource(str(spec.target), loop=spec.loop)
-                pace = float(getattr(source, "fps", 0.0) or 25.0)
+            source = open_source(spec.target, loop=spec.loop)
+            # a camera paces itself; a file is played at its own frame rate
+            pace = 0.0 if spec.is_camera else float(getattr(source, "fps", 0.0) or 25.0)
         except BaseException as exc:  # noqa: BLE001
             self.error.emit(exc)
             self.live_stopped.emit(spec, "could not open " + spec.describe())
