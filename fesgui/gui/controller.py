@@ -152,11 +152,14 @@ class Controller(QObject):
         return entries
 
     def default_entry(self) -> ModelEntry | None:
-        """The model to start with: neutral -> happy first, then MR, then the smallest window."""
+        """The model to start with: neutral -> happy first, then MR, then the smallest window,
+        then the smallest image (the fastest for live video)."""
+
         def rank(e: ModelEntry) -> tuple:
             m = e.meta
             return ((m.get("source"), m.get("target")) != ("neutral", "happy"),
-                    m.get("method") != "mr", int(m.get("size") or 0), e.name)
+                    m.get("method") != "mr", int(m.get("size") or 0),
+                    min(m.get("image_size") or [0]), e.name)
 
         return min(self.entries, key=rank, default=None)
 
