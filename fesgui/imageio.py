@@ -28,6 +28,22 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", "
 MAX_PIXELS = 50_000_000
 _WRITE_FORMATS = {".png": ".png", ".jpg": ".jpg", ".jpeg": ".jpg"}
 _PIL_LIMIT_LOCK = threading.Lock()
+#: file signatures: a file that starts like one of these but does not decode is damaged,
+#: not "some other kind of file"
+_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"),
+               (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"BM", "BMP"))
+
+
+def _signature(path: Path) -> str | None:
+    """The image format ``path`` claims by its first bytes, or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((kind for magic, kind in _SIGNATURES if head.startswith(magic)), None)
 
 
 def _open_header(path: Path):
@@ -99,6 +115,10 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
     except FesguiError:
         raise
     except UnidentifiedImageError:
+        kind = _signature(path)
+        if kind is not None:
+            raise FesguiError(f"{path} starts like a {kind} file but is truncated or corrupt: "
+                              "re-export or re-download it") from None
         raise FesguiError(f"{path} is not an image fesgui can read: "
                           "use a JPEG, PNG, BMP, TIFF or WebP file") from None
     except PermissionError:

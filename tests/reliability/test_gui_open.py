@@ -1,0 +1,142 @@
+"""The bad/unusual image corpus through the app: open (File > Open, a folder) and drag-drop.
+
+Uses only the window's public API (``controller.open_path`` wrapped by ``guarded`` as the
+menu does, ``dropEvent``, ``controller.open_folder``/``step``). A bad file puts one line
+in the status bar, keeps the last good picture on screen and opens no bug dialog; an
+unusual file is shown as the plain PNG of the same face would be (upright if EXIF-rotated).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from .corpus import BAD, CASES, GOOD, base_face, expected_image, write_case
+
+pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
+
+
+class _Finder:
+    def __init__(self, points):
+        self.points = points
+
+    def detect(self, image):
+        from fesgui.align import FaceLandmarks, box_of
+
+        if image.shape[:2] != (96, 96):
+            return []
+        return [FaceLandmarks(self.points.copy(), None, box_of(self.points, 0.5))]
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    from fesgui.core import MaskedRegression
+    from fesgui.gui.main_window import MainWindow
+    from fesgui.synthetic import make_pairs
+
+    monkeypatch.setenv("FESGUI_SETTINGS_DIR", str(tmp_path / "settings"))
+    models = tmp_path / "models"
+    models.mkdir()
+    X, T = make_pairs(12, 32, 32, seed=2)
+    MaskedRegression(size=3).fit(X, T).set_meta(source="neutral", target="happy").save(
+        models / "neutral2happy_mr3_32.npz")
+    monkeypatch.setenv("FESGUI_MODELS", str(models))
+    points = base_face()[1]
+    win = MainWindow(landmarks_factory=lambda video: _Finder(points))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+
+
+def _drop(win, path) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    win.dropEvent(event)
+
+
+@pytest.mark.parametrize("how", ["open", "drop"])
+def test_corpus_through_open_and_drop(qtbot, window, tmp_path, how):
+    face = base_face()[0]
+    c = window.controller
+    ok_file = write_case(GOOD[-1], tmp_path / "ok", face)
+
+    def open_it(path):
+        if how == "open":
+            window.guarded(c.open_path)(path)
+        else:
+            _drop(window, path)
+
+    with qtbot.waitSignal(c.result_ready, timeout=10000):
+        open_it(ok_file)
+    for case in CASES:
+        path = write_case(case, tmp_path / "in", face)
+        if case.bad:
+            before = c.frame
+            open_it(path)
+            message = window.statusBar().currentMessage()
+            assert message.startswith("⚠ ") and "\n" not in message, (case.name, message)
+            assert case.match in message, (case.name, message)
+            assert c.frame is before  # the last good picture stays
+        else:
+            with qtbot.waitSignal(c.result_ready, timeout=10000) as got:
+                open_it(path)
+            frame = got.args[0].frame
+            want = expected_image(case, face)
+            assert frame.shape == want.shape, case.name
+            assert np.abs(frame.astype(int) - want).mean() <= case.tolerance + 0.5, case.name
+    assert window.unexpected_errors == []
+
+
+# the thumbnail strip's own Qt decoder warns about the bad files: shown separately below
+THUMBNAIL_NOISE = ("QImageIOHandler", "Corrupt JPEG", "premature end", "libpng", "Invalid",
+                   "Unsupported", "Could not")
+
+
+@pytest.mark.qt_log_ignore("propagateSizeHints", *THUMBNAIL_NOISE)
+def test_folder_with_bad_files_reports_each_and_stays_open(qtbot, window, tmp_path):
+    face = base_face()[0]
+    folder = tmp_path / "mixed"
+    for case in CASES:
+        write_case(case, folder, face)
+    c = window.controller
+    errors: list[str] = []
+    window.notifier.user_error.connect(errors.append)
+    c.open_folder(folder)
+    for _ in range(len(CASES)):
+        c.step(1)
+        qtbot.waitUntil(lambda: not c.still_pending, timeout=10000)
+    assert len(c.folder) == len(CASES)
+    bad_names = {case.filename for case in BAD}
+    assert len(errors) == len(BAD), errors
+    assert all(any(name in e for name in bad_names) or "MP" in e for e in errors), errors
+    assert window.unexpected_errors == []
+
+
+@pytest.mark.qt_log_ignore(".*")
+@pytest.mark.xfail(strict=True, reason="fesgui/gui/input_panel.py:InputPanel."
+                   "_load_some_thumbnails decodes every folder file with QImageReader without "
+                   "checking it first: truncated JPEGs and over-large images log Qt warnings "
+                   "(and libpng writes to stderr) for files the app already reports cleanly")
+def test_thumbnails_of_bad_files_are_quiet(qtbot, window, tmp_path, qtlog):
+    from PySide6.QtCore import QtMsgType
+
+    face = base_face()[0]
+    folder = tmp_path / "mixed"
+    for case in CASES:
+        write_case(case, folder, face)
+    window.controller.open_folder(folder)
+    panel = window.input_panel
+    qtbot.waitUntil(lambda: panel.thumbnails_pending() == 0, timeout=10000)
+    noisy = [r.message for r in qtlog.records if r.type != QtMsgType.QtDebugMsg
+             and "propagateSizeHints" not in r.message]
+    assert noisy == []
