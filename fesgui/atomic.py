@@ -17,9 +17,14 @@ from pathlib import Path
 from fesgui.errors import FesguiError
 
 
+class DiskFullError(FesguiError):
+    """The disk (or the user's quota) is full: retrying other files will not help, so a
+    batch stops at the first one."""
+
+
 def _explain(exc: OSError, path: Path) -> FesguiError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return FesguiError(f"disk full while writing {path}: free some space and try again")
+        return DiskFullError(f"disk full while writing {path}: free some space and try again")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return FesguiError(f"cannot write {path}: the folder is read-only; choose another folder")
     if exc.errno == errno.ENOENT:

@@ -63,7 +63,8 @@ def add_parser(sub) -> None:
         "batch", help="change the expression in every photo of a folder",
         description="Process every image of IN_DIR and write the results with the same "
         "names to OUT_DIR. Files that fail (no face, broken file) are listed at the end; "
-        "the exit status is 0 if any photo was written, 1 if none.")
+        "the exit status is 0 if any photo was written, 1 if none or if the disk filled up "
+        "(the batch stops there).")
     p.add_argument("input", metavar="IN_DIR", help="folder of photos")
     p.add_argument("output", metavar="OUT_DIR", help="folder for the results (created)")
     add_synthesis_options(p)
@@ -88,6 +89,7 @@ def _check_writable(folder: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fesgui.align.mediapipe_source import MediaPipeSource
+    from fesgui.atomic import DiskFullError
     from fesgui.imageio import list_images, read_image, write_image
 
     in_dir, out_dir = Path(args.input), Path(args.output)
@@ -106,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model_arg(args.model)
     failures: list[tuple[str, str]] = []
     written = 0
+    stopped: str | None = None
     bar = ProgressBar(len(files))
     source = MediaPipeSource(video=False, max_faces=4 if args.all_faces else 1)
     with make_pipeline(args, model, landmarks=source) as pipeline:
@@ -117,6 +120,12 @@ def run(args: argparse.Namespace) -> int:
                         raise FesguiError(result.message)
                     write_image(out_dir / output_name(path), result.composite)
                     written += 1
+                except DiskFullError as exc:  # the next files would fail the same way
+                    stopped = str(exc)
+                    failures.append((path.name, stopped))
+                    left = len(files) - i - 1
+                    stopped += f"; stopped with {left} image{'s' if left != 1 else ''} left"
+                    break
                 except FesguiError as exc:
                     failures.append((path.name, str(exc)))
                 bar.update(i + 1, path.name)
@@ -125,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
             source.close()
     for name, reason in failures:
         print(f"failed: {name}: {reason}", file=sys.stderr)
+    if stopped:
+        print(f"stopped: {stopped}", file=sys.stderr)
     print(f"wrote {written} of {len(files)} images to {out_dir}"
           + (f"; {len(failures)} failed" if failures else ""), file=sys.stderr)
-    return 0 if written else 1
+    return 0 if written and not stopped else 1

@@ -1,0 +1,297 @@
+"""Work is never lost and never half-written: full disk, read-only folders, cancellation.
+
+Every CLI entry that writes (synth, batch, video, convert both ways, train) is run with
+the disk "full" (``os.replace`` in :mod:`fesgui.atomic` raising ENOSPC, as a full disk
+does when the file is moved into place) and with a read-only output folder: one clear
+line, exit status 2 (batch: 1, stopping at the first full-disk failure), and no file or
+temporary file left behind. Then batch, video and training are interrupted
+(KeyboardInterrupt, as Ctrl+C does) part-way, also in the middle of writing a file: what is
+in the output folder is complete, nothing temporary remains.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from image_files import make_read_only
+
+import fesgui.align.mediapipe_source as mps
+import fesgui.atomic
+from fesgui.cli import main
+from fesgui.core import MaskedRegression, load_model, to_csr
+from fesgui.imageio import read_image, write_image
+from fesgui.synthetic import make_face, make_pairs
+from fesgui.video import VideoFileSource, VideoWriter
+
+from .corpus import SIDE, base_face
+from .test_bad_images import KnownFace, _points_arg
+
+
+@pytest.fixture(scope="module")
+def face():
+    return base_face()
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    X, T = make_pairs(16, 32, 32, seed=6)
+    return MaskedRegression(size=3).fit(X, T).save(tmp_path_factory.mktemp("m") / "m.npz")
+
+
+@pytest.fixture
+def finder(monkeypatch, face):
+    source = KnownFace(face[1])
+    monkeypatch.setattr(mps, "MediaPipeSource", lambda **kw: source)
+    return source
+
+
+def _full_disk(monkeypatch) -> None:
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fesgui.atomic.os, "replace", full)
+
+
+def _leftovers(folder: Path) -> list[str]:
+    """Temporary files (``.<stem>.*``) anywhere under ``folder``."""
+    return sorted(p.name for p in folder.rglob(".*"))
+
+
+def _error_line(err: str) -> str:
+    """The one ``error:`` line, which ends stderr (progress lines may come before it)."""
+    lines = err.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert errors == lines[-1:], err
+    return errors[0]
+
+
+def _video(path: Path, face, n: int = 4) -> Path:
+    with VideoWriter(path, fps=10) as w:
+        for i in range(n):
+            w.write(np.roll(face[0], i, axis=1))
+    return path
+
+
+def _aligned_pairs(folder: Path, n: int = 6, size: int = 16) -> tuple[Path, Path]:
+    X, T = make_pairs(n, size, size, seed=2)
+    a, b = folder / "a", folder / "b"
+    a.mkdir()
+    b.mkdir()
+    for i in range(n):
+        write_image(a / f"{i}.png", X[i])
+        write_image(b / f"{i}.png", T[i])
+    return a, b
+
+
+def _argv(entry: str, tmp_path: Path, out_dir: Path, face, model_path: Path) -> list[str]:
+    """The command line of ``entry`` writing into ``out_dir`` (inputs made in tmp_path)."""
+    inputs = tmp_path / "inputs"
+    inputs.mkdir(exist_ok=True)
+    if entry == "synth":
+        photo = inputs / "face.png"
+        write_image(photo, face[0])
+        return ["synth", str(photo), "-m", str(model_path), "-o", str(out_dir / "o.png"),
+                "--landmarks", _points_arg(face[1])]
+    if entry == "batch":
+        for name in ("a.png", "b.png", "c.png"):
+            write_image(inputs / name, face[0])
+        return ["batch", str(inputs), str(out_dir), "-m", str(model_path)]
+    if entry == "video":
+        return ["video", str(_video(inputs / "in.avi", face)), str(out_dir / "o.avi"),
+                "-m", str(model_path)]
+    if entry == "convert-to-csr":
+        return ["convert", str(model_path), str(out_dir / "csr.npz")]
+    if entry == "convert-from-csr":
+        csr = inputs / "csr.npz"
+        sp.save_npz(csr, to_csr(load_model(model_path))[0])
+        return ["convert", str(csr), str(out_dir / "m.npz")]
+    if entry == "train":
+        a, b = _aligned_pairs(inputs)
+        return ["train", "--inputs", str(a), "--targets", str(b), "--lam", "1", "-o",
+                str(out_dir / "m.npz")]
+    raise AssertionError(entry)
+
+
+WRITERS = ["synth", "batch", "video", "convert-to-csr", "convert-from-csr", "train"]
+
+
+@pytest.mark.parametrize("entry", WRITERS)
+def test_full_disk_is_one_line_and_leaves_nothing(entry, tmp_path, face, model_path, finder,
+                                                  monkeypatch, capsys):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    argv = _argv(entry, tmp_path, out_dir, face, model_path)
+    _full_disk(monkeypatch)
+    code = main(argv)
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    if entry == "batch":  # stops at the first image: the others would fail the same way
+        assert code == 1
+        assert "failed: a.png: disk full" in err and "stopped: disk full" in err, err
+        assert "2 images left" in err
+        assert "b.png" not in err
+    else:
+        assert code == 2
+        assert "disk full" in _error_line(err) and "free some space" in err
+    assert list(out_dir.iterdir()) == []
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("entry", WRITERS)
+def test_read_only_output_folder_is_one_line(entry, tmp_path, face, model_path, finder,
+                                             monkeypatch, capsys):
+    out_dir = tmp_path / "ro"
+    out_dir.mkdir()
+    argv = _argv(entry, tmp_path, out_dir, face, model_path)
+    make_read_only(monkeypatch, out_dir)
+    try:
+        code = main(argv)
+    finally:
+        out_dir.chmod(0o755)
+    assert code == 2
+    assert "read-only" in _error_line(capsys.readouterr().err)
+    assert list(out_dir.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- cancel
+def _photos(folder: Path, face, n: int = 6) -> list[Path]:
+    folder.mkdir()
+    paths = []
+    for i in range(n):
+        img = np.clip(face[0].astype(int) + 4 * i, 0, 255).astype(np.uint8)
+        paths.append(folder / f"p{i}.png")
+        write_image(paths[-1], img)
+    return paths
+
+
+def test_batch_interrupted_between_files_keeps_complete_results(tmp_path, face, model_path,
+                                                                finder, monkeypatch, capsys):
+    import fesgui.commands.batch as batch
+
+    src, dst, ref = tmp_path / "in", tmp_path / "out", tmp_path / "ref"
+    _photos(src, face)
+    assert main(["batch", str(src), str(ref), "-m", str(model_path)]) == 0
+    real = batch.ProgressBar.update
+
+    def update(self, done, label=""):
+        real(self, done, label)
+        if done == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch.ProgressBar, "update", update)
+    assert main(["batch", str(src), str(dst), "-m", str(model_path)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert sorted(p.name for p in dst.iterdir()) == ["p0.png", "p1.png", "p2.png"]
+    for p in dst.iterdir():  # complete: byte-identical to an uninterrupted run
+        assert p.read_bytes() == (ref / p.name).read_bytes()
+
+
+def test_batch_interrupted_while_writing_leaves_no_partial_file(tmp_path, face, model_path,
+                                                                finder, monkeypatch):
+    src, dst = tmp_path / "in", tmp_path / "out"
+    _photos(src, face)
+    real = Path.write_bytes
+    calls = []
+
+    def write_bytes(self, data):
+        calls.append(self)
+        if len(calls) == 3:  # half of the third image, then Ctrl+C
+            real(self, data[: len(data) // 2])
+            raise KeyboardInterrupt
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    assert main(["batch", str(src), str(dst), "-m", str(model_path)]) == 130
+    monkeypatch.undo()
+    assert sorted(p.name for p in dst.iterdir()) == ["p0.png", "p1.png"]
+    for p in dst.iterdir():
+        assert read_image(p).shape == face[0].shape
+    assert _leftovers(tmp_path) == []
+
+
+def test_video_interrupted_leaves_no_file(tmp_path, face, model_path, monkeypatch):
+    video = _video(tmp_path / "in.avi", face, n=6)
+
+    class Interrupting(KnownFace):
+        calls = 0
+
+        def detect(self, image):
+            self.calls += 1
+            if self.calls == 4:
+                raise KeyboardInterrupt
+            return super().detect(image)
+
+    monkeypatch.setattr(mps, "MediaPipeSource", lambda **kw: Interrupting(face[1]))
+    out = tmp_path / "out" / "o.mp4"
+    out.parent.mkdir()
+    assert main(["video", str(video), str(out), "-m", str(model_path)]) == 130
+    assert list(out.parent.iterdir()) == []
+    # the same command uninterrupted writes a readable video
+    monkeypatch.setattr(mps, "MediaPipeSource", lambda **kw: KnownFace(face[1]))
+    assert main(["video", str(video), str(out), "-m", str(model_path)]) == 0
+    with VideoFileSource(out) as v:
+        assert len(list(v)) == 6
+
+
+def _write_people(folder: Path, n: int) -> None:
+    for sub in ("neutral", "smiling"):
+        (folder / sub).mkdir(parents=True)
+    for i in range(n):
+        for sub, smile, shot in (("neutral", 0.0, 3), ("smiling", 1.0, 8)):
+            img = make_face(SIDE, SIDE, smile=smile, seed=11)[0]
+            img = np.clip(img.astype(int) + 3 * i, 0, 255).astype(np.uint8)
+            write_image(folder / sub / f"{i:03d}_{shot:02d}.png", img)
+
+
+def _cache_is_complete(cache: Path) -> int:
+    files = [p for p in cache.rglob("*") if p.is_file()]
+    for p in files:
+        if p.suffix == ".json":
+            json.loads(p.read_text())
+        elif p.suffix == ".png":
+            read_image(p)
+    return len(files)
+
+
+@pytest.mark.parametrize("when", ["aligning", "saving"])
+def test_training_interrupted_leaves_no_model_and_a_sound_cache(when, tmp_path, face,
+                                                                monkeypatch):
+    photos, cache, out = tmp_path / "photos", tmp_path / "cache", tmp_path / "m.npz"
+    _write_people(photos, 5)
+
+    class Interrupting(KnownFace):
+        calls = 0
+
+        def detect(self, image):
+            self.calls += 1
+            if when == "aligning" and self.calls == 5:
+                raise KeyboardInterrupt
+            return super().detect(image)
+
+    monkeypatch.setattr(mps, "MediaPipeSource", lambda **kw: Interrupting(face[1]))
+    if when == "saving":
+        import fesgui.core.modelio as modelio
+
+        real = modelio.zipfile.ZipFile.writestr
+
+        def writestr(self, name, data, *a, **k):
+            real(self, name, data, *a, **k)
+            if str(getattr(name, "filename", name)).startswith("weights"):
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(modelio.zipfile.ZipFile, "writestr", writestr)
+    argv = ["train", "--pairs", str(photos), "--method", "mr", "--size", "3", "--lam", "0.4",
+            "--crop", "24", "--cache", str(cache), "-o", str(out)]
+    assert main(argv) == 130
+    assert not out.exists()
+    assert _leftovers(tmp_path) == []
+    assert _cache_is_complete(cache) > 0
+    monkeypatch.undo()  # the next run picks up the cache and finishes
+    monkeypatch.setattr(mps, "MediaPipeSource", lambda **kw: KnownFace(face[1]))
+    assert main(argv) == 0
+    assert load_model(out).image_size == (24, 24)
