@@ -11,7 +11,7 @@ class                     fit                                                   
 :class:`Identity`         output = input (W = I, b = 0)                          -
 :class:`MeanTarget`       output = mean training target (W = 0)                  -
 :class:`PCAProjection`    project onto the PCA basis of the *target* images     components
-:class:`GlobalRidge`      l2: ridge, bias regularised like the weights (dual)   lam
+:class:`GlobalRidge`      l2: ridge with an unpenalised intercept (dual form)   lam
 :class:`Lasso`            l1: ``sklearn.linear_model.Lasso`` per output pixel    alpha
 :class:`OMP`              l0: ``sklearn.linear_model.OrthogonalMatchingPursuit`` nonzeros
 ========================  ====================================================  =========
@@ -19,8 +19,8 @@ class                     fit                                                   
 Shapes: fit on ``X, T`` of ``(N, H, W)`` or ``(N, H, W, 3)`` float in [0, 1];
 ``predict(X)`` returns float32 of X's shape; ``decompose(X) -> (wx, b)`` with
 ``wx + b == predict(X)`` (``b`` broadcast to X's shape).
-Lasso and OMP fit an unpenalised intercept (sklearn's ``fit_intercept=True``); ridge
-penalises its bias like MR does. Lasso/OMP cost one fit per output pixel: run them on
+Ridge, Lasso and OMP fit an unpenalised intercept (sklearn's ``fit_intercept=True``), as
+the usual l2/l1/l0 regressions the MR paper compares against. Lasso/OMP cost one fit per output pixel: run them on
 small crops (the evaluation uses 32 x 32).
 """
 
@@ -151,12 +151,14 @@ class PCAProjection(GlobalBaseline):
 
 
 class GlobalRidge(GlobalBaseline):
-    """l2-regression with a bias regularised like the weights (MR paper Eq. 2).
+    """l2-regression (MR paper Eq. 2) with an unpenalised intercept, solved in the dual.
 
-    ``[W; b] = argmin ||[X 1][W; b] - T||^2 + lam ||[W; b]||^2``, solved in the dual
-    (``N x N`` system, since N << H*W): ``[W; b] = [X 1]^T (K + lam I)^-1 T``.
-    ``param`` is lam relative to the mean squared norm of the training inputs
-    (``lam = param * mean_n ||x_n||^2``), so one grid suits every image size.
+    On centred data ``Xc = X - mean_x``, ``Tc = T - mean_t`` (N << H*W, so the ``N x N``
+    system is the cheap one): ``W = Xc^T (Xc Xc^T + lam I)^-1 Tc`` and
+    ``b = mean_t - mean_x W``. ``param`` is lam relative to the mean squared norm of the
+    centred training inputs (``lam = param * trace(Xc Xc^T) / N``), so one grid suits
+    every image size. Same model as :func:`fesgui.training.ridge_dual_predict`, plus the
+    weights/bias split.
     """
 
     name = "l2 ridge"
@@ -165,14 +167,16 @@ class GlobalRidge(GlobalBaseline):
         rel = float(self.param)
         if rel <= 0:
             raise FesguiError(f"ridge lam={rel} must be > 0: use e.g. 0.001 .. 10")
-        gram = X @ X.T + 1.0
-        lam = rel * float(np.trace(gram)) / len(X)
-        dual = np.linalg.solve(gram + lam * np.eye(len(X)), T)
-        return X, dual
+        mx, mt = X.mean(axis=0), T.mean(axis=0)
+        Xc = X - mx
+        gram = Xc @ Xc.T
+        lam = rel * max(float(np.trace(gram)) / len(X), 1e-12)
+        dual = np.linalg.solve(gram + lam * np.eye(len(X)), T - mt)
+        return Xc, dual, mt - (mx @ Xc.T) @ dual
 
     def apply_matrix(self, state, X):
-        Xtr, dual = state
-        return (X @ Xtr.T) @ dual, dual.sum(axis=0)
+        Xc, dual, b = state
+        return (X @ Xc.T) @ dual, b
 
 
 class _SklearnLinear(GlobalBaseline):

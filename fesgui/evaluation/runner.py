@@ -19,6 +19,7 @@ the final fit, and - for a few methods - the landmark smile measure.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,11 +41,12 @@ KR_SIGMAS: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 KR_LAMS: tuple[float, ...] = (0.1, 0.4, 1.6)
 #: Pixel-KR colour option: as the shipped Pixel-KR model
 KR_COLOR = "per-channel"
-#: sklearn Lasso alpha (its loss is ||y - Xw||^2 / (2N) + alpha ||w||_1)
-LASSO_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-5, -2, 7))
+#: sklearn Lasso alpha (its loss is ||y - Xw||^2 / (2N) + alpha ||w||_1); below 1e-4
+#: nearly every weight is non-zero already (with ~80 training faces) and the fit slows
+LASSO_GRID: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 #: OMP non-zero weights per pixel; 9, 25, 49 match 3x3, 5x5, 7x7 receptive fields
 OMP_GRID: tuple[int, ...] = (1, 2, 4, 9, 16, 25, 49)
-PCA_GRID: tuple[int, ...] = (1, 2, 3, 5, 8, 12, 20, 30, 45, 60)
+PCA_GRID: tuple[int, ...] = (1, 2, 3, 5, 8, 12, 20, 30, 45, 60, 80, 100)
 #: global ridge lam relative to the mean squared input norm (as fesgui.training)
 RIDGE_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-3, 1, 9))
 MR_SIZES: tuple[int, ...] = (3, 5, 7, 9)
@@ -68,8 +70,11 @@ class Settings:
     lasso_grid: Sequence[float] = LASSO_GRID
     omp_grid: Sequence[int] = OMP_GRID
     pca_grid: Sequence[int] = PCA_GRID
-    lasso_pixels: int = 256      # output pixels per channel used to choose Lasso/OMP params
+    lasso_pixels: int = 128      # output pixels per channel used to choose Lasso/OMP params
+    mr_sizes: Sequence[int] = MR_SIZES
     smile: bool = True
+    shipped: bool = True          # also score the shipped models of models/
+    blas_threads: int | None = 1  # many small solves: one BLAS thread is faster on a busy box
 
 
 @dataclass
@@ -90,6 +95,7 @@ class MethodResult:
     val_errors: dict[float, float] | None = None
     smile: SmileMeasure | None = None
     smile_found: int = 0
+    per_image: list[float] = field(default_factory=list, repr=False)  # MSE of each test image
 
     @property
     def importance(self) -> float | None:
@@ -120,6 +126,9 @@ class DirectionResult:
     smile_target: SmileMeasure | None = None
     smile_found: dict[str, int] = field(default_factory=dict)
     n_test: int = 0
+    #: per RMR row: (mean alpha over the image, mean alpha on the 10% of pixels where the
+    #: MR output differs most from the input) - does the alpha map cover the change?
+    alpha_focus: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def method(self, name: str, table: str = "main") -> MethodResult | None:
         rows = self.main if table == "main" else self.baselines
@@ -137,6 +146,9 @@ class Evaluation:
     directions: list[DirectionResult]
     seconds: float = 0.0
     smile_note: str | None = None
+    #: the shipped models of models/ scored on the same test people: (source, target, row)
+    shipped: list[tuple[str, str, MethodResult]] = field(default_factory=list)
+    shipped_note: str | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -198,7 +210,8 @@ class _Scorer:
             ssim=metrics.ssim(Y, self.T),
             lap_var=float(metrics.laplacian_variance(Y).mean()),
             grad_energy=float(metrics.gradient_energy(Y).mean()),
-            wx=wx, b=b, train_seconds=seconds, val_errors=val_errors)
+            wx=wx, b=b, train_seconds=seconds, val_errors=val_errors,
+            per_image=[float(v) for v in per])
 
 
 # --------------------------------------------------------------------------- settings
@@ -244,7 +257,7 @@ def _mr_rows(data, score: _Scorer, settings: Settings, log: Log, color: bool,
 
     X, T, Xv, Tv, Xte = data
     specs: list[tuple[str, str, dict]] = [
-        (f"MR {r}x{r}", "mr", {"method": "mr", "size": r}) for r in MR_SIZES]
+        (f"MR {r}x{r}", "mr", {"method": "mr", "size": r}) for r in settings.mr_sizes]
     if color:
         specs.append(("MR 3x3 dil 2", "mr", {"method": "mr", "size": 3, "dilation": 2}))
         specs += [(f"MR {COLOR_SIZE}x{COLOR_SIZE} {c}", "mr",
@@ -267,16 +280,20 @@ def _mr_rows(data, score: _Scorer, settings: Settings, log: Log, color: bool,
     return rows
 
 
-def _rmr_rows(score: _Scorer, keep: dict[str, tuple[object, np.ndarray]], X_test: np.ndarray
-              ) -> list[MethodResult]:
+def _rmr_rows(score: _Scorer, keep: dict[str, tuple[object, np.ndarray]], X_test: np.ndarray,
+              focus: dict[str, tuple[float, float]]) -> list[MethodResult]:
+    """RMR of the CMR models of every size and of the dilated one, with the default alpha
+    map; ``focus`` receives the alpha diagnostics (see ``DirectionResult.alpha_focus``)."""
     from fesgui.core import alpha_map, refine
 
     rows = []
-    # the CMR fields of every size and the dilated one ("MR 5x5", "MR 3x3 dil 2")
     for name in [n for n in keep if n.startswith("MR ") and ("dil" in n or n.count(" ") == 1)]:
         model, Y = keep[name]
         alpha = alpha_map(model)
         R = np.stack([refine(x, y, alpha) for x, y in zip(X_test, Y, strict=True)])
+        change = np.abs(Y - X_test).reshape(len(Y), *alpha.shape, -1).mean(axis=(0, 3))
+        top = change >= np.quantile(change, 0.9)
+        focus["R" + name] = (float(alpha.mean()), float(alpha[top].mean()))
         keep["R" + name] = (None, R)
         rows.append(score("R" + name, "rmr", "k=10, tau=0.2, defaults", R))
     return rows
@@ -362,7 +379,8 @@ def evaluate_direction(source: str, target: str,
     log(f"{source} -> {target}: RGB {X.shape[1]}x{X.shape[2]}")
     rows = _global_baselines(data, score, settings, log, sparse=False, keep=keep)
     rows += _mr_rows(data, score, settings, log, color=True, keep=keep)
-    rows += _rmr_rows(score, keep, Xte)
+    focus: dict[str, tuple[float, float]] = {}
+    rows += _rmr_rows(score, keep, Xte, focus)
     kr_row, sweep = _kr_rows(data, score, settings, log, Tte, keep)
     rows.append(kr_row)
 
@@ -379,10 +397,86 @@ def evaluate_direction(source: str, target: str,
                           float(metrics.gradient_energy(Tte).mean())),
         target_sharpness_small=(float(metrics.laplacian_variance(sTte).mean()),
                                 float(metrics.gradient_energy(sTte).mean())),
-        n_test=len(Xte))
+        n_test=len(Xte), alpha_focus=focus)
     if smile_source is not None:
         _smile(result, smile_source, Xte, Tte, keep, log)
     return result
+
+
+def evaluate_shipped(pairs, split, cache_dir=None, landmarks=None, smile_source=None,
+                     log: Log = print) -> tuple[list[tuple[str, str, MethodResult]], str | None]:
+    """Score every shipped model (``models/*.npz``) on the test people at its own crop size.
+
+    Returns ``([(source, target, row)], note)``. Per direction and crop size there are
+    also reference rows "input" (output = input) and "target" (the real photos: MSE 0,
+    their sharpness and smile are what the models aim at); MR models get an "R..." row
+    (refined with the default alpha map). The note says when a model's recorded test
+    identities differ from ``split``'s (its numbers then include people it saw).
+    """
+    from fesgui.catalog import list_models
+    from fesgui.core import alpha_map, load_model, refine
+    from fesgui.data import canonical_expression, load_aligned
+
+    test = set(split[2])
+    rows, notes, crops = [], [], {}
+
+    def add(source, target, name, family, param, out, X, T, model=None):
+        row = _Scorer(X, T)(name, family, param, out, model)
+        if smile_source is not None:
+            found = measure_images(out, smile_source, upscale=max(1, 256 // X.shape[1]))
+            row.smile = mean_measure(found)
+            row.smile_found = sum(f is not None for f in found)
+        rows.append((source, target, row))
+
+    for info in list_models():
+        meta = info.meta
+        size = tuple(meta.get("image_size") or ())
+        source = canonical_expression(str(meta.get("source") or ""))
+        target = canonical_expression(str(meta.get("target") or ""))
+        if len(size) != 2 or {source, target} != {"neutral", "happy"}:
+            continue
+        recorded = (meta.get("training_data") or {}).get("test_ids")
+        if recorded is not None and set(recorded) != test:
+            notes.append(info.name)
+        if size not in crops:
+            log(f"shipped models: aligning the test people at {size[0]}x{size[1]}")
+            aligned = load_aligned([p for p in pairs if p.id in test], size,
+                                   cache_dir=cache_dir, landmarks=landmarks)
+            crops[size] = (aligned.X.astype(np.float32) / 255.0,
+                           aligned.T.astype(np.float32) / 255.0)
+        X, T = crops[size] if source == "neutral" else crops[size][::-1]
+        if not any(r[0] == source and r[2].name == f"input {size[0]}" for r in rows):
+            add(source, target, f"input {size[0]}", "reference", "output = input", X, X, T)
+            add(source, target, f"target {size[0]}", "reference", "real photos", T, X, T)
+        log(f"shipped models: {info.name}")
+        model = load_model(info.path)
+        Y = model.predict(X)
+        desc = f"{meta.get('method')} {meta.get('size')}x{meta.get('size')}, " \
+               f"{meta.get('color')}, lam={_fmt(float(meta.get('lam')))}"
+        if meta.get("sigma") is not None:
+            desc += f", sigma={_fmt(float(meta['sigma']))}"
+        add(source, target, info.name, "shipped", desc, Y, X, T, model)
+        if meta.get("method") == "mr":
+            alpha = alpha_map(model)
+            R = np.stack([refine(x, y, alpha) for x, y in zip(X, Y, strict=True)])
+            add(source, target, "R" + info.name, "shipped", "RMR, default alpha map", R, X, T)
+    note = None
+    if notes:
+        note = (f"the recorded test identities of {', '.join(notes)} differ from this split: "
+                "their rows may include people they were trained on")
+    return rows, note
+
+
+def _blas_limit(threads: int | None):
+    """A context limiting BLAS threads (``None``: no limit). The fits are many small
+    batched solves, for which OpenBLAS threads mostly wait on each other."""
+    if threads is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # comes with scikit-learn; without it, no limit
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=threads, user_api="blas")
 
 
 def _split_arrays(aligned, split, gray: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -442,20 +536,30 @@ def run_evaluation(pairs_dir: str | Path, settings: Settings | None = None,
 
     directions = []
     try:
-        for source, target, flip in (("neutral", "happy", False), ("happy", "neutral", True)):
-            def arrays(parts, flip=flip):
-                out = []
-                for part in ("train", "val", "test"):
-                    a, b = parts[part]
-                    out += [b, a] if flip else [a, b]
-                return tuple(out)
+        with _blas_limit(settings.blas_threads):
+            for source, target, flip in (("neutral", "happy", False),
+                                         ("happy", "neutral", True)):
+                def arrays(parts, flip=flip):
+                    out = []
+                    for part in ("train", "val", "test"):
+                        a, b = parts[part]
+                        out += [b, a] if flip else [a, b]
+                    return tuple(out)
 
-            directions.append(evaluate_direction(source, target, arrays(rgb), arrays(gray),
-                                                 settings, smile_source, log))
+                directions.append(evaluate_direction(source, target, arrays(rgb),
+                                                     arrays(gray), settings, smile_source, log))
+        shipped, shipped_note = [], None
+        if settings.shipped:
+            try:
+                shipped, shipped_note = evaluate_shipped(pairs, split, cache_dir, landmarks,
+                                                         smile_source, log)
+            except FesguiError as exc:
+                shipped_note = f"shipped models not scored: {exc}"
     finally:
         if own_smile is not None:
             own_smile.close()
     return Evaluation(settings=settings, pairs_dir=str(pairs_dir), n_pairs=len(pairs),
                       skipped=big.skipped + [s for s in small.skipped if s not in big.skipped],
                       problems=problems, split=split, directions=directions,
-                      seconds=time.perf_counter() - t_start, smile_note=smile_note)
+                      seconds=time.perf_counter() - t_start, smile_note=smile_note,
+                      shipped=shipped, shipped_note=shipped_note)
