@@ -217,6 +217,9 @@ class Pipeline:
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise FesguiError(f"a frame must be (H, W, 3) uint8 RGB, got {frame.dtype} "
                               f"{frame.shape}: read it with fesgui.imageio.read_image")
+        if frame.shape[0] < 1 or frame.shape[1] < 1:
+            raise FesguiError(f"the frame is empty ({frame.shape[1]}x{frame.shape[0]} "
+                              "pixels): the source sent no picture; check the camera or file")
         timings = dict.fromkeys(STAGES, 0.0)
         t0 = time.perf_counter()
         faces = [manual] if manual is not None else self._detect(frame)

@@ -24,6 +24,11 @@ from fesgui.errors import FesguiError
 #: writer codec per file extension (this OpenCV build has no H.264 encoder)
 CODECS = {".avi": "MJPG", ".mp4": "mp4v"}
 DEFAULT_FPS = 30.0
+#: consecutive undecodable frames a video file may have before it counts as ended
+MAX_BAD_FRAMES = 8
+#: failed reads in a row (each after CAMERA_RETRY_WAIT seconds) before a camera is lost
+CAMERA_RETRIES = 3
+CAMERA_RETRY_WAIT = 0.05
 
 
 def _valid_fps(fps: float) -> float:
@@ -34,7 +39,10 @@ class VideoFileSource:
     """Frames of a video file, optionally looping (a stand-in for a camera).
 
     Raises :class:`FesguiError` if the file is missing or cannot be decoded (the first
-    frame is read on opening to make sure).
+    frame is read on opening to make sure). A corrupt frame inside the file is skipped
+    (up to :data:`MAX_BAD_FRAMES` in a row), counted in ``skipped`` and described in
+    ``error``; a file that stops decoding before the frame count it announces ends there,
+    and ``error`` says so. Neither sets ``failed`` (the frames that were read are good).
     """
 
     def __init__(self, path: str | os.PathLike, loop: bool = False) -> None:
@@ -58,6 +66,8 @@ class VideoFileSource:
                               "(H.264) or AVI (MJPG) and try again")
         self._pending: np.ndarray | None = first
         self.index = 0  # frames returned so far
+        self.skipped = 0  # corrupt frames passed over
+        self._consumed = 1  # frames of this pass through the file, decoded or skipped
 
     @property
     def fps(self) -> float:
@@ -84,8 +94,9 @@ class VideoFileSource:
         if self._pending is not None:
             bgr, self._pending = self._pending, None
         else:
-            ok, bgr = self._cap.read()
+            ok, bgr = self._read_past_damage()
             if not ok and self.loop and self.index > 0:
+                self._consumed = 1
                 self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
                 ok, bgr = self._cap.read()
                 if not ok:  # seeking failed: reopen the file
@@ -98,6 +109,28 @@ class VideoFileSource:
                 return None
         self.index += 1
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def _read_past_damage(self) -> tuple[bool, np.ndarray | None]:
+        """The next decodable frame. A failed read before the announced frame count is a
+        corrupt frame: OpenCV moves past it, so reading again gets the next one."""
+        ok, bgr = self._cap.read()
+        if ok:
+            self._consumed += 1
+            return ok, bgr
+        announced = self.frame_count
+        if self._consumed >= announced:
+            return False, None  # the normal end
+        for bad in range(1, MAX_BAD_FRAMES + 1):
+            ok, bgr = self._cap.read()
+            if ok:
+                self.skipped += bad
+                self._consumed += bad + 1
+                self.error = (f"skipped {self.skipped} corrupt frame"
+                              f"{'s' if self.skipped != 1 else ''} of {self.path.name}")
+                return ok, bgr
+        self.error = (f"{self.path.name} stopped decoding after frame {self._consumed} of "
+                      f"the {announced} it announces: the rest of the file is damaged")
+        return False, None
 
     def close(self) -> None:
         if self._cap is not None:
@@ -142,6 +175,8 @@ class CameraSource:
     :meth:`read` returns the newest frame not yet returned, waiting at most ``timeout``
     seconds; if the camera delivers nothing for that long, ``failed`` becomes True,
     ``error`` says why and :meth:`read` returns None. Old frames are dropped, never queued.
+    A failed or garbled read is retried (:data:`CAMERA_RETRIES` times in a row) before the
+    camera counts as lost; garbled frames never reach the caller.
     Raises :class:`FesguiError` if the camera does not open or gives no first frame.
     """
 
@@ -175,13 +210,18 @@ class CameraSource:
             self._taken -= 1  # the first frame is still new for the caller
 
     def _run(self) -> None:
+        bad = 0
         while not self._stop.is_set():
             ok, bgr = self._cap.read()
-            if not ok:
+            if not ok or bgr is None or bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.size == 0:
+                bad += 1  # a dropped or garbled frame: cameras recover from a few
+                if bad <= CAMERA_RETRIES and not self._stop.wait(CAMERA_RETRY_WAIT):
+                    continue
                 with self._cond:
                     self.failed, self.error = True, f"camera {self.index} stopped sending"
                     self._cond.notify_all()
                 return
+            bad = 0
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             with self._cond:
                 self._frame, self._seq = rgb, self._seq + 1

@@ -117,6 +117,8 @@ class MediaPipeSource:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise FesguiError(f"face detection needs an RGB uint8 image, got {image.dtype} "
                               f"{image.shape}: read it with fesgui.imageio.read_image")
+        if image.shape[0] < 1 or image.shape[1] < 1:
+            return []  # an empty image would break the MediaPipe graph for good
         faces = self._run(image)
         if not self.video and len(faces) < self.max_faces:
             faces = self._add_tiled(image, faces)
@@ -182,9 +184,10 @@ class MediaPipeSource:
 
     def close(self) -> None:
         """Release the MediaPipe graph (safe to call twice)."""
-        if self._mesh is not None:
-            self._mesh.close()
-            self._mesh = None
+        mesh, self._mesh = self._mesh, None
+        if mesh is not None:
+            with contextlib.suppress(RuntimeError):  # a graph that failed re-raises on close
+                mesh.close()
 
     def __enter__(self) -> MediaPipeSource:
         return self

@@ -70,7 +70,10 @@ def run(args: argparse.Namespace) -> int:
         finally:
             bar.finish()
             finder.close()
+        damage = src.error
     frames = clock.frame
+    if damage:
+        print(f"warning: {damage}", file=sys.stderr)
     if no_face == frames:
         print(f"warning: no face found in any of the {frames} frames: the video is unchanged",
               file=sys.stderr)
