@@ -21,7 +21,7 @@ import numpy as np
 
 from fesgui.benchmarks import Config
 from fesgui.benchmarks.baselines import ridge_loop
-from fesgui.benchmarks.harness import Row, Section, Summary, compare, measure
+from fesgui.benchmarks.harness import Row, Section, Summary, compare, once
 
 SPEEDUP_TARGET = 20.0
 AGREE = 1e-6
@@ -86,38 +86,44 @@ def _exponent(xs: list[float], ts: list[float]) -> float:
 
 
 def _scaling(section: Section, cfg: Config) -> None:
+    """Fit time against N, image side and r, one factor at a time. The cases of a series
+    are timed round-robin (each round fits every case once), so a busy moment of the
+    machine slows all of them alike instead of bending the curve."""
     from fesgui.core import MaskedRegression
     from fesgui.synthetic import make_pairs
 
     n0, s0, r0 = cfg.scaling_pairs[0], cfg.scaling_sizes[0], 3
     series = {
-        "N (pairs)": [(n, s0, r0) for n in cfg.scaling_pairs],
-        "image side (px)": [(n0, s, r0) for s in cfg.scaling_sizes],
-        "window r": [(n0, s0, r) for r in cfg.scaling_rf],
+        "N (pairs)": [(n, s0, r0, n) for n in cfg.scaling_pairs],
+        "image side (px)": [(n0, s, r0, s) for s in cfg.scaling_sizes],
+        "window r": [(n0, s0, r, r) for r in cfg.scaling_rf],
     }
-    pairs = {}
+    expected = {"N (pairs)": "expected <= 1 (only the product images grow with N)",
+                "image side (px)": "expected 2 (linear in H W)",
+                "window r": "expected between 2 and 6 (r^2 product images, r^4 gather, "
+                            "r^6 solve)"}
+    pairs: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     for label, cases in series.items():
-        xs, ts = [], []
-        for n, s, r in cases:
-            key = (n, s)
-            if key not in pairs:
-                pairs[key] = make_pairs(n, s, s, color=True, seed=7)
-            X, T = pairs[key]
-            t = measure(lambda X=X, T=T, r=r: MaskedRegression(size=r, lam=LAM,
-                                                               color="per-channel").fit(X, T),
-                        repeats=cfg.fit_repeats, min_sample_s=0.0)
-            x = {"N (pairs)": n, "image side (px)": s, "window r": r}[label]
-            xs.append(x)
-            ts.append(t.median)
+        fits = []
+        for n, s, r, _ in cases:
+            if (n, s) not in pairs:
+                pairs[(n, s)] = make_pairs(n, s, s, color=True, seed=7)
+            X, T = pairs[(n, s)]
+            fits.append(lambda X=X, T=T, r=r: MaskedRegression(
+                size=r, lam=LAM, color="per-channel").fit(X, T))
+        samples: list[list[float]] = [[] for _ in cases]
+        for _ in range(cfg.fit_repeats):
+            for k, fit in enumerate(fits):
+                samples[k].append(once(fit))
+        medians = []
+        for (n, s, r, _), ms in zip(cases, samples, strict=True):
+            t = Summary.of(ms)
+            medians.append(t.median)
             section.rows.append(Row("fit", f"growth in {label}: N={n} {s}px r={r}",
                                     "CPU time / fit", t, "ms"))
         section.rows.append(Row("fit", f"growth in {label}", "log-log exponent",
-                                _exponent(xs, ts), "",
-                                note={"N (pairs)": "expected <= 1 (only the product images "
-                                                   "grow with N)",
-                                      "image side (px)": "expected 2 (linear in H W)",
-                                      "window r": "expected between 2 and 6 (r^2 product "
-                                                  "images, r^4 gather, r^6 solve)"}[label]))
+                                _exponent([c[3] for c in cases], medians), "",
+                                note=expected[label]))
 
 
 def run(cfg: Config) -> Section:

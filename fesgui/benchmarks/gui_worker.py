@@ -1,22 +1,19 @@
 """The live pipeline through the desktop app: GUI worker thread plus drawing (offscreen Qt).
 
-The app runs as a child process exactly as a person starts it,
-``fesgui --camera-file VIDEO --model MODEL --quit-after S``, with
+The app runs as a child process as a person starts it,
+``fesgui --camera-file VIDEO --model MODEL --quit-after S`` (through
+:mod:`fesgui.benchmarks.child`, which adds the peak RSS), with
 ``QT_QPA_PLATFORM=offscreen`` and a temporary settings folder. The video stands in for a
 camera and is delivered at 60 fps, faster than the 30 fps target, so the figure is what
 the app can draw, not what the source allows. On exit the app prints its own counts
-(see :mod:`fesgui.gui.app`), parsed here; the child's peak RSS and CPU time come from
-``os.wait4``. This module never imports Qt (only :mod:`fesgui.gui` does).
+(see :mod:`fesgui.gui.app`), parsed here; its CPU time comes from ``os.wait4``. This module never imports Qt (only :mod:`fesgui.gui` does).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 from fesgui.benchmarks import Config, Unavailable
@@ -52,21 +49,15 @@ def model_file(folder: Path, cfg: Config, size: int = 128) -> tuple[Path, str]:
 
 
 def run_app_child(video: Path, model: Path, seconds: float, settings_dir: Path) -> dict:
-    """Run the app on ``video`` for ``seconds``; its stderr, exit code, peak RSS (MiB),
-    CPU seconds (user + system) and wall seconds."""
+    """Run the app on ``video`` for ``seconds`` (see :func:`fesgui.benchmarks.child.run_child`);
+    adds ``peak_rss_mib``."""
+    from fesgui.benchmarks.child import peak_rss_mib, run_child
+
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", FESGUI_SETTINGS_DIR=str(settings_dir))
-    cmd = [sys.executable, "-m", "fesgui", "--camera-file", str(video), "--model", str(model),
-           "--quit-after", f"{seconds:g}"]
-    t0 = time.perf_counter()
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        stderr = err.read().decode("utf-8", "replace")
-    return {"stderr": stderr, "returncode": proc.returncode,
-            "peak_rss_mib": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "wall_s": time.perf_counter() - t0, "command": " ".join(cmd)}
+    res = run_child(["app", "--camera-file", str(video), "--model", str(model),
+                     "--quit-after", f"{seconds:g}"], env=env)
+    res["peak_rss_mib"] = peak_rss_mib(res["stderr"])
+    return res
 
 
 def gui_video(folder: Path, cfg: Config) -> Path:
@@ -107,8 +98,10 @@ def run(cfg: Config) -> Section:
         load0 = os.getloadavg()[0]
         res = run_app_child(video, model, cfg.gui_seconds, tmp)
         if res["returncode"] != 0:
-            tail = "\n".join(res["stderr"].strip().splitlines()[-8:])
-            raise AssertionError(f"the app exited with {res['returncode']}:\n{tail}")
+            from fesgui.benchmarks.child import tail
+
+            raise AssertionError(f"the app exited with {res['returncode']}:\n"
+                                 f"{tail(res['stderr'])}")
         rep = parse_app_report(res["stderr"])
     case = f"app, {cfg.frame_size[0]}x{cfg.frame_size[1]} video at {SOURCE_FPS:g} fps, crop 128"
     section.rows.append(Row(
@@ -122,11 +115,10 @@ def run(cfg: Config) -> Section:
                             note="child's user + system CPU time / wall time, start-up "
                                  "included"))
     section.rows.append(Row("gui", case, "peak RSS", res["peak_rss_mib"], "MiB"))
-    for stage, ms in rep["last_stages_ms"].items():
-        section.rows.append(Row("gui", case, f"last frame {stage} (wall)", ms, "ms"))
+    stages = " · ".join(f"{k} {v:g}" for k, v in rep["last_stages_ms"].items())
     section.notes.append(f"model: {desc}; command: {res['command']}")
     section.notes.append(f"load average (1 min) {load0:.1f} before, "
                          f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
-    section.notes.append("per-stage figures are the app's own timings of the last drawn "
-                         "frame only (one sample each)")
+    section.notes.append(f"the app's own timings (ms) of the last drawn frame: {stages or '-'} "
+                         "(one sample; the pipeline section has the distributions)")
     return section

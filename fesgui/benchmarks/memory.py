@@ -1,11 +1,11 @@
 """Memory: peak RSS of the live pipeline and of the app, and model sizes vs the papers.
 
-Peak RSS is measured on child processes (``os.wait4`` returns the child's own maximum
-resident set size), so the benchmark process itself does not inflate it:
+Peak RSS is measured in child processes (:mod:`fesgui.benchmarks.child`: ``VmHWM`` of
+the child itself), so the benchmark process does not inflate it:
 
-* the pipeline child (``python -m fesgui.benchmarks.memory VIDEO MODEL FRAMES``) imports
-  fesgui, loads the model, runs MediaPipe tracking and the pipeline on the test video;
-  it also reports its RSS right after the imports, before any frame;
+* the pipeline child imports fesgui, loads the model, runs MediaPipe tracking and the
+  pipeline on the test video; it also reports its RSS after the imports and the model
+  load, before MediaPipe starts;
 * the app child is :func:`fesgui.benchmarks.gui_worker.run_app_child`.
 
 Model sizes: the parameter count of every installed model (``weights_`` + ``bias_``, or
@@ -15,9 +15,6 @@ the Pixel-KR table) and its file size, beside the counts printed in the papers.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -30,43 +27,15 @@ PAPER_PARAMS = {("mr", 3): 1.6e5, ("pixel-rr", 1): 3.3e4}
 GAN_PARAMS = 8.5e6
 
 
-def _status_kib(key: str) -> float:
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return float(line.split()[1])
-    return float("nan")
-
-
-def _child(video: str, model_path: str, frames: int) -> None:
-    """Entry point of the pipeline child: prints one JSON line."""
-    from fesgui.benchmarks.live import run_stream
-    from fesgui.core import load_model
-
-    model = load_model(model_path)
-    before = _status_kib("VmRSS")
-    res = run_stream(Path(video), model, frames)
-    print(json.dumps({"rss_before_mib": before / 1024, "hwm_mib": _status_kib("VmHWM") / 1024,
-                      "faces": res["faces"], "frames": res["frames"]}))
-
-
 def pipeline_child(video: Path, model: Path, frames: int) -> dict:
-    """Run the pipeline child; its JSON report plus ``peak_rss_mib`` from ``os.wait4``."""
-    cmd = [sys.executable, "-m", "fesgui.benchmarks.memory", str(video), str(model),
-           str(frames)]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        text, errors = out.read().decode(), err.read().decode("utf-8", "replace")
-    if code != 0:
-        tail = "\n".join(errors.strip().splitlines()[-6:])
-        raise AssertionError(f"pipeline child exited with {code}:\n{tail}")
-    report = json.loads(text.strip().splitlines()[-1])
-    report["peak_rss_mib"] = usage.ru_maxrss / 1024
-    return report
+    """Run the live pipeline in a child process; its JSON report (peak RSS in MiB)."""
+    from fesgui.benchmarks.child import run_child, tail
+
+    res = run_child(["pipeline", str(video), str(model), str(frames)])
+    if res["returncode"] != 0:
+        raise AssertionError(f"pipeline child exited with {res['returncode']}:\n"
+                             f"{tail(res['stderr'])}")
+    return json.loads(res["stdout"].strip().splitlines()[-1])
 
 
 def param_count(model) -> int:
@@ -147,6 +116,3 @@ def run(cfg: Config) -> Section:
         "Pixel-RR 3.3e4; GANs ~8.5e6")
     return section
 
-
-if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2], int(sys.argv[3]))
