@@ -1,8 +1,8 @@
 """Where the time goes, for a target that ``fesgui bench`` reports as missed.
 
-    python benchmarks/profile.py predict    # MR r=3, 128 px RGB: cProfile + step breakdown
-    python benchmarks/profile.py pipeline   # live pipeline, crop 128: cProfile by own time
-    python benchmarks/profile.py kr         # Pixel-KR fit, 128 px: cProfile
+    python benchmarks/profile_targets.py predict    # MR r=3, 128 px RGB: cProfile + step breakdown
+    python benchmarks/profile_targets.py pipeline   # live pipeline, crop 128: cProfile by own time
+    python benchmarks/profile_targets.py kr         # Pixel-KR fit, 128 px: cProfile
 
 cProfile cannot see inside a numpy call (its time is charged to the Python function
 that made it), so ``predict`` also times, one by one, the steps that
@@ -28,7 +28,6 @@ def _top(prof: cProfile.Profile, n: int = 15) -> None:
 def profile_predict() -> None:
     from fesgui.benchmarks.predict import random_local_csr, test_image
     from fesgui.core import from_csr
-    from fesgui.core.geometry import reach
 
     model = from_csr(random_local_csr(128, 128, 3))
     x = test_image(128)
@@ -39,27 +38,25 @@ def profile_predict() -> None:
     prof.disable()
     _top(prof, 10)
 
-    # the same steps as MaskedRegression.predict, timed one by one (CPU ms)
-    batch = x[None]
-    w, b = model._taps_for(3)
-    padded, scratch = model._buffers(batch.shape)
-    p = reach(3, 1)
-    out = np.empty(batch.shape, np.float32)
-    view = padded[:, p - 1:p - 1 + 128, p - 1:p - 1 + 128]
+    # the steps of MaskedRegression.predict (one scipy.sparse DIA matrix per weight set,
+    # applied to each contiguous channel plane), timed one by one on CPU time
+    D = 128 * 128
+    dia = model._diagonals()[0]
+    plane = np.ascontiguousarray(x[..., 0]).reshape(D)
+    bias = model.bias_[0].reshape(D)
+    out = np.empty_like(x)
     steps = {
         "whole predict": lambda: model.predict(x),
-        "_check_input": lambda: model._check_input(x),
-        "taps() (tap_offsets)": model.taps,
-        "copy into padded": lambda: padded.__setitem__((slice(None), slice(p, p + 128),
-                                                        slice(p, p + 128)), batch),
-        "one np.multiply (tap)": lambda: np.multiply(w[0], view, out=scratch),
-        "one out += scratch": lambda: np.add(out, scratch, out=out),
-        "out += bias": lambda: np.add(out, b, out=out),
+        "input checks": lambda: model._check_input(x),
+        "3 x channel plane copy": lambda: [np.ascontiguousarray(x[..., c]) for c in range(3)],
+        "3 x DIA matvec": lambda: [dia @ plane for _ in range(3)],
+        "3 x bias add": lambda: [np.add(plane, bias, out=plane) for _ in range(3)],
+        "3 x write back to (H,W,3)": lambda: [out[..., c].__setitem__(
+            Ellipsis, plane.reshape(128, 128)) for c in range(3)],
     }
     print(f"{'step':28s} CPU ms (median [p25-p75])")
     for name, fn in steps.items():
         print(f"{name:28s} {measure(fn, repeats=15, min_sample_s=0.02).fmt()}")
-    print("predict = check + taps() + copy + 9 multiplies + 8 adds + bias add")
 
 
 def profile_pipeline() -> None:
