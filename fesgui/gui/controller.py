@@ -285,7 +285,8 @@ class Controller(QObject):
     def step(self, delta: int) -> None:
         self.go_to(self.index + delta)
 
-    def set_manual_landmarks(self, left_eye, right_eye, mouth_centre) -> None:
+    def set_manual_landmarks(self, left_eye: tuple[float, float], right_eye: tuple[float, float],
+                             mouth_centre: tuple[float, float]) -> None:
         """Use hand-placed points (x, y in frame pixels) for the current still image."""
         from fesgui.align import manual_landmarks
 
@@ -362,7 +363,7 @@ class Controller(QObject):
         """Find cameras that open, off the UI thread; ``cameras_found`` follows."""
         from fesgui.gui.tasks import run_in_thread
 
-        def probe():
+        def probe() -> list[tuple[int, int, int]]:
             from fesgui.video import probe_cameras
 
             return probe_cameras()

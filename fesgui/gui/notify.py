@@ -14,6 +14,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -41,7 +42,7 @@ def install_excepthooks(notifier: Notifier) -> Callable[[], None]:
     """Route uncaught exceptions of all threads to ``notifier``; returns an undo function."""
     old_sys, old_threading = sys.excepthook, threading.excepthook
 
-    def sys_hook(exc_type, exc, tb):
+    def sys_hook(exc_type: type[BaseException], exc: BaseException | None, tb: Any) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
             old_sys(exc_type, exc, tb)
             return
