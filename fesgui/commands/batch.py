@@ -128,6 +128,10 @@ def run(args: argparse.Namespace) -> int:
                     break
                 except FesguiError as exc:
                     failures.append((path.name, str(exc)))
+                except Exception as exc:  # noqa: BLE001 - a bug on one photo must not stop the rest
+                    first = (str(exc).splitlines() or [""])[0]
+                    failures.append((path.name, f"unexpected {type(exc).__name__}: {first} "
+                                     "(a bug in fesgui: please report it)"))
                 bar.update(i + 1, path.name)
         finally:
             bar.finish()

@@ -295,3 +295,63 @@ def test_training_interrupted_leaves_no_model_and_a_sound_cache(when, tmp_path, 
     monkeypatch.setattr(mps, "MediaPipeSource", lambda **kw: KnownFace(face[1]))
     assert main(argv) == 0
     assert load_model(out).image_size == (24, 24)
+
+
+def test_batch_lists_an_unexpected_error_and_goes_on(tmp_path, face, model_path, finder,
+                                                     monkeypatch, capsys):
+    """A bug hit by one photo (here: the pipeline raising RuntimeError on p1) is listed
+    as a failure of that photo; the others are written."""
+    from fesgui.pipeline import Pipeline
+
+    src, dst = tmp_path / "in", tmp_path / "out"
+    paths = _photos(src, face, n=3)
+    bad = read_image(paths[1])
+    real = Pipeline.process
+
+    def process(self, frame, manual=None):
+        if np.array_equal(frame, bad):
+            raise RuntimeError("simulated bug\nsecond line")
+        return real(self, frame, manual)
+
+    monkeypatch.setattr(Pipeline, "process", process)
+    assert main(["batch", str(src), str(dst), "-m", str(model_path)]) == 0
+    err = capsys.readouterr().err
+    assert sorted(p.name for p in dst.iterdir()) == ["p0.png", "p2.png"]
+    line = next(x for x in err.splitlines() if x.startswith("failed: p1.png: "))
+    assert "unexpected RuntimeError: simulated bug" in line and "report" in line
+    assert "second line" not in err
+
+
+@pytest.mark.qt_log_ignore("propagateSizeHints")
+@pytest.mark.parametrize("problem", ["read-only", "disk full"])
+def test_app_save_failures_are_one_line_and_leave_nothing(problem, qtbot, tmp_path, face,
+                                                          monkeypatch):
+    from fesgui.gui.main_window import MainWindow
+
+    monkeypatch.setenv("FESGUI_SETTINGS_DIR", str(tmp_path / "settings"))
+    monkeypatch.setenv("FESGUI_MODELS", str(tmp_path / "no-models"))
+    win = MainWindow(landmarks_factory=lambda video: KnownFace(face[1]))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    photo = tmp_path / "face.png"
+    write_image(photo, face[0])
+    out = tmp_path / "out"
+    out.mkdir()
+    try:
+        with qtbot.waitSignal(win.controller.result_ready, timeout=10000):
+            win.controller.open_path(photo)
+        if problem == "read-only":
+            make_read_only(monkeypatch, out)
+        else:
+            _full_disk(monkeypatch)
+        for name in ("result.png", "result.jpg"):
+            win.guarded(win.controller.save_result)(out / name, "frame")
+            message = win.statusBar().currentMessage()
+            assert message.startswith("⚠ ") and problem in message and "\n" not in message
+        assert win.unexpected_errors == []
+    finally:
+        out.chmod(0o755)
+        monkeypatch.undo()
+        win.close()
+    assert list(out.iterdir()) == []
