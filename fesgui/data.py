@@ -275,8 +275,7 @@ def _template_key(template, hw: tuple[int, int]) -> str:
     rng = np.random.default_rng(12345)
     points = (np.array([[40, 50], [80, 50], [60, 75], [45, 95], [75, 95]], np.float32)
               + rng.uniform(-3, 3, (5, 2)).astype(np.float32))
-    mesh = None
-    probe = FaceLandmarks(points=points, mesh=mesh, box=(20.0, 20.0, 100.0, 120.0))
+    probe = FaceLandmarks(points=points, mesh=None, box=(20.0, 20.0, 100.0, 120.0))
     matrix = np.asarray(template.matrix(probe, hw), dtype=np.float64)
     return hashlib.sha256(np.round(matrix, 6).tobytes()).hexdigest()[:16]
 

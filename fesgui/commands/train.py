@@ -141,10 +141,12 @@ def run(args: argparse.Namespace) -> int:
     if mode == "inputs":
         aligned = data.load_named(pairs)
     else:
-        aligned = data.load_aligned(
-            pairs, args.crop, cache_dir=args.cache, use_cache=not args.no_cache,
-            progress=lambda done, total: _say(f"aligned {done}/{total}")
-            if done == total or done % 20 == 0 else None)
+        def progress(done: int, total: int) -> None:
+            if done == total or done % 20 == 0:
+                _say(f"aligned {done}/{total}")
+
+        aligned = data.load_aligned(pairs, args.crop, cache_dir=args.cache,
+                                    use_cache=not args.no_cache, progress=progress)
     for path, reason in aligned.skipped:
         _say(f"skipped {path}: {reason}")
     if len(aligned.ids) < 3:
@@ -153,8 +155,8 @@ def run(args: argparse.Namespace) -> int:
     source, target = ((Path(args.inputs).name, Path(args.targets).name) if mode == "inputs"
                       else (data.canonical_expression(args.source),
                             data.canonical_expression(args.target)))
-    dataset = training.TrainingData(aligned.ids, aligned.X, aligned.T,
-                                    name=Path(where.split(" and ")[0]).name or where)
+    folder = Path(args.inputs if mode == "inputs" else args.pairs).expanduser().resolve()
+    dataset = training.TrainingData(aligned.ids, aligned.X, aligned.T, name=folder.name)
     model = training.train(dataset, method=args.method, size=args.size,
                            dilation=args.dilation, color=args.color, lam=args.lam,
                            sigma=args.sigma, seed=args.seed, source=source, target=target,
