@@ -82,6 +82,19 @@ def test_card_is_generated_from_the_shipped_models():
         assert (MODELS / name).is_file(), f"the card shows a missing picture {name}"
 
 
+def test_mr_beats_pixel_rr_or_the_card_says_why_not():
+    card = (MODELS / "README.md").read_text(encoding="utf-8")
+    for source, target in {(s.source, s.target) for s in SPECS}:
+        for crop in {s.crop for s in SPECS}:
+            def mse(method, source=source, target=target, crop=crop):
+                return min(read_meta(MODELS / s.filename)["metrics"]["mse"] for s in SPECS
+                           if (s.source, s.target, s.crop, s.method) ==
+                           (source, target, crop, method))
+
+            if mse("mr") >= mse("pixel-rr"):
+                assert f"For {source} -> {target} at {crop} px, Pixel-RR" in card
+
+
 def _members(path: Path) -> dict[str, bytes]:
     with zipfile.ZipFile(path) as zf:
         return {name: zf.read(name) for name in zf.namelist()}
