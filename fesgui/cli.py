@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fesgui",
         description="Change facial expressions with tiny, interpretable linear models. "
-        "Without a command, opens the desktop app.",
+        "Without a command, opens the desktop app: "
+        "fesgui [PATH] [--camera N|VIDEO] [--model NAME] (see: fesgui PATH --help).",
     )
     parser.add_argument("--version", action="version", version=f"fesgui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
