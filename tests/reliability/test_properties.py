@@ -83,6 +83,42 @@ def test_mutated_png_and_jpeg_are_refused_or_read(tmp_path, kind, edits, cut):
     _check_loads_or_refuses(path)
 
 
+LOSSLESS = {"PNG": ".png", "BMP": ".bmp", "TIFF": ".tif"}
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), h=st.integers(1, 40), w=st.integers(1, 40),
+       mode=st.sampled_from(["L", "RGB", "P", "I;16", "CMYK"]),
+       fmt=st.sampled_from(["PNG", "BMP", "TIFF", "JPEG", "WEBP", "GIF"]))
+def test_any_valid_image_reads_as_rgb_of_its_size(tmp_path, seed, h, w, mode, fmt):
+    """Every mode/format Pillow can write comes back as (h, w, 3) uint8; for lossless
+    formats it equals Pillow's own RGB conversion (16-bit: scaled by 255/65535)."""
+    rng = np.random.default_rng(seed)
+    if mode == "I;16":
+        im = Image.fromarray(rng.integers(0, 65536, (h, w), dtype=np.uint16))
+    elif mode == "L":
+        im = Image.fromarray(rng.integers(0, 256, (h, w), dtype=np.uint8))
+    else:
+        im = Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).convert(mode)
+    path = tmp_path / f"img{LOSSLESS.get(fmt, '.' + fmt.lower())}"
+    try:
+        im.save(path, format=fmt)
+    except (OSError, ValueError, KeyError):
+        assume(False)  # this Pillow cannot write the mode in this format
+    out = read_image(path)
+    assert out.dtype == np.uint8 and out.shape == (h, w, 3)
+    if fmt in LOSSLESS:
+        with Image.open(path) as back:
+            if back.mode.startswith("I"):
+                a = np.asarray(back).astype(np.float64)
+                g = np.clip(np.rint(a * 255 / 65535), 0, 255).astype(np.uint8)
+                expect = np.repeat(g[:, :, None], 3, axis=2)
+            else:
+                expect = np.asarray(back.convert("RGB"))
+        np.testing.assert_array_equal(out, expect)
+
+
 # ------------------------------------------------------------------ the model loader
 @pytest.fixture(scope="module")
 def model_bytes(tmp_path_factory):
