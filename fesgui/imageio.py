@@ -19,7 +19,7 @@ from fesgui.atomic import atomic_write
 from fesgui.errors import FesguiError
 
 __all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "atomic_write", "list_images", "read_image",
-           "to_float", "to_uint8", "write_image"]
+           "read_thumbnail", "to_float", "to_uint8", "write_image"]
 
 #: file name endings that :func:`list_images` picks up (lower case)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif",
@@ -87,9 +87,26 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
     a missing, empty, truncated, corrupt or non-image file, and for an image larger than
     ``max_pixels`` (checked from the header, before decoding).
     """
+    return _read(Path(path), max_pixels, None)
+
+
+def read_thumbnail(path: str | os.PathLike, max_side: int = 96,
+                   max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """A small upright preview of an image file: (h, w, 3) uint8 RGB with
+    ``max(h, w) <= max_side`` (aspect kept; smaller images are not enlarged).
+
+    Same checks, conversions and one-line :class:`FesguiError` as :func:`read_image`
+    (for a view that lists many files: a bad file costs an exception, never a log line).
+    JPEGs are decoded at reduced size (DCT scaling), so a big photo is cheap.
+    """
+    if int(max_side) < 1:
+        raise FesguiError(f"max_side={max_side} must be at least 1: e.g. 96")
+    return _read(Path(path), max_pixels, int(max_side))
+
+
+def _read(path: Path, max_pixels: int, max_side: int | None) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    path = Path(path)
     if not path.exists():
         raise FesguiError(f"{path} does not exist: check the file name")
     if path.is_dir():
@@ -109,9 +126,19 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
                     raise FesguiError(
                         f"{path.name} is {w}x{h} ({w * h / 1e6:.0f} MP); the limit is "
                         f"{max_pixels / 1e6:.0f} MP: downscale it first")
+                if max_side is not None:
+                    im.draft(None, (max_side, max_side))  # JPEG: decode at 1/2..1/8 size
                 im.load()
                 im = ImageOps.exif_transpose(im)
-                return _to_rgb_array(im)
+                rgb = _to_rgb_array(im)
+        if max_side is not None and max(rgb.shape[:2]) > max_side:
+            import cv2
+
+            h, w = rgb.shape[:2]
+            scale = max_side / max(h, w)
+            rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
+                             interpolation=cv2.INTER_AREA)
+        return rgb
     except FesguiError:
         raise
     except UnidentifiedImageError:

@@ -25,7 +25,7 @@ from fesgui.synthetic import make_face, make_pairs
 
 from .corpus import BAD, CASES, GOOD, SIDE, Case, base_face, expected_image, write_case
 
-ENTRIES = ["read_image", "synth", "batch", "train"]
+ENTRIES = ["read_image", "read_thumbnail", "synth", "batch", "train"]
 
 
 class KnownFace:
@@ -97,6 +97,23 @@ def _run_read_image(tmp_path, case, face, model_path, capsys):
         assert "\n" not in str(info.value)
     else:
         _close(read_image(path), expected_image(case, face[0]), case)
+
+
+def _run_read_thumbnail(tmp_path, case, face, model_path, capsys):
+    import cv2
+
+    from fesgui.imageio import read_thumbnail
+
+    path = write_case(case, tmp_path / "in", face[0])
+    if case.bad:
+        with pytest.raises(FesguiError, match=case.match) as info:
+            read_thumbnail(path, 48)
+        assert "\n" not in str(info.value)
+    else:
+        small = cv2.resize(expected_image(case, face[0]), (48, 48), interpolation=cv2.INTER_AREA)
+        got = read_thumbnail(path, 48)
+        assert got.shape == (48, 48, 3) and got.dtype == np.uint8
+        assert np.abs(got.astype(int) - small).mean() <= case.tolerance + 1.0, case.name
 
 
 def _run_synth(tmp_path, case, face, model_path, capsys):
@@ -172,8 +189,8 @@ def _run_train(tmp_path, case, face, model_path, capsys):
         assert bad_path.name not in err, err
 
 
-RUNNERS = {"read_image": _run_read_image, "synth": _run_synth, "batch": _run_batch,
-           "train": _run_train}
+RUNNERS = {"read_image": _run_read_image, "read_thumbnail": _run_read_thumbnail,
+           "synth": _run_synth, "batch": _run_batch, "train": _run_train}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -201,3 +218,26 @@ def test_corpus_is_what_it_claims(tmp_path, face):
                                       "text-named-jpg", "bomb"}
     bomb = write_case(next(c for c in BAD if c.name == "bomb"), tmp_path, face[0])
     assert bomb.stat().st_size < 200
+
+
+def test_thumbnail_of_a_big_jpeg_is_small_upright_and_faithful(tmp_path):
+    """A 1600 x 1200 photo stored sideways (EXIF 6): the preview is 72 x 96 and upright,
+    and matches an area-averaged downscale of the full decode."""
+    import cv2
+    from PIL import Image
+
+    from fesgui.imageio import read_thumbnail
+
+    img, _ = make_face(1200, 1600, seed=4)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "big.jpg"
+    Image.fromarray(np.ascontiguousarray(np.rot90(img, k=1))).save(path, exif=exif, quality=90)
+    full = read_image(path)
+    assert full.shape == img.shape
+    thumb = read_thumbnail(path, 96)
+    assert thumb.shape == (72, 96, 3)
+    ref = cv2.resize(full, (96, 72), interpolation=cv2.INTER_AREA)
+    assert np.abs(thumb.astype(int) - ref).mean() < 3
+    with pytest.raises(FesguiError, match="max_side"):
+        read_thumbnail(path, 0)
