@@ -126,7 +126,9 @@ def test_folder_with_bad_files_reports_each_and_stays_open(qtbot, window, tmp_pa
 @pytest.mark.xfail(strict=True, reason="fesgui/gui/input_panel.py:InputPanel."
                    "_load_some_thumbnails decodes every folder file with QImageReader without "
                    "checking it first: truncated JPEGs and over-large images log Qt warnings "
-                   "(and libpng writes to stderr) for files the app already reports cleanly")
+                   "(and libpng writes to stderr) for files the app already reports cleanly; "
+                   "fix: build the icon from fesgui.imageio.read_thumbnail(path, THUMB) and "
+                   "keep the placeholder on FesguiError")
 def test_thumbnails_of_bad_files_are_quiet(qtbot, window, tmp_path, qtlog):
     from PySide6.QtCore import QtMsgType
 
