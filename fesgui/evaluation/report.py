@@ -17,7 +17,7 @@ import numpy as np
 
 from fesgui.atomic import atomic_write, write_bytes_atomic
 from fesgui.evaluation.runner import DirectionResult, Evaluation, MethodResult
-from fesgui.evaluation.smile import SmileMeasure, smile_gain
+from fesgui.evaluation.smile import smile_gain
 
 ATTRIBUTION = ("DeBruine, L., & Jones, B. (2017). Face Research Lab London Set (Version 5). "
                "figshare. https://doi.org/10.6084/m9.figshare.5047666.v5")
@@ -170,19 +170,25 @@ def findings(ev: Evaluation) -> list[str]:
                 gain = (f" Mouth-corner lift gain: MR 5×5 {_num(g_mr.lift, 2)}, RMR 5×5 "
                         f"{_num(g_rmr.lift, 2)}.")
             covered = a_top >= 1.5 * a_all
-            out.append(
-                f"**{t}, RMR** (MR paper 6: RMR keeps MR's expression and restores the "
-                f"input's detail elsewhere): RMR 5×5 MSE {100 * rmr5.mse:.3f} vs MR 5×5 "
-                f"{100 * mr5.mse:.3f}.{gain} The default alpha map averages {a_all:.2f} over "
-                f"the image and {a_top:.2f} on the 10% of pixels where MR changes the face "
-                "most; " + (
-                    "it covers the expression change, as intended." if covered else
-                    "it does NOT concentrate on the expression change here, so the blend "
-                    "returns much of the input's old expression. The map is the |z-score| of "
-                    "each pixel's receptive-field L1 norm; with our validation-chosen lam "
-                    "that norm varies as much across skin, hair and background as at the "
-                    "mouth. The GUI's alpha sliders (tau, k, dilation) are the way to tune "
-                    "it per model; the paper gives no numbers to compare with."))
+            lost = (d.smile_input and d.smile_target and mr5.smile and rmr5.smile
+                    and smile_gain(d.smile_input, rmr5.smile, d.smile_target).lift
+                    < 0.5 * smile_gain(d.smile_input, mr5.smile, d.smile_target).lift)
+            text = (f"**{t}, RMR** (MR paper 6: RMR keeps MR's expression and restores the "
+                    f"input's detail elsewhere): RMR 5×5 MSE {100 * rmr5.mse:.3f} vs MR 5×5 "
+                    f"{100 * mr5.mse:.3f}.{gain} The default alpha map averages {a_all:.2f} "
+                    f"over the image and {a_top:.2f} on the 10% of pixels where MR changes "
+                    "the face most, so it "
+                    + ("does follow the expression change. " if covered else
+                       "does NOT concentrate on the expression change. "))
+            if lost:
+                text += ("Still, by the landmark measure the refined faces lose most of the "
+                         "smile: where alpha < 1 the blend keeps a faint copy of the input's "
+                         "sharp mouth on top of MR's smoother one, and FaceMesh follows sharp "
+                         "edges. RMR trades expression strength for detail; the GUI's alpha "
+                         "sliders (tau, k, dilation, blur) set that trade-off per model.")
+            else:
+                text += "The refined faces keep most of MR's expression change."
+            out.append(text)
         # training time
         l1 = next((m for m in d.baselines if m.name == "l1 lasso"), None)
         l0 = next((m for m in d.baselines if m.name == "l0 OMP"), None)
@@ -213,12 +219,18 @@ def findings(ev: Evaluation) -> list[str]:
         # Pixel-KR sigma
         if d.kr_sweep:
             best = min(d.kr_sweep, key=lambda p: p.val_mse)
-            out.append(f"**{t}, Pixel-KR sigma** (Pixel paper: sigma = 3 for neutral → happy, "
-                       f"10 otherwise; < 1 artefacts, > 1 blurry): ours chooses sigma = "
-                       f"{best.sigma:g} (lam {best.lam:g}) in [0, 1] intensity units. A "
-                       "Gaussian kernel wider than the intensity range (sigma ≳ 1) makes "
-                       "Pixel-KR nearly linear, i.e. Pixel-RR; the paper's 3 and 10 only make "
-                       "sense on another intensity scale, which it does not state.")
+            wide = max(d.kr_sweep, key=lambda p: p.sigma)
+            text = (f"**{t}, Pixel-KR sigma** (Pixel paper: sigma = 3 for neutral → happy, 10 "
+                    f"otherwise; < 1 artefacts, > 1 blurry): ours chooses sigma = "
+                    f"{best.sigma:g} (lam {best.lam:g}) in [0, 1] intensity units.")
+            if wide.sigma > best.sigma:
+                text += (f" At sigma = {wide.sigma:g} the validation MSE is "
+                         f"{wide.val_mse / best.val_mse:.1f}× the best: with intensities in "
+                         "[0, 1], sigma ≫ 1 makes every kernel entry ≈ 1 and, Pixel-KR having "
+                         "no separate bias, the fit collapses towards a shrunken per-pixel "
+                         "constant. The paper's 3 and 10 suggest another intensity scale "
+                         "(e.g. 0-255), which it does not state.")
+            out.append(text)
     return out
 
 
@@ -342,14 +354,21 @@ def make_figures(ev: Evaluation, folder: Path) -> dict[str, Path]:
     if any(d.smile_input and d.smile_target for d in dirs):
         fig = _figure(6 * n, 4)
         for k, d in enumerate(dirs):
+            if not (d.smile_input and d.smile_target):
+                continue
             ax = fig.add_subplot(1, n, k + 1)
-            labels, lifts, widths = _smile_series(d)
-            x = np.arange(len(labels))
-            ax.bar(x - 0.2, lifts, 0.4, label="corner lift / IOD")
-            ax.bar(x + 0.2, widths, 0.4, label="mouth width / IOD − 0.5")
+            rows = [r for r in d.main if r.smile is not None]
+            gains = [smile_gain(d.smile_input, r.smile, d.smile_target) for r in rows]
+            x = np.arange(len(rows))
+            for off, key, label in ((-0.27, "lift", "corner lift"), (0.0, "width", "width"),
+                                    (0.27, "opening", "lip opening")):
+                ax.bar(x + off, [getattr(g, key) for g in gains], 0.27, label=label)
             ax.axhline(0.0, color="k", lw=0.8)
-            ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=8)
-            ax.set_title(f"Smile measure, {_dir_title(d)}", fontsize=10)
+            ax.axhline(1.0, color="k", lw=0.8, ls=":")
+            ax.set_xticks(x, [r.name for r in rows], rotation=45, ha="right", fontsize=8)
+            ax.set_ylabel("fraction of input → target change")
+            ax.set_title(f"Smile measure gain, {_dir_title(d)} (0 = input, 1 = target)",
+                         fontsize=10)
             ax.legend(fontsize=8)
         fig.tight_layout()
         out["smile"] = _save(fig, folder / "eval_smile.png")
@@ -358,15 +377,6 @@ def make_figures(ev: Evaluation, folder: Path) -> dict[str, Path]:
 
 SHARPNESS_ROWS = ("identity", "l2 ridge", "MR 3x3", "MR 5x5", "MR 7x7", "MR 9x9", "RMR 3x3",
                   "RMR 5x5", "RMR 7x7", "RMR 9x9", "Pixel-RR", "Pixel-KR")
-
-
-def _smile_series(d: DirectionResult) -> tuple[list[str], list[float], list[float]]:
-    items: list[tuple[str, SmileMeasure | None]] = [("input", d.smile_input)]
-    items += [(r.name, r.smile) for r in d.main if r.smile is not None]
-    items.append(("target", d.smile_target))
-    items = [(n, m) for n, m in items if m is not None]
-    return ([n for n, _ in items], [m.lift for _, m in items],
-            [m.width - 0.5 for _, m in items])
 
 
 # --------------------------------------------------------------------------- markdown
@@ -386,7 +396,9 @@ def render_markdown(ev: Evaluation, figures: dict[str, Path], base: Path) -> str
         f"- Pairs: {ev.n_pairs} neutral/happy pairs found in `{Path(ev.pairs_dir).name}`; "
         f"{len(train) + len(val) + len(test)} aligned (skipped photos: {len(ev.skipped)}). "
         f"Identities split {len(train)} train / {len(val)} validation / {len(test)} test "
-        f"with seed {s.seed} ({s.seed_origin}). Test identities: {', '.join(test)}.",
+        f"with seed {s.seed} ({s.seed_origin}). Test identities: {', '.join(test)}"
+        + (" - the same people the shipped models were tested on." if ev.shipped and
+           not ev.shipped_note else "."),
         "- Every method is fitted on the training people, its hyper-parameter is chosen by "
         "validation MSE, and it is refitted on train + validation (MR paper Section 5.1); "
         "all numbers are on the held-out test people. lam grid (MR, Pixel-RR): "
@@ -395,10 +407,12 @@ def render_markdown(ev: Evaluation, figures: dict[str, Path], base: Path) -> str
         f"crops of {s.baseline_crop}×{s.baseline_crop} (the grayscale setting of MR paper "
         "Table 2), small enough for per-pixel Lasso (l1) and OMP (l0); their "
         f"hyper-parameters are chosen on {s.lasso_pixels} random output pixels, then every "
-        "pixel is fitted. Lasso/OMP/PCA use an unpenalised intercept; ridge regularises its "
-        "bias like MR (its lam is relative to the mean squared input norm).",
+        "pixel is fitted. Ridge, Lasso and OMP fit an unpenalised intercept (ridge's lam is "
+        "relative to the mean squared norm of the centred inputs); PCA projects onto the "
+        "principal components of the training targets.",
         "- MSE is ×10² as in MR paper Tables 2-3 (images in [0, 1]), ± its standard error "
-        "over test images; SSIM is `skimage.metrics.structural_similarity` (data_range 1, "
+        "over test images (the comparisons below use the standard error of the paired "
+        "per-image difference, which is much smaller); SSIM is `skimage.metrics.structural_similarity` (data_range 1, "
         "7×7 window, RGB channel-averaged). Sharpness is the mean variance of the 3×3 "
         "Laplacian and the mean Sobel gradient energy of the luminance, relative to the "
         "real target photos (1 = as sharp as a real photo). Importance is "

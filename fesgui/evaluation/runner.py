@@ -428,7 +428,9 @@ def evaluate_shipped(pairs, split, cache_dir=None, landmarks=None, smile_source=
             row.smile_found = sum(f is not None for f in found)
         rows.append((source, target, row))
 
-    for info in list_models():
+    # grouped by crop size, so each size's reference rows precede its models
+    for info in sorted(list_models(), key=lambda i: (tuple(i.meta.get("image_size") or ()),
+                                                     i.name)):
         meta = info.meta
         size = tuple(meta.get("image_size") or ())
         source = canonical_expression(str(meta.get("source") or ""))
