@@ -97,8 +97,11 @@ def test_gui_rows():
     (sec,) = benchmarks.run(["gui"], TINY)
     assert sec.skipped is None, sec.skipped + "\n" + "\n".join(sec.notes)
     by_metric = {r.metric: r for r in sec.rows}
-    fps = by_metric["frames drawn per second (wall)"].value
-    assert math.isfinite(fps) and fps >= 0  # 0 when the slowed-down app drew nothing yet
+    for metric in ("frames drawn per second, whole run (wall)",
+                   "frames drawn per second, last 30 (wall)"):
+        fps = by_metric[metric].value
+        assert math.isfinite(fps) and fps >= 0  # 0 when a slowed-down app drew nothing yet
+    assert by_metric["frames drawn per second, whole run (wall)"].met in (True, False)
     assert by_metric["peak RSS"].value > 50
     assert by_metric["window shown after"].value > 0
 

@@ -104,12 +104,17 @@ def run(cfg: Config) -> Section:
                                  f"{tail(res['stderr'])}")
         rep = parse_app_report(res["stderr"])
     case = f"app, {cfg.frame_size[0]}x{cfg.frame_size[1]} video at {SOURCE_FPS:g} fps, crop 128"
+    live_s = max(cfg.gui_seconds - rep["shown_s"], 1e-3)
+    avg = rep["drawn"] / live_s
     section.rows.append(Row(
-        "gui", case, "frames drawn per second (wall)", rep["fps_drawn"], "fps",
-        target=f">= {FPS_TARGET:g} fps", met=rep["fps_drawn"] >= FPS_TARGET,
-        note=f"over the last 30 drawn frames; {rep['processed']} frames processed, "
-             f"{rep['drawn']} drawn ({rep['faces']} with a face), {rep['dropped']} dropped "
-             f"in {cfg.gui_seconds:g} s"))
+        "gui", case, "frames drawn per second, whole run (wall)", avg, "fps",
+        target=f">= {FPS_TARGET:g} fps", met=avg >= FPS_TARGET,
+        note=f"{rep['drawn']} results drawn ({rep['faces']} with a face) in the "
+             f"{live_s:.1f} s after the window was shown - a lower bound: model loading and "
+             f"MediaPipe start-up are inside it; {rep['processed']} frames processed, "
+             f"{rep['dropped']} dropped"))
+    section.rows.append(Row("gui", case, "frames drawn per second, last 30 (wall)",
+                            rep["fps_drawn"], "fps", note="the app's own rolling figure"))
     section.rows.append(Row("gui", case, "window shown after", rep["shown_s"] * 1e3, "ms"))
     section.rows.append(Row("gui", case, "CPU cores used", res["cpu_s"] / res["wall_s"], "",
                             note="child's user + system CPU time / wall time, start-up "
