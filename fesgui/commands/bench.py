@@ -56,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(sections))
     if out is not None:
         data = to_json(sections, benchmarks.settings(config))
-        data["command"] = "fesgui bench " + " ".join(
-            (["--quick"] if args.quick else []) + ([f"--only {args.only}"] if args.only else []))
+        flags = (["--quick"] if args.quick else []) + ([f"--only {args.only}"] if args.only
+                                                       else [])
+        data["command"] = " ".join(["fesgui bench", *flags])
         print(f"results written to {write_json(out, data)}")
     else:
         print("no JSON written (not a source checkout): use --json OUT.json")
