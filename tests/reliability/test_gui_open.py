@@ -167,3 +167,22 @@ def test_settings_survive_a_crash(qtbot, window, tmp_path):
     parser.read(ini, encoding="utf-8")
     assert parser.get("model", "path") == str(path)
     assert float(parser.get("refine", "k")) == 7.0
+
+
+@pytest.mark.parametrize(("name", "content", "match"), [
+    ("empty.mp4", b"", "empty"),
+    ("notes.avi", b"not a video\n" * 100, "cannot decode"),
+    ("noise.mp4", bytes(range(256)) * 40, "cannot decode"),
+])
+def test_bad_video_files_are_one_line_in_the_app(qtbot, window, tmp_path, name, content,
+                                                 match):
+    path = tmp_path / name
+    path.write_bytes(content)
+    c = window.controller
+    errors: list[str] = []
+    window.notifier.user_error.connect(errors.append)
+    _drop(window, path)
+    qtbot.waitUntil(lambda: bool(errors) or bool(window.unexpected_errors), timeout=10000)
+    assert window.unexpected_errors == []
+    assert match in errors[0] and "\n" not in errors[0], errors
+    qtbot.waitUntil(lambda: not c.live, timeout=10000)
