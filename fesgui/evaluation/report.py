@@ -182,9 +182,16 @@ def findings(ev: Evaluation) -> list[str]:
                        "does NOT concentrate on the expression change. "))
             if lost:
                 text += ("Still, by the landmark measure the refined faces lose most of the "
-                         "smile: where alpha < 1 the blend keeps a faint copy of the input's "
-                         "sharp mouth on top of MR's smoother one, and FaceMesh follows sharp "
-                         "edges. RMR trades expression strength for detail; the GUI's alpha "
+                         "smile, likely because where alpha < 1 the blend keeps a faint copy of the "
+                         "input's sharp mouth over MR's smoother one and FaceMesh follows sharp "
+                         "edges.")
+                if d.blend_check and d.blend_check[1] is not None:
+                    a, m = d.blend_check
+                    g = smile_gain(d.smile_input, m, d.smile_target)
+                    text += (f" Check: a uniform blend (1 - a) x + a y of MR 5×5 with a = "
+                             f"{a:.2f} everywhere gives a lift gain of {_num(g.lift, 2)} "
+                             f"(width {_num(g.width, 2)}).")
+                text += (" RMR trades expression strength for detail; the GUI's alpha "
                          "sliders (tau, k, dilation, blur) set that trade-off per model.")
             else:
                 text += "The refined faces keep most of MR's expression change."

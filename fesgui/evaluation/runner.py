@@ -129,6 +129,9 @@ class DirectionResult:
     #: per RMR row: (mean alpha over the image, mean alpha on the 10% of pixels where the
     #: MR output differs most from the input) - does the alpha map cover the change?
     alpha_focus: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: (a, smile) of the uniform blend (1 - a) x + a y of MR 5x5 with a = its alpha on the
+    #: most-changed pixels: how much smile survives a blend without any spatial structure
+    blend_check: tuple[float, SmileMeasure | None] | None = None
 
     def method(self, name: str, table: str = "main") -> MethodResult | None:
         rows = self.main if table == "main" else self.baselines
@@ -359,6 +362,10 @@ def _smile(direction: DirectionResult, source, X_test, T_test,
         found = measure_images(keep[name][1], source)
         row.smile = mean_measure(found)
         row.smile_found = sum(m is not None for m in found)
+    if "MR 5x5" in keep and "RMR 5x5" in direction.alpha_focus:
+        a = direction.alpha_focus["RMR 5x5"][1]
+        blend = (1 - a) * X_test + a * keep["MR 5x5"][1]
+        direction.blend_check = (a, mean_measure(measure_images(blend, source)))
 
 
 # --------------------------------------------------------------------------- top level
