@@ -43,6 +43,9 @@ DROP_TEXT = ("<div style='font-size:20pt'>Drop a photo, a folder or a video here
              " &nbsp;·&nbsp; <b>Space</b> starts the webcam</div>")
 # Live video: the inspector docks follow the stream at most this often (s); stills always.
 INSPECT_PERIOD = 0.15
+# Choices (model, sliders, mirror, camera) are written to the settings file this long after
+# the last change (ms), so a crash or a kill loses at most that much.
+SAVE_DELAY_MS = 500
 
 
 class Banner(QFrame):
@@ -92,6 +95,10 @@ class MainWindow(QMainWindow):
         self._inspect_timer.setSingleShot(True)
         self._inspect_timer.setInterval(int(INSPECT_PERIOD * 1000))
         self._inspect_timer.timeout.connect(lambda: self._update_inspection(only_visible=True))
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(SAVE_DELAY_MS)
+        self._save_timer.timeout.connect(self.guarded(lambda: window_state.save(self)))
         self._build_views()
         self._build_docks()
         self.files = FileActions(self)
@@ -108,6 +115,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.input_dock, self.model_dock, self.refine_dock], [250, 150, 250],
                          Qt.Orientation.Vertical)
         window_state.restore(self)
+        self._save_timer.stop()  # restoring is not a change worth writing back
 
     # ---- layout ----
     def _build_views(self) -> None:
@@ -247,6 +255,12 @@ class MainWindow(QMainWindow):
         c.cameras_found.connect(lambda cams: panel.set_cameras(cams, c.camera))
         self.notifier.user_error.connect(self.show_user_error)
         self.notifier.unexpected_error.connect(self.show_unexpected_error)
+        # remembered choices reach the settings file soon after they change (not only on close)
+        save_soon = self._save_timer.start
+        c.model_changed.connect(lambda *_: save_soon())
+        c.params_changed.connect(lambda *_: save_soon())
+        panel.mirror_changed.connect(lambda *_: save_soon())
+        panel.camera_selected.connect(lambda *_: save_soon())
 
     def _build_heavy(self) -> None:
         """Create the pyqtgraph views and the Inspector and Model maps panels, and wire them."""
@@ -435,6 +449,7 @@ class MainWindow(QMainWindow):
 
     # ---- close ----
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt naming
+        self._save_timer.stop()
         window_state.save(self)
         self.controller.shutdown()
         super().closeEvent(event)

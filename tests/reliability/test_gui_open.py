@@ -144,9 +144,6 @@ def test_thumbnails_of_bad_files_are_quiet(qtbot, window, tmp_path, qtlog):
     assert noisy == []
 
 
-@pytest.mark.xfail(strict=True, reason="fesgui/gui/window_state.py:save is only called from "
-                   "fesgui/gui/main_window.py:MainWindow.closeEvent, so choices made in a "
-                   "session (model, sliders) are lost if the app crashes or is killed")
 def test_settings_survive_a_crash(qtbot, window, tmp_path):
     """After choosing a model and a slider value, the INI file on disk already has them
     (read directly, as a new process would after a crash: no closeEvent ran)."""
@@ -160,6 +157,7 @@ def test_settings_survive_a_crash(qtbot, window, tmp_path):
     with qtbot.waitSignal(c.model_changed, timeout=10000):
         c.select_model(path)
     c.set_params(RefineParams(k=7.0, tau=0.3))
+    window.input_panel.mirror.setChecked(True)
     qtbot.wait(1500)  # any debounced save has happened by now
     ini = settings_path()
     assert ini.is_file()
@@ -167,6 +165,7 @@ def test_settings_survive_a_crash(qtbot, window, tmp_path):
     parser.read(ini, encoding="utf-8")
     assert parser.get("model", "path") == str(path)
     assert float(parser.get("refine", "k")) == 7.0
+    assert parser.get("camera", "mirror") == "true"
 
 
 @pytest.mark.parametrize(("name", "content", "match"), [
