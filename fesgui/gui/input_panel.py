@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon, QImageReader, QPixmap
+from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -24,8 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fesgui.errors import FesguiError
 from fesgui.gui.controller import VIDEO_SUFFIXES
-from fesgui.imageio import IMAGE_EXTENSIONS
+from fesgui.imageio import IMAGE_EXTENSIONS, read_thumbnail
 
 IMAGE_FILTER = f"Images ({' '.join('*' + e for e in IMAGE_EXTENSIONS)});;All files (*)"
 VIDEO_FILTER = f"Videos ({' '.join('*' + e for e in VIDEO_SUFFIXES)});;All files (*)"
@@ -194,17 +196,23 @@ class InputPanel(QWidget):
             self.thumbnail_chosen.emit(row)
 
     def _load_some_thumbnails(self) -> None:
+        """Decode up to four pending thumbnails (``read_thumbnail``: a bad file keeps its
+        placeholder quietly; the controller reports it when it is opened)."""
         for _ in range(4):
             if not self._pending:
                 self._thumb_timer.stop()
                 return
             row = self._pending.pop(0)
-            reader = QImageReader(str(self._files[row]))
-            reader.setAutoTransform(True)
-            size = reader.size()
-            if size.isValid() and size.width() > 0 and size.height() > 0:
-                reader.setScaledSize(size.scaled(THUMB, THUMB,
-                                                 Qt.AspectRatioMode.KeepAspectRatio))
-            image = reader.read()
-            if not image.isNull() and row < self.strip.count():
-                self.strip.item(row).setIcon(QIcon(QPixmap.fromImage(image)))
+            try:
+                rgb = read_thumbnail(self._files[row], THUMB)
+            except FesguiError:
+                continue
+            if row < self.strip.count():
+                self.strip.item(row).setIcon(QIcon(QPixmap.fromImage(_qimage(rgb))))
+
+
+def _qimage(rgb: np.ndarray) -> QImage:
+    """A QImage owning a copy of ``rgb`` ((h, w, 3) uint8)."""
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
