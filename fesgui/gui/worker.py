@@ -446,7 +446,10 @@ class Worker(QObject):
             return
         if error is not None:
             self.error.emit(error)
-        self.live_stopped.emit(spec, "video ended" if error is None else "video failed")
+            self.live_stopped.emit(spec, "video failed")
+            return
+        note = getattr(grabber.source, "error", None)  # skipped corrupt frames, early end
+        self.live_stopped.emit(spec, f"video ended ({note})" if note else "video ended")
 
     def _end_live(self, why: str) -> None:
         grabber, self._grabber = self._grabber, None
