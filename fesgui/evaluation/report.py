@@ -178,19 +178,25 @@ def findings(ev: Evaluation) -> list[str]:
                     f"{100 * mr5.mse:.3f}.{gain} The default alpha map averages {a_all:.2f} "
                     f"over the image and {a_top:.2f} on the 10% of pixels where MR changes "
                     "the face most, so it "
-                    + ("does follow the expression change. " if covered else
+                    + ("broadly follows the expression change. " if covered else
                        "does NOT concentrate on the expression change. "))
             if lost:
-                text += ("Still, by the landmark measure the refined faces lose most of the "
-                         "smile, likely because where alpha < 1 the blend keeps a faint copy of the "
-                         "input's sharp mouth over MR's smoother one and FaceMesh follows sharp "
-                         "edges.")
+                text += "Still, by the landmark measure the refined faces lose most of the smile."
                 if d.blend_check and d.blend_check[1] is not None:
                     a, m = d.blend_check
+                    g_mr = smile_gain(d.smile_input, mr5.smile, d.smile_target).lift
                     g = smile_gain(d.smile_input, m, d.smile_target)
                     text += (f" Check: a uniform blend (1 - a) x + a y of MR 5×5 with a = "
                              f"{a:.2f} everywhere gives a lift gain of {_num(g.lift, 2)} "
-                             f"(width {_num(g.width, 2)}).")
+                             f"(width {_num(g.width, 2)}), ")
+                    if g.lift < 0.5 * g_mr:
+                        text += ("so blending at that strength already removes it: FaceMesh "
+                                 "follows the input's sharp mouth even when it is the "
+                                 "fainter layer.")
+                    else:
+                        text += ("so the blend alone does not explain the loss: alpha must be "
+                                 "lower at the mouth corners than on the other strongly "
+                                 "changed pixels.")
                 text += (" RMR trades expression strength for detail; the GUI's alpha "
                          "sliders (tau, k, dilation, blur) set that trade-off per model.")
             else:
