@@ -114,6 +114,15 @@ def ask_export_path(parent: QtWidgets.QWidget, name: str, folder: Path | None = 
     return Path(path) if path else None
 
 
+# An arrow key moves the selected pixel by (drow, dcol) (inspector, crop views).
+ARROWS = {
+    QtCore.Qt.Key.Key_Up: (-1, 0),
+    QtCore.Qt.Key.Key_Down: (1, 0),
+    QtCore.Qt.Key.Key_Left: (0, -1),
+    QtCore.Qt.Key.Key_Right: (0, 1),
+}
+
+
 class CompactGraphics(pg.GraphicsLayoutWidget):
     """A GraphicsLayoutWidget that asks for a modest size (``hint``), so that in a
     scrolling dock the views do not push the text below them out of sight; it still

@@ -46,12 +46,7 @@ ARITHMETIC_ROWS = (
     ("refined", "y′ = (1−α)x + αy", "value after the blur refinement (RMR)"),
     ("final", "final", "value after the intensity blend: what is pasted back"),
 )
-ARROWS = {
-    QtCore.Qt.Key.Key_Up: (-1, 0),
-    QtCore.Qt.Key.Key_Down: (1, 0),
-    QtCore.Qt.Key.Key_Left: (0, -1),
-    QtCore.Qt.Key.Key_Right: (0, 1),
-}
+ARROWS = views.ARROWS  # arrow key -> (drow, dcol); the crop views share it
 
 
 def fmt(value: float | None) -> str:

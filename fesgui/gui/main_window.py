@@ -284,6 +284,7 @@ class MainWindow(QMainWindow):
         self.inspector_dock.widget().setWidget(self.inspector)
         self.maps_dock.widget().setWidget(self.maps)
         self.crop_views.pixel_clicked.connect(self.inspector.select_pixel)
+        self.crop_views.arrow_pressed.connect(self.inspector.move_selection)
         self.maps.pixel_clicked.connect(self.inspector.select_pixel)
         self.inspector.pixel_selected.connect(self.crop_views.set_crosshair)
         self.inspector.pixel_selected.connect(self.maps.select_pixel)

@@ -11,9 +11,11 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from fesgui.gui.inspect_views import ARROWS
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 
@@ -133,10 +135,13 @@ class CropViews(QWidget):
     """Aligned input, raw model output and refined output side by side, zoom/pan linked.
 
     ``pixel_clicked(row, col)`` reports a click in crop coordinates in any of the three;
-    :meth:`set_crosshair` marks a pixel in all three.
+    :meth:`set_crosshair` marks a pixel in all three. A click gives the views the keyboard
+    focus: arrow keys are then reported as ``arrow_pressed(drow, dcol)`` (the window moves
+    the inspector's selection) instead of scrolling the views.
     """
 
     pixel_clicked = Signal(int, int)
+    arrow_pressed = Signal(int, int)  # (drow, dcol) of an arrow key pressed over the views
     TITLES = ("Aligned input", "Model output", "Refined (RMR)")
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -171,6 +176,17 @@ class CropViews(QWidget):
         self._shape: tuple[int, ...] | None = None
         self.crosshair: tuple[int, int] | None = None
         self.canvas.scene().sigMouseClicked.connect(self._on_click)
+        self.canvas.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt naming
+        """Arrow keys on the canvas become ``arrow_pressed`` (no modifier: plain arrows)."""
+        if watched is self.canvas and event.type() == QEvent.Type.KeyPress:
+            step = ARROWS.get(Qt.Key(event.key()))
+            if step is not None and event.modifiers() in (Qt.KeyboardModifier.NoModifier,
+                                                          Qt.KeyboardModifier.KeypadModifier):
+                self.arrow_pressed.emit(*step)
+                return True
+        return super().eventFilter(watched, event)
 
     def set_images(self, crop: np.ndarray | None, output: np.ndarray | None,
                    refined: np.ndarray | None) -> None:

@@ -399,3 +399,31 @@ def test_closing_the_window_stops_the_worker_thread(qtbot, models_dir, detector)
     assert thread.isRunning()
     win.close()
     assert thread.isFinished()
+
+
+def test_arrow_keys_move_the_selection_after_a_crop_click(qtbot, window, face_file,
+                                                         model_files):
+    """Clicking a crop view gives it the focus; the arrow keys then still move the
+    inspector's selection (and the crosshair), as they do when the inspector has focus."""
+    from PySide6.QtWidgets import QApplication
+
+    load_model(qtbot, window, model_files["mr3"])
+    open_and_wait(qtbot, window, face_file)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    views, inspector = window.crop_views, window.inspector
+    canvas = views.canvas
+    pos = canvas.mapFromScene(views.scene_pos_of(10, 20, view=2))
+    qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert inspector.selected_pixel() == (10, 20)
+    focused = QApplication.focusWidget()
+    assert focused is canvas  # the click moved the focus away from the inspector
+    moves = [(Qt.Key.Key_Right, (10, 21)), (Qt.Key.Key_Right, (10, 22)),
+             (Qt.Key.Key_Down, (11, 22)), (Qt.Key.Key_Up, (10, 22)), (Qt.Key.Key_Left, (10, 21))]
+    for key, want in moves:
+        with qtbot.waitSignal(inspector.pixel_selected, timeout=1000) as moved:
+            qtbot.keyClick(focused, key)
+        assert moved.args == list(want)
+        assert inspector.selected_pixel() == want and views.crosshair == want
+    # the views did not scroll or zoom under the keys: pixel (10, 20) is still where it was
+    assert canvas.mapFromScene(views.scene_pos_of(10, 20, view=2)) == pos
