@@ -173,6 +173,12 @@ class _SameFrameLandmarks:
         self.source.close()
 
 
+def _one_line(exc: BaseException) -> str:
+    """``exc`` as one line: a FesguiError's message, else ``Type: message`` (first line)."""
+    text = str(exc) if isinstance(exc, FesguiError) else f"{type(exc).__name__}: {exc}"
+    return (text.strip().splitlines() or [type(exc).__name__])[0]
+
+
 def default_landmarks(video: bool) -> Any:
     """MediaPipe FaceMesh (imported on first use, on the worker thread); smoothed over time
     (One-Euro filter) for live video."""
@@ -196,7 +202,7 @@ class Worker(QObject):
     model_ready = Signal(object, str)  # model, path
     live_started = Signal(object, float)  # LiveSpec, source fps
     live_stopped = Signal(object, str)  # LiveSpec, why ("stopped", "video ended", ...)
-    source_lost = Signal(object, str)  # LiveSpec, message: a camera stopped delivering
+    source_lost = Signal(object, str)  # LiveSpec, message: a camera stopped, or a frame failed
     batch_progress = Signal(int, int, str)  # done, total, current file name
     batch_finished = Signal(object)  # BatchReport
     recording_finished = Signal(str)  # path of the finished video
@@ -419,9 +425,12 @@ class Worker(QObject):
         frame, capture_ms, number = item
         try:
             result, params = self._process(frame, video=True)
-        except BaseException as exc:  # noqa: BLE001
-            self.error.emit(exc)
-            self._end_live("error")
+        except BaseException as exc:  # noqa: BLE001 - reported; the user may retry
+            self.error.emit(exc)  # the one error channel: status line, or the bug dialog
+            spec = self._live_spec
+            self._end_live("ended")
+            if spec is not None:  # offered Retry, as a lost camera is
+                self.source_lost.emit(spec, f"{spec.describe()} stopped: {_one_line(exc)}")
             return
         self._record(result.composite)
         self.frames_processed += 1

@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
 from fesgui.core import load_model as core_load_model
+from fesgui.errors import FesguiError
 from fesgui.imageio import read_image, write_image
 from fesgui.pipeline import Pipeline
 from fesgui.synthetic import make_face
@@ -199,6 +200,50 @@ def test_lost_camera_shows_a_message_and_retry(qtbot, window, model_files, monke
     with qtbot.waitSignal(c.source_lost, timeout=5000):
         window.lost_banner.button.click()  # Retry opens the camera again
     assert _DyingCamera.instances == 2
+
+
+@pytest.mark.parametrize("error", [RuntimeError("landmark graph broke\nsecond line"),
+                                   FesguiError("the face is too small: move closer")])
+def test_a_failing_live_frame_is_reported_and_offers_retry(qtbot, window, video, model_files,
+                                                           detector, monkeypatch, error):
+    """A pipeline exception during live video goes through the one error channel (bug
+    dialog or status line) and the banner offers Retry, which starts the stream again."""
+    load_model(qtbot, window, model_files["mr3"])
+    c = window.controller
+    wait_frames_before = c.frames_shown
+
+    failing = [True]
+    works = detector.detect
+
+    def detect(image):
+        if failing[0]:
+            raise error
+        return works(image)
+
+    monkeypatch.setattr(detector, "detect", detect)
+    user_errors: list[str] = []
+    window.notifier.user_error.connect(user_errors.append)
+    with qtbot.waitSignal(c.source_lost, timeout=10000) as lost:
+        c.open_path(video)
+    message = lost.args[0]
+    assert message.startswith("face.avi stopped: ") and "\n" not in message, message
+    assert window.lost_banner.isVisible() and window.lost_banner.label.text() == message
+    assert not c.live and window.input_panel.live.text() == "Start"
+    assert c.frames_shown == wait_frames_before  # nothing was drawn from the failed frame
+    if isinstance(error, FesguiError):
+        assert "the face is too small: move closer" in message
+        assert user_errors == ["the face is too small: move closer"]
+        assert window.unexpected_errors == []
+    else:
+        assert message.endswith("RuntimeError: landmark graph broke")
+        assert window.unexpected_errors == ["RuntimeError: landmark graph broke\nsecond line"]
+    failing[0] = False  # the detector works again: Retry plays the video
+    with qtbot.waitSignal(c.live_changed, timeout=5000) as restarted:
+        window.lost_banner.button.click()
+    assert restarted.args[0] is True and not window.lost_banner.isVisible()
+    wait_frames(qtbot, window, 3)
+    assert c.last_info.kind == "live" and c.last_result.faces
+    c.stop_live()
 
 
 def test_missing_camera_is_a_one_line_message(qtbot, window, model_files):
