@@ -202,8 +202,28 @@ class PixelImageItem(pg.ImageItem):
 
 
 class TitleItem(pg.LabelItem):
-    """A LabelItem that does not force its column to the width of its text: long titles
-    may be clipped in a narrow dock rather than pushing the maps out of view."""
+    """A LabelItem that does not force its column to the width of its text: a title
+    longer than its column wraps onto more lines (centred) instead of pushing the views
+    out of sight or being clipped; a single word longer than the column is clipped."""
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 (Qt naming)
+        self._wrap()
+        super().resizeEvent(ev)
+
+    def setText(self, text: str, **args) -> None:  # noqa: N802 (pyqtgraph naming)
+        self.item.setTextWidth(-1)  # measure the new text on one line
+        super().setText(text, **args)
+        self._wrap()
+        super().resizeEvent(None)
+
+    def _wrap(self) -> None:
+        width = self.size().width()
+        self.item.setTextWidth(-1)
+        if width > 1 and self.item.boundingRect().width() > width:
+            self.item.setTextWidth(width)
+            option = self.item.document().defaultTextOption()
+            option.setAlignment(QtCore.Qt.AlignmentFlag.AlignHCenter)
+            self.item.document().setDefaultTextOption(option)
 
     def updateMin(self) -> None:  # noqa: N802 (pyqtgraph naming)
         super().updateMin()

@@ -31,12 +31,12 @@ from fesgui.core import alpha_map, interpret
 from fesgui.core.geometry import reach
 from fesgui.errors import FesguiError
 from fesgui.gui import inspect_views as views
+from fesgui.gui.model_panel import detail_label, mapping_label, method_label
 
 if TYPE_CHECKING:
     from fesgui.pipeline import FaceResult, RefineParams
 
 CHANNEL_NAMES = ("R", "G", "B")
-METHOD_NAMES = {"mr": "MR", "pixel-rr": "Pixel-RR", "pixel-kr": "Pixel-KR"}
 ARITHMETIC_ROWS = (
     ("input", "x", "input value at the pixel"),
     ("wx", "Σ w·x", "weights times the input patch, summed over the taps"),
@@ -173,7 +173,10 @@ class InspectorPanel(QtWidgets.QWidget):
 
         self.curve_view = views.CompactGraphics((320, 170))
         self.curve_view.setMinimumHeight(140)
-        self.curve_plot = self.curve_view.addPlot(title="transfer curve")
+        # the title is a wrapping item of its own (a plot title is one clipped line)
+        self.curve_title = views.TitleItem("transfer curve", size="9pt")
+        self.curve_view.addItem(self.curve_title, row=0, col=0)
+        self.curve_plot = self.curve_view.addPlot(row=1, col=0)
         self.curve_plot.setLabel("bottom", "input level (0..255)")
         # the core gives levels as v / 255: the axis shows them as 8-bit levels
         self.curve_plot.getAxis("bottom").setScale(255.0)
@@ -361,10 +364,11 @@ class InspectorPanel(QtWidgets.QWidget):
         wc = self._weight_channel()
         h, w = self._size()
         shared = int(model.weights_.shape[0]) == 1
-        self.model_label.setText(
-            f"<b>{html.escape(meta.get('name') or METHOD_NAMES.get(method, method))}</b> · "
-            f"{METHOD_NAMES.get(method, method)} · colour {meta.get('color', '?')} · "
-            f"{h}x{w} px")
+        mapping = (mapping_label(meta) if meta.get("source") or meta.get("target")
+                   else str(meta.get("name") or "model"))
+        self.model_label.setText(f"<b>{html.escape(mapping)}</b> · "
+                                 f"{html.escape(method_label(meta))} · "
+                                 f"{html.escape(detail_label(meta))}")
 
         if face is not None:
             alpha = self._alpha_for(self._params)
@@ -504,7 +508,7 @@ class InspectorPanel(QtWidgets.QWidget):
         method = self._model.meta.get("method")
         what = {"pixel-kr": "table", "pixel-rr": "line w·x + b"}.get(
             method, "centre tap, other taps " + ("held at x" if x is not None else "at 0"))
-        self.curve_plot.setTitle(f"output of ({row}, {col}) vs its input: {what}", size="9pt")
+        self.curve_title.setText(f"output of ({row}, {col}) vs its input: {what}")
         if arith is None:
             self.curve_marker.clear()
             self.curve_marker_line.setVisible(False)

@@ -93,9 +93,9 @@ class ModelMapsPanel(QtWidgets.QWidget):
         self.hover_label.setToolTip("the value of the map under the mouse")
         bar.addWidget(self.hover_label)
         bar.addStretch(1)
-        self.export_button = QtWidgets.QToolButton()
-        self.export_button.setText("Export map…")
-        self.export_button.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
+        # a push button with a menu leaves room for its arrow (a tool button drew it over
+        # the text)
+        self.export_button = QtWidgets.QPushButton("Export map…")
         menu = QtWidgets.QMenu(self.export_button)
         for name, title, _kind in MAPS:
             menu.addAction(title).triggered.connect(

@@ -15,7 +15,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from fesgui.gui.inspect_views import ARROWS
+from fesgui.gui.inspect_views import ARROWS, TitleItem
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 
@@ -153,10 +153,12 @@ class CropViews(QWidget):
         layout.addWidget(self.canvas)
         self.views: list[pg.ViewBox] = []
         self.images: list[pg.ImageItem] = []
-        self.titles: list[pg.LabelItem] = []
+        self.titles: list[TitleItem] = []  # wrap (not widen the row) when the views are narrow
         self.cross: list[tuple[pg.InfiniteLine, pg.InfiniteLine]] = []
         for col, title in enumerate(self.TITLES):
-            self.titles.append(self.canvas.addLabel(title, row=0, col=col, size="9pt"))
+            label = TitleItem(title, size="9pt")
+            self.canvas.addItem(label, row=0, col=col)
+            self.titles.append(label)
             view = _image_view_box()
             self.canvas.addItem(view, row=1, col=col)
             image = pg.ImageItem(axisOrder="row-major")

@@ -9,6 +9,7 @@ the refined and final values come from the pipeline (``fesgui.core.refine`` /
 
 from __future__ import annotations
 
+import copy
 import itertools
 
 import numpy as np
@@ -584,3 +585,17 @@ def test_export_dialog_writes_or_reports(maps, tmp_path, monkeypatch):
     answer["path"] = ""  # the dialog was cancelled
     maps.export_button.menu().actions()[4].trigger()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s_map.npy", "s_map.png"]
+
+
+def test_header_names_mapping_method_and_size_once(inspector):
+    """The header reads like the Model panel ("neutral → happy · MR 5×5 · 24×24, shared
+    colour"), without repeating the model's name; a model without a mapping shows its name."""
+    model, crop = fitted("mr-shared")
+    named = copy.deepcopy(model).set_meta(source="neutral", target="happy",
+                                          name="neutral -> happy, MR 5x5, 24 px")
+    inspector.set_model(named)
+    text = inspector.model_label.text()
+    assert text == "<b>neutral → happy</b> · MR 5×5 · 24×24, shared colour", text
+    bare = copy.deepcopy(model).set_meta(name="my own model")
+    inspector.set_model(bare)
+    assert inspector.model_label.text().startswith("<b>my own model</b> · MR 5×5 · ")

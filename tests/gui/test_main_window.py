@@ -427,3 +427,28 @@ def test_arrow_keys_move_the_selection_after_a_crop_click(qtbot, window, face_fi
         assert inspector.selected_pixel() == want and views.crosshair == want
     # the views did not scroll or zoom under the keys: pixel (10, 20) is still where it was
     assert canvas.mapFromScene(views.scene_pos_of(10, 20, view=2)) == pos
+
+
+def test_crop_views_fit_a_narrow_central_area(qtbot):
+    """With wide docks the central area can be ~190 px: all three crop views stay inside
+    it and their titles wrap instead of pushing the third view out of sight."""
+    from fesgui.gui.views import CropViews
+
+    views = CropViews()
+    qtbot.addWidget(views)
+    views.resize(190, 220)
+    views.show()
+    qtbot.waitExposed(views)
+    crop = np.full((32, 32, 3), 0.5, np.float32)
+    views.set_images(crop, crop, crop)
+    qtbot.waitUntil(lambda: views.canvas.ci.geometry().width() <= 190, timeout=2000)
+    for title, box in zip(views.titles, views.views, strict=True):
+        rect = box.sceneBoundingRect()
+        assert rect.width() > 20 and rect.right() <= 190, rect
+        text = title.item.boundingRect()
+        assert text.width() <= title.size().width() + 1  # wrapped to its column
+    narrow = [t.item.boundingRect().height() for t in views.titles]
+    views.resize(900, 300)  # wide again: one line each
+    qtbot.waitUntil(lambda: all(t.item.textWidth() == -1 for t in views.titles), timeout=2000)
+    wide = [t.item.boundingRect().height() for t in views.titles]
+    assert all(n > 1.5 * w for n, w in zip(narrow, wide, strict=True)), (narrow, wide)
