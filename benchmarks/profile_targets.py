@@ -26,11 +26,11 @@ def _top(prof: cProfile.Profile, n: int = 15) -> None:
 
 
 def profile_predict() -> None:
-    from fesgui.benchmarks.predict import random_local_csr, test_image
+    from fesgui.benchmarks.predict import face_image, random_local_csr
     from fesgui.core import from_csr
 
     model = from_csr(random_local_csr(128, 128, 3))
-    x = test_image(128)
+    x = face_image(128)
     prof = cProfile.Profile()
     prof.enable()
     for _ in range(2000):

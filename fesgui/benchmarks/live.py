@@ -14,11 +14,13 @@ import os
 import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from fesgui.benchmarks import Config, Unavailable
 from fesgui.benchmarks.harness import Row, Section, Summary
+
+if TYPE_CHECKING:
+    from fesgui.core import Model
 
 FPS_TARGET = 30.0
 P95_TARGET_MS = 33.0
@@ -27,7 +29,7 @@ WARMUP = 10
 MODEL_NAME = "neutral2happy_mr3_{size}"
 
 
-def live_model(size: int, train_pairs: int = 12):
+def live_model(size: int, train_pairs: int = 12) -> tuple[Model, str]:
     """``(model, description)``: the shipped ``neutral2happy_mr3_<size>`` model if this
     installation has it, else MR r=3 (colour "shared") fitted on synthetic pairs."""
     from fesgui.core import MaskedRegression, load_model
@@ -52,7 +54,7 @@ def make_video(folder: str | os.PathLike, cfg: Config) -> Path:
     return write_video(Path(folder) / "astronaut.avi", astronaut_frames(n, w, h))
 
 
-def run_stream(video: Path, model, frames: int) -> dict:
+def run_stream(video: Path, model: Model, frames: int) -> dict:
     """Process ``frames`` frames (after a warm-up) of ``video``, looping it.
 
     Returns per-frame arrays (milliseconds): ``"read"``, each pipeline stage, ``"frame"``
@@ -137,7 +139,3 @@ def run(cfg: Config) -> Section:
                          f"{WARMUP} warm-up frames not counted")
     return section
 
-
-def stage_table(res: dict) -> dict[str, float]:
-    """Median milliseconds per stage (for reports)."""
-    return {k: float(np.median(v)) for k, v in res.items() if isinstance(v, list)}

@@ -48,7 +48,7 @@ def random_local_csr(h: int, w: int, size: int, seed: int = 0) -> sp.csr_matrix:
     return sp.hstack([A, bias], format="csr")
 
 
-def test_image(size: int, seed: int = 1) -> np.ndarray:
+def face_image(size: int, seed: int = 1) -> np.ndarray:
     """One ``(size, size, 3)`` float32 synthetic face in [0, 1]."""
     from fesgui.synthetic import make_face
 
@@ -85,7 +85,7 @@ def run(cfg: Config) -> Section:
 
     section = Section("predict")
     for px in cfg.predict_sizes:
-        x = test_image(px)
+        x = face_image(px)
         for r in cfg.predict_rf:
             model = from_csr(random_local_csr(px, px, r, seed=r))
             _case(section, f"MR r={r} {px}px RGB", model, x, cfg,

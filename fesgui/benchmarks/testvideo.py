@@ -9,8 +9,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fesgui.atomic import atomic_write
-
 
 def astronaut_frames(n: int, width: int = 640, height: int = 480, seed: int = 0) -> np.ndarray:
     """``(n, height, width, 3)`` uint8 RGB frames of the astronaut moving smoothly.
@@ -41,16 +39,11 @@ def astronaut_frames(n: int, width: int = 640, height: int = 480, seed: int = 0)
 
 
 def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float = 30.0) -> Path:
-    """Write RGB uint8 ``frames`` (n, h, w, 3) as Motion-JPEG ``.avi``, atomically."""
-    path = Path(path)
-    h, w = frames.shape[1:3]
-    with atomic_write(path) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
-        if not writer.isOpened():
-            raise RuntimeError(f"OpenCV cannot write Motion-JPEG video to {tmp}")
-        try:
-            for f in frames:
-                writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-        finally:
-            writer.release()
-    return path
+    """Write RGB uint8 ``frames`` (n, h, w, 3) to ``path`` (``.avi``: Motion-JPEG) with
+    :class:`fesgui.video.VideoWriter` (atomic)."""
+    from fesgui.video import VideoWriter
+
+    with VideoWriter(path, fps=fps) as writer:
+        for f in frames:
+            writer.write(f)
+    return Path(path)

@@ -11,7 +11,7 @@ from fesgui.errors import FesguiError
 _REPO_RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
         help="measure speed and memory against baselines (ratios, medians with spread)",
