@@ -118,10 +118,12 @@ class ModelMapsPanel(QtWidgets.QWidget):
                                             on_export=self._ask_export,
                                             on_hover=self._hovered)
         index = len(MAPS)
-        self.importance_plot = self.graphics.addPlot(
-            row=index // self._columns, col=index % self._columns)
-        self._cells.append(self.importance_plot)
-        self.importance_plot.setTitle("importance (mean |·|)", size="9pt")
+        # titled like the maps (a wrapping title: a plot title would widen its column)
+        cell = self.graphics.addLayout(row=index // self._columns, col=index % self._columns)
+        self._cells.append(cell)
+        self.importance_title = views.TitleItem("importance (mean |·|)", size="9pt")
+        cell.addItem(self.importance_title, row=0, col=0)
+        self.importance_plot = cell.addPlot(row=1, col=0)
         self._fit_height()
         self.importance_plot.setMouseEnabled(x=False, y=False)
         self.importance_plot.hideButtons()
@@ -359,8 +361,8 @@ class ModelMapsPanel(QtWidgets.QWidget):
                                                                              face.crop))
             self.importance_bars.setOpts(height=list(self.importance))
             self.importance_plot.setYRange(0, max(max(self.importance), 1e-6) * 1.1)
-            self.importance_plot.setTitle(
-                f"|W x| {self.importance[0]:.3f} vs |b| {self.importance[1]:.3f}", size="9pt")
+            self.importance_title.setText(
+                f"|W x| {self.importance[0]:.3f} vs |b| {self.importance[1]:.3f}")
 
         self._guard(draw)
         self._reset_markers()
