@@ -94,7 +94,7 @@ class Config:
                    predict_rf=(3,), fit_size=16, fit_pairs=6, fit_rf=(3,), loop_pixels=4, fit_repeats=1,
                    scaling_pairs=(4, 6), scaling_sizes=(12, 16), scaling_rf=(1, 3),
                    kr_size=16, kr_pairs=6, live_frames=6, live_crops=(64,),
-                   live_train_pairs=3, gui_seconds=6.0,
+                   live_train_pairs=3, gui_seconds=4.5,
                    memory_app=False)
 
 

@@ -6,7 +6,11 @@ The app runs as a child process as a person starts it,
 ``QT_QPA_PLATFORM=offscreen`` and a temporary settings folder. The video stands in for a
 camera and is delivered at 60 fps, faster than the 30 fps target, so the figure is what
 the app can draw, not what the source allows. On exit the app prints its own counts
-(see :mod:`fesgui.gui.app`), parsed here; its CPU time comes from ``os.wait4``. This module never imports Qt (only :mod:`fesgui.gui` does).
+(see :mod:`fesgui.gui.app`), parsed here; its CPU time comes from ``os.wait4``.
+
+Sustained rate: the app runs twice, for S/3 and for S seconds; the difference of the
+frames drawn over the difference of the live time leaves start-up (window, model,
+MediaPipe) out. This module never imports Qt (only :mod:`fesgui.gui` does).
 """
 
 from __future__ import annotations
@@ -86,33 +90,64 @@ def parse_app_report(stderr: str) -> dict:
             "dropped": int(dropped.group(1)) if dropped else 0, "last_stages_ms": stages}
 
 
+def _app_run(video: Path, model: Path, seconds: float, tmp: Path) -> tuple[dict, dict]:
+    res = run_app_child(video, model, seconds, tmp)
+    if res["returncode"] != 0:
+        from fesgui.benchmarks.child import tail
+
+        raise AssertionError(f"the app exited with {res['returncode']}:\n"
+                             f"{tail(res['stderr'])}")
+    return res, parse_app_report(res["stderr"])
+
+
+def sustained_fps(short: dict, long: dict, short_s: float, long_s: float) -> float:
+    """Frames drawn per second between the end of a short and the end of a long run:
+    start-up (window, model, MediaPipe) cancels out of the difference."""
+    span = (long_s - long["shown_s"]) - (short_s - short["shown_s"])
+    return (long["drawn"] - short["drawn"]) / max(span, 1e-3)
+
+
 def run(cfg: Config) -> Section:
     why = app_available()
     if why:
         raise Unavailable(why)
     section = Section("gui")
+    long_s = cfg.gui_seconds
+    short_s = round(long_s / 3, 1)
+    load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="fesgui-bench-gui-") as tmp:
         tmp = Path(tmp)
         video = gui_video(tmp, cfg)
-        model, desc = model_file(tmp, cfg)
-        load0 = os.getloadavg()[0]
-        res = run_app_child(video, model, cfg.gui_seconds, tmp)
-        if res["returncode"] != 0:
-            from fesgui.benchmarks.child import tail
+        for crop in cfg.live_crops:
+            model, desc = model_file(tmp, cfg, crop)
+            _, short = _app_run(video, model, short_s, tmp)
+            res, rep = _app_run(video, model, long_s, tmp)
+            _rows(section, cfg, crop, res, rep, sustained_fps(short, rep, short_s, long_s),
+                  short["drawn"], short_s)
+            section.notes.append(f"crop {crop}: {desc}; command: {res['command']}")
+    section.notes.append(f"load average (1 min) {load0:.1f} before, "
+                         f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
+    return section
 
-            raise AssertionError(f"the app exited with {res['returncode']}:\n"
-                                 f"{tail(res['stderr'])}")
-        rep = parse_app_report(res["stderr"])
-    case = f"app, {cfg.frame_size[0]}x{cfg.frame_size[1]} video at {SOURCE_FPS:g} fps, crop 128"
-    live_s = max(cfg.gui_seconds - rep["shown_s"], 1e-3)
-    avg = rep["drawn"] / live_s
+
+def _rows(section: Section, cfg: Config, crop: int, res: dict, rep: dict, sustained: float,
+          short_drawn: int, short_s: float) -> None:
+    w, h = cfg.frame_size
+    case = f"app, {w}x{h} video at {SOURCE_FPS:g} fps, crop {crop}"
+    at_target = crop == 128
     section.rows.append(Row(
-        "gui", case, "frames drawn per second, whole run (wall)", avg, "fps",
-        target=f">= {FPS_TARGET:g} fps", met=avg >= FPS_TARGET,
-        note=f"{rep['drawn']} results drawn ({rep['faces']} with a face) in the "
-             f"{live_s:.1f} s after the window was shown - a lower bound: model loading and "
-             f"MediaPipe start-up are inside it; {rep['processed']} frames processed, "
-             f"{rep['dropped']} dropped"))
+        "gui", case, "frames drawn per second, sustained (wall)", sustained, "fps",
+        target=f">= {FPS_TARGET:g} fps" if at_target else "",
+        met=(sustained >= FPS_TARGET) if at_target else None,
+        note=f"(drawn in a {cfg.gui_seconds:g} s run - drawn in a {short_s:g} s run) / "
+             f"(difference of their live time) = ({rep['drawn']} - {short_drawn}) / ...: "
+             "start-up cancels out"))
+    live_s = max(cfg.gui_seconds - rep["shown_s"], 1e-3)
+    section.rows.append(Row(
+        "gui", case, "frames drawn per second, whole run (wall)", rep["drawn"] / live_s, "fps",
+        note=f"{rep['drawn']} results drawn ({rep['faces']} with a face) in the {live_s:.1f} s "
+             f"after the window was shown, model loading and MediaPipe start-up included; "
+             f"{rep['processed']} frames processed, {rep['dropped']} dropped"))
     section.rows.append(Row("gui", case, "frames drawn per second, last 30 (wall)",
                             rep["fps_drawn"], "fps", note="the app's own rolling figure"))
     section.rows.append(Row("gui", case, "window shown after", rep["shown_s"] * 1e3, "ms"))
@@ -121,9 +156,6 @@ def run(cfg: Config) -> Section:
                                  "included"))
     section.rows.append(Row("gui", case, "peak RSS", res["peak_rss_mib"], "MiB"))
     stages = " · ".join(f"{k} {v:g}" for k, v in rep["last_stages_ms"].items())
-    section.notes.append(f"model: {desc}; command: {res['command']}")
-    section.notes.append(f"load average (1 min) {load0:.1f} before, "
-                         f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
-    section.notes.append(f"the app's own timings (ms) of the last drawn frame: {stages or '-'} "
-                         "(one sample; the pipeline section has the distributions)")
-    return section
+    section.notes.append(f"crop {crop}: the app's own timings (ms) of the last drawn frame: "
+                         f"{stages or '-'} (one sample; the pipeline section has "
+                         "distributions)")

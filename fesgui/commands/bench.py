@@ -17,8 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="measure speed and memory against baselines (ratios, medians with spread)",
         description="Time fesgui against baselines measured in the same run on the same "
         "data and print medians with their spread. Results also go to a JSON file "
-        "(default in a source checkout: benchmarks/results/latest.json, or "
-        "latest-quick.json with --quick).",
+        "(default in a source checkout: benchmarks/results/latest.json for a full run of "
+        "all benchmarks, latest-quick.json with --quick, latest-partial.json with --only).",
     )
     p.add_argument("--quick", action="store_true",
                    help="fewer sizes and repetitions (about a minute)")
@@ -29,11 +29,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def default_json(quick: bool) -> Path | None:
-    """``benchmarks/results/latest[-quick].json`` in a source checkout, else ``None``."""
+def default_json(quick: bool, partial: bool = False) -> Path | None:
+    """Where results go without ``--json``: in a source checkout
+    ``benchmarks/results/latest.json`` for a full run of everything (the figures under
+    review), ``latest-quick.json`` / ``latest-partial.json`` otherwise; ``None`` in an
+    installed package."""
     if not _REPO_RESULTS.parent.is_dir():
         return None
-    return _REPO_RESULTS / ("latest-quick.json" if quick else "latest.json")
+    name = "latest-quick.json" if quick else "latest-partial.json" if partial else "latest.json"
+    return _REPO_RESULTS / name
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from fesgui.benchmarks.harness import format_table, to_json, write_json
 
     names = benchmarks.parse_only(args.only)
-    out = Path(args.json) if args.json else default_json(args.quick)
+    partial = len(names) < len(benchmarks.BENCHMARKS)
+    out = Path(args.json) if args.json else default_json(args.quick, partial)
     if out is not None and out.suffix.lower() != ".json":
         raise FesguiError(f"--json {out} must end in .json: e.g. --json results.json")
     if out is not None:
