@@ -73,12 +73,17 @@ def _paired_se(a: MethodResult, b: MethodResult) -> float:
     return 100 * math.hypot(a.mse_se, b.mse_se)
 
 
+def _z(a: MethodResult, b: MethodResult) -> float:
+    """How many paired standard errors b's MSE exceeds a's, rounded as printed."""
+    se = _paired_se(a, b)
+    return round(100 * (b.mse - a.mse) / se, 1) if se > 0 else float("inf")
+
+
 def _cmp(a: MethodResult, b: MethodResult) -> str:
     """'lower by 0.123 (2.1 s.e.)' comparison of a's MSE against b's; the standard error
     is that of the paired per-image difference."""
     diff = 100 * (b.mse - a.mse)
-    se = _paired_se(a, b)
-    z = abs(diff) / se if se > 0 else float("inf")
+    z = abs(_z(a, b))
     word = "lower" if diff > 0 else "higher"
     sure = "" if z >= 2 else ", within noise"
     return f"{word} by {abs(diff):.3f} ({z:.1f} s.e.{sure})"
@@ -123,8 +128,7 @@ def findings(ev: Evaluation) -> list[str]:
             b = next((m for m in d.baselines if m.name == name), None)
             if b is not None:
                 parts.append(f"{name} {100 * b.mse:.3f} ({sbest.name} {_cmp(sbest, b)})")
-                z = 100 * (b.mse - sbest.mse) / max(_paired_se(sbest, b), 1e-12)
-                (clear if z >= 2 else noisy).append(name)
+                (clear if _z(sbest, b) >= 2 else noisy).append(name)
         beaten = all(sbest.mse < b.mse for b in d.baselines if b.family == "baseline")
         if beaten:
             verdict = ("MR has the lowest MSE, as the paper reports"
@@ -275,8 +279,9 @@ def _importance_note(mr: list[MethodResult], ridge: MethodResult | None) -> str:
         notes.append("The weights dominate the bias for MR, as the paper says"
                      + (f" (the paper's ≈5 lies in our range {lo:.1f}-{hi:.1f})."
                         if lo <= 5 <= hi else
-                        f"; our ratios ({lo:.1f}-{hi:.1f}) differ from ≈5 in size because "
-                        "the ratio depends on lam and on how bright the faces are."))
+                        f"; our ratios ({lo:.1f}-{hi:.1f}) are "
+                        f"{'larger' if lo > 5 else 'smaller'} than ≈5: the ratio changes "
+                        "with the window size, lam and the data."))
     else:
         notes.append("Unlike the paper, the bias is not dominated by the weights here.")
     if ridge is not None and ridge.importance is not None:
