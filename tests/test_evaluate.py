@@ -302,12 +302,14 @@ SMALL = {"lam_grid": (0.4, 4.0), "kr_sigmas": (0.3, 3.0), "kr_lams": (0.4,),
 
 
 def _patch_fast(mp: pytest.MonkeyPatch) -> None:
+    """Fake landmarks; ``Settings`` (as the command builds it) with the short grids."""
+    import functools
+
     import fesgui.align.mediapipe_source as mps
     from fesgui.evaluation import runner
 
     mp.setattr(mps, "MediaPipeSource", FakeSource)
-    for key, value in SMALL.items():
-        mp.setattr(runner.Settings, key, value)
+    mp.setattr(runner, "Settings", functools.partial(runner.Settings, **SMALL))
 
 
 @pytest.fixture(scope="module")
@@ -327,7 +329,9 @@ def evaluated(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         _patch_fast(mp)
         mp.setenv("FESGUI_MODELS", str(root / "models"))
-        ev = run_evaluation(root / "pairs", Settings(crop=16, baseline_crop=16),
+        settings = Settings(crop=16, baseline_crop=16, **SMALL)
+        assert settings.lam_grid == SMALL["lam_grid"]
+        ev = run_evaluation(root / "pairs", settings,
                             cache_dir=root / "cache", log=lambda m: None)
     return ev, root
 
@@ -426,6 +430,7 @@ def test_evaluate_cli_end_to_end(tmp_path, capsys):
     assert captured.out.startswith(f"wrote {out}")
     text = out.read_text(encoding="utf-8")
     assert "seed 1 (--seed)" in text and "| MR 3x3 dil 2 |" in text
+    assert "| MR 7x7 |" not in text          # the short settings reached the command
     assert "### Smile measure" not in text and "--no-smile" in text
     assert len(list((out.parent / "figures").glob("eval_*.png"))) == 5
 
