@@ -39,9 +39,15 @@ NO_FACE = ("no face found: use a frontal, well-lit face, or give the two eyes an
 @dataclass
 class RefineParams:
     """Refinement (RMR, MR paper Sec. 6) and output intensity. ``dilation_radius`` (pixels)
-    and ``blur_sigma`` (pixels) default to values scaled with the image size."""
+    and ``blur_sigma`` (pixels) default to values scaled with the image size.
 
-    enabled: bool = True
+    RMR is off by default: on the shipped London-trained models its alpha map (the L1-norm
+    heuristic of the paper) picks out hair and face edges more than the mouth, so it keeps
+    the input almost unchanged there and removes most of the smile (models/EVALUATION.md:
+    mouth-corner lift gain 1.18 for MR, 0.04 for RMR). It is one switch away everywhere.
+    """
+
+    enabled: bool = False
     k: float = 10.0
     tau: float = 0.2
     dilation_radius: int | None = None

@@ -55,7 +55,7 @@ def test_synth_options(tmp_path, model_path, photo):
     path, img, points = photo
     base = ["synth", str(path), "-m", str(model_path), "--landmarks", points]
     outs = {}
-    for name, extra in {"full": [], "raw": ["--no-refine"], "none": ["--intensity", "0"],
+    for name, extra in {"full": ["--refine"], "raw": [], "none": ["--intensity", "0"],
                         "jpg": []}.items():
         out = tmp_path / (f"{name}.jpg" if name == "jpg" else f"{name}.png")
         assert main([*base, "-o", str(out), *extra]) == 0

@@ -119,7 +119,7 @@ def test_refinement_off_and_intensity_zero(model):
 
 
 def test_alpha_is_cached_per_model_and_params(model, gray_model):
-    p = Pipeline(model, FakeSource(), RefineParams())
+    p = Pipeline(model, FakeSource(), RefineParams(enabled=True))
     a1 = p.alpha()
     assert p.alpha() is a1
     p.params.tau = 0.5

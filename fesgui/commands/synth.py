@@ -19,9 +19,10 @@ def add_synthesis_options(p: argparse.ArgumentParser) -> None:
     """-m/--model, --refine/--no-refine, --intensity, --all-faces."""
     p.add_argument("-m", "--model", required=True, metavar="MODEL",
                    help="a model .npz file, or the name of an installed model (fesgui models)")
-    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
-                   help="blend the output into the input where the model acts "
-                   "(RMR; default on)")
+    p.add_argument("--refine", action=argparse.BooleanOptionalAction,
+                   default=False,  # = RefineParams.enabled (not imported here: keeps --help fast)
+                   help="blend the output into the input where the alpha map says the model "
+                   "acts (RMR): sharper, but a weaker expression (default off)")
     p.add_argument("--intensity", type=float, default=1.0, metavar="T",
                    help="expression strength: 0 = unchanged, 1 = the model (default), "
                    ">1 exaggerates (up to 3)")

@@ -71,8 +71,9 @@ class RefinePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.enabled = QCheckBox("RMR refinement")
-        self.enabled.setToolTip("Blend input and output by the alpha map (MR paper, Section 6)")
-        self.enabled.setChecked(True)
+        self.enabled.setToolTip("Blend input and output by the alpha map (MR paper, Section 6):"
+                                " sharper, but a weaker expression")
+        self.enabled.setChecked(False)
         self.k = FloatSlider(0.5, 40.0, 0.5, 1)
         self.tau = FloatSlider(0.0, 1.0, 0.01, 2)
         self.radius = FloatSlider(0, 40, 1, 0)

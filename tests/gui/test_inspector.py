@@ -132,7 +132,7 @@ def test_selected_pixel_shows_exactly_its_weights_and_bias(inspector, name):
 @pytest.mark.parametrize("name", ["mr-per-channel", "mr-shared", "mr-grey-data", "pixel-rr"])
 def test_displayed_arithmetic_reproduces_the_model_output(inspector, name):
     model, crop = fitted(name)
-    params = RefineParams(k=8.0, tau=0.3, intensity=0.5)
+    params = RefineParams(enabled=True, k=8.0, tau=0.3, intensity=0.5)
     face = face_for(model, crop, params)
     inspector.set_model(model)
     inspector.set_face(face, params)

@@ -123,9 +123,16 @@ def test_every_slider_changes_the_output(qtbot, window, face_file, model_files, 
     open_and_wait(qtbot, window, face_file)
     panel = window.refine_panel
     base = settle(qtbot, window)
-    # the defaults of the model's size are shown on the sliders
+    # the defaults of the model's size are shown on the sliders; RMR starts off
     assert panel.radius.value() == window.controller.defaults[0]
     assert panel.sigma.value() == pytest.approx(window.controller.defaults[1])
+    assert not panel.enabled.isChecked() and not panel.k.isEnabled()
+    assert np.array_equal(base.faces[0].refined, base.faces[0].output)
+    # RMR on: the refined view shows the alpha blend, and the RMR sliders come alive
+    panel.enabled.setChecked(True)
+    on = settle(qtbot, window)
+    assert not np.array_equal(on.faces[0].refined, base.faces[0].refined)
+    assert panel.k.isEnabled()
     moves = [("k", panel.k, 3.0), ("tau", panel.tau, 0.5), ("dilation_radius", panel.radius, 4),
              ("blur_sigma", panel.sigma, 3.0), ("intensity", panel.intensity, 0.5)]
     model = core_load_model(model_files["mr3"])
