@@ -16,6 +16,19 @@ from pathlib import Path
 
 from fesgui.errors import FesguiError
 
+# mkstemp creates 0600 files; a finished output gets the mode a plain open() would give it.
+# The umask is read once, at import (reading it means setting it, which is not thread-safe).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def _final_mode(path: Path) -> int:
+    """Permission bits for the finished file: those of the file it replaces, else 0666 & ~umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_UMASK
+
 
 class DiskFullError(FesguiError):
     """The disk (or the user's quota) is full: retrying other files will not help, so a
@@ -54,6 +67,7 @@ def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator
         yield tmp
         if not tmp.exists() or tmp.stat().st_size == 0:
             raise FesguiError(f"nothing was written to {path}")
+        os.chmod(tmp, _final_mode(path))
         os.replace(tmp, path)
     except OSError as exc:
         raise _explain(exc, path) from None
