@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Callable
 
 from fesgui import __version__
 from fesgui.errors import FesguiError
@@ -70,27 +71,37 @@ def _app_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def report_errors(run: Callable[[], int | None]) -> int:
+    """The command line's one error boundary: a :class:`FesguiError` becomes one line on
+    stderr and exit status 2, Ctrl+C exit status 130; anything else is a bug and propagates."""
     try:
-        first = next((a for a in argv if not a.startswith("-")), None)
-        wants_help = any(a in ("-h", "--help", "--version") for a in argv)
-        if (first in COMMANDS) or (wants_help and first is None):
-            args = build_parser().parse_args(argv)
-            if args.command is None:
-                build_parser().print_help()
-                return 0
-            return int(args.run(args) or 0)
-        app_args = _app_parser().parse_args(argv)
-        from fesgui.gui.app import run_app  # Qt only when the window is wanted
-
-        return int(run_app(app_args) or 0)
+        return int(run() or 0)
     except FesguiError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return report_errors(lambda: _dispatch(argv))
+
+
+def _dispatch(argv: list[str]) -> int:
+    first = next((a for a in argv if not a.startswith("-")), None)
+    wants_help = any(a in ("-h", "--help", "--version") for a in argv)
+    if (first in COMMANDS) or (wants_help and first is None):
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            build_parser().print_help()
+            return 0
+        return int(args.run(args) or 0)
+    app_args = _app_parser().parse_args(argv)
+    from fesgui.gui.app import run_app  # Qt only when the window is wanted
+
+    return int(run_app(app_args) or 0)
 
 
 if __name__ == "__main__":

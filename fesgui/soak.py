@@ -275,8 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from fesgui.cli import report_errors
+
     args = build_parser().parse_args(argv)
-    try:
+
+    def run() -> int:
         model = None
         if args.model:
             from fesgui.commands.synth import load_model_arg
@@ -284,14 +287,9 @@ def main(argv: list[str] | None = None) -> int:
             model = load_model_arg(args.model)
         report = run_soak(args.frames, every=args.every, warmup=args.warmup,
                           video=args.video, model=model, out=sys.stdout, clock=args.clock)
-    except FesguiError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 0 if report.passed else 1
+        return 0 if report.passed else 1
 
+    return report_errors(run)
 
 if __name__ == "__main__":
     raise SystemExit(main())
