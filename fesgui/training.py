@@ -354,15 +354,58 @@ def release_specs() -> list[ReleaseSpec]:
     return specs
 
 
+def _build_group(ids: list[str], X: np.ndarray, T: np.ndarray, specs: list[ReleaseSpec],
+                 out_dir: Path, log: Log | None = None) -> tuple[list[Path], list[str]]:
+    """Fit and save the release models of one mapping and crop size (one process).
+
+    ``X``/``T``: the aligned ``(N, H, W, 3)`` uint8 inputs/targets of the mapping. Returns
+    the written files and the log lines (also sent to ``log`` as they happen, if given).
+    """
+    lines: list[str] = []
+
+    def say(message: str) -> None:
+        lines.append(message)
+        if log is not None:
+            log(message)
+
+    started = time.perf_counter()
+    source, target, crop = specs[0].source, specs[0].target, specs[0].crop
+    dataset = TrainingData(ids, X, T, name=DATASET_NAME, attribution=DATASET_ATTRIBUTION,
+                           license=DATASET_LICENSE,
+                           extra={"alignment": "fesgui.align reference template, "
+                                  "MediaPipe FaceMesh eye centres + nose tip"})
+    (_, Xtr, Ttr), (_, Xva, Tva), (_, Xte, Tte) = split_data(dataset, RELEASE_SEED)
+    Xte = to_float(Xte)
+    ridge = ridge_baseline(to_float(Xtr), to_float(Ttr), to_float(Xva), to_float(Tva), Xte,
+                           to_float(Tte))
+    written = []
+    for spec in specs:
+        say(f"{spec.filename}:")
+        model = train(dataset, method=spec.method, size=spec.size, color=spec.color,
+                      seed=RELEASE_SEED, source=source, target=target, ridge=ridge,
+                      pixel_stride=max(1, crop // RELEASE_KR_GRID_PIXELS),
+                      sigmas=RELEASE_KR_SIGMAS, log=lambda m: say("  " + m))
+        metrics = dict(model.meta["metrics"])
+        metrics["compact"] = compact_difference(model, Xte)
+        model.set_meta(metrics=metrics)
+        written.append(model.save(out_dir / spec.filename, compact=True))
+        say(f"  compact storage changes outputs by at most "
+            f"{metrics['compact']['max_abs_255']:g}/255 "
+            f"({time.perf_counter() - started:.0f} s into {source} -> {target}, {crop} px)")
+    return written, lines
+
+
 def build_release(dataset_dir: str | Path, out_dir: str | Path, only: str | None = None,
                   cache_dir: str | Path | None = None, use_cache: bool = True,
-                  landmarks=None, log: Log = _quiet) -> list[Path]:
+                  landmarks=None, jobs: int = 2, log: Log = _quiet) -> list[Path]:
     """Rebuild the shipped models from the London set into ``out_dir``, deterministically.
 
     ``only``: rebuild just the models whose file name contains this text (the model card
     and figures are then left alone). ``landmarks``: a landmark source (default
-    MediaPipe). Returns the written model files. Raises :class:`FesguiError` (one line)
-    when the dataset folder is missing or holds no pairs.
+    MediaPipe). ``jobs``: processes fitting (mapping, crop) groups side by side (the fits
+    are single-threaded numpy; every model is computed the same way in any process, so the
+    files do not depend on ``jobs``). Returns the written model files. Raises
+    :class:`FesguiError` (one line) when the dataset folder is missing or holds no pairs.
     """
     from fesgui import data as fdata
 
@@ -383,8 +426,8 @@ def build_release(dataset_dir: str | Path, out_dir: str | Path, only: str | None
         raise FesguiError(f"no neutral/smiling pairs found in {dataset_dir}: expected "
                           "neutral/NNN_03.jpg and smiling/NNN_08.jpg")
     started = time.perf_counter()
-    written: list[Path] = []
-    for crop in sorted({s.crop for s in specs}):
+    groups = []  # (ids, X, T, specs), largest crop first so parallel jobs finish together
+    for crop in sorted({s.crop for s in specs}, reverse=True):
         aligned = fdata.load_aligned(pairs, crop, cache_dir=cache_dir, use_cache=use_cache,
                                      landmarks=landmarks)
         for path, reason in aligned.skipped:
@@ -393,30 +436,29 @@ def build_release(dataset_dir: str | Path, out_dir: str | Path, only: str | None
             f"({time.perf_counter() - started:.0f} s)")
         for source, target in DIRECTIONS:
             todo = [s for s in specs if s.crop == crop and (s.source, s.target) == (source, target)]
-            if not todo:
-                continue
-            X, T = (aligned.X, aligned.T) if source == "neutral" else (aligned.T, aligned.X)
-            dataset = TrainingData(aligned.ids, X, T, name=DATASET_NAME,
-                                   attribution=DATASET_ATTRIBUTION, license=DATASET_LICENSE,
-                                   extra={"alignment": "fesgui.align reference template, "
-                                          "MediaPipe FaceMesh eye centres + nose tip"})
-            (_, Xtr, Ttr), (_, Xva, Tva), (_, Xte, Tte) = split_data(dataset, RELEASE_SEED)
-            ridge = ridge_baseline(to_float(Xtr), to_float(Ttr), to_float(Xva), to_float(Tva),
-                                   to_float(Xte), to_float(Tte))
-            for spec in todo:
-                log(f"{spec.filename}:")
-                model = train(dataset, method=spec.method, size=spec.size, color=spec.color,
-                              seed=RELEASE_SEED, source=source, target=target, ridge=ridge,
-                              pixel_stride=max(1, crop // RELEASE_KR_GRID_PIXELS),
-                              sigmas=RELEASE_KR_SIGMAS,
-                              log=lambda m: log("  " + m))
-                metrics = dict(model.meta["metrics"])
-                metrics["compact"] = compact_difference(model, to_float(Xte))
-                model.set_meta(metrics=metrics)
-                written.append(model.save(out_dir / spec.filename, compact=True))
-                log(f"  compact storage changes outputs by at most "
-                    f"{metrics['compact']['max_abs_255']:g}/255 "
-                    f"({time.perf_counter() - started:.0f} s)")
+            if todo:
+                X, T = (aligned.X, aligned.T) if source == "neutral" else (aligned.T, aligned.X)
+                groups.append((aligned.ids, X, T, todo))
+    written: list[Path] = []
+    if jobs <= 1 or len(groups) == 1:
+        for ids, X, T, todo in groups:
+            written += _build_group(ids, X, T, todo, out_dir, log)[0]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        log(f"fitting {len(groups)} groups of models in {jobs} processes")
+        context = multiprocessing.get_context("spawn")  # no fork of MediaPipe's threads
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = [pool.submit(_build_group, ids, X, T, todo, out_dir)
+                       for ids, X, T, todo in groups]
+            for future in futures:
+                paths, lines = future.result()
+                written += paths
+                for line in lines:
+                    log(line)
+        log(f"models written ({time.perf_counter() - started:.0f} s)")
+    written.sort(key=lambda p: [s.filename for s in specs].index(p.name))
     if only is None:
         from fesgui import modelcard
 

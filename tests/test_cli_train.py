@@ -90,6 +90,7 @@ def test_train_pairs_aligns_unaligned_photos(tmp_path, capsys, monkeypatch):
     (["train", "--release", "{tmp}", "-o", "{tmp}"], "no neutral/smiling pairs"),
     (["train", "--release", "{tmp}", "--only", "nothing", "-o", "{tmp}"], "matches no"),
     (["train", "--pairs", "{tmp}", "--only", "x", "-o", "{tmp}/m.npz"], "--only works with"),
+    (["train", "--release", "{tmp}", "--jobs", "0"], "--jobs 0 must be >= 1"),
 ])
 def test_train_errors_are_one_line_exit_2(tmp_path, capsys, argv, needle):
     code = main([a.replace("{tmp}", str(tmp_path)) for a in argv])

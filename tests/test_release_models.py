@@ -2,9 +2,10 @@
 held-out people, their card is generated from them, and (where the London set is
 available) a rebuild reproduces them byte for byte.
 
-The rebuild check (b) rebuilds the 128 px models by default (8 of the 16 files, a few
-minutes on 2 cores); set ``FESGUI_RELEASE_CHECK=full`` to rebuild all of them (about
-twice as long again). The 256 px models come from the same code path, data and seed.
+The rebuild check (b) rebuilds the 128 px models by default (8 of the 16 files, about a
+quarter of the work); set ``FESGUI_RELEASE_CHECK=full`` to rebuild all of them and the
+card (17 minutes on the shared 2-core development machine under a load of ~7). The 256 px
+models come from the same code path, data and seed.
 The dataset is looked up at ``$FESGUI_LONDON_FACES`` or ``../shared/datasets/london-faces``
 beside the repository.
 """

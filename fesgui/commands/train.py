@@ -67,6 +67,8 @@ def add_parser(sub) -> None:
     p.add_argument("--only", metavar="PATTERN", default=None,
                    help="with --release: rebuild only models whose file name contains "
                    "PATTERN (the model card is then not rewritten)")
+    p.add_argument("--jobs", type=int, default=2, metavar="N",
+                   help="with --release: processes fitting models side by side (default 2)")
     p.add_argument("-o", "--output", metavar="MODEL.npz",
                    help="model file to write (with --release: the models folder, default "
                    "the shipped models/ folder)")
@@ -97,6 +99,8 @@ def _check_args(args: argparse.Namespace) -> str:
             raise FesguiError(f"the folder of -o {args.output} does not exist: create it first")
     if args.only and mode != "release":
         raise FesguiError("--only works with --release only: drop it")
+    if args.jobs < 1:
+        raise FesguiError(f"--jobs {args.jobs} must be >= 1: e.g. --jobs 2")
     if args.method == "mr" and (args.size < 1 or args.size % 2 == 0):
         raise FesguiError(f"--size {args.size} must be odd and positive: use 3 or 5")
     if args.dilation < 1:
@@ -120,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.output).expanduser() if args.output else models_dir()
         written = training.build_release(args.release, out, only=args.only,
                                          cache_dir=args.cache, use_cache=not args.no_cache,
-                                         log=_say)
+                                         jobs=args.jobs, log=_say)
         print(f"wrote {len(written)} model(s) to {out}")
         return 0
 
