@@ -101,7 +101,11 @@ def _is_image(path: Path) -> bool:
 
 
 def _visible(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    try:
+        return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    except OSError as exc:
+        raise FesguiError(f"cannot list {folder}: {exc.strerror or exc}; check its "
+                          "permissions") from None
 
 
 # --------------------------------------------------------------------------- pairs
