@@ -12,9 +12,10 @@ difference is summed over samples once and shifted copies of it are gathered int
 (r^2+1) x (r^2+1) systems of all pixels, which are then solved in one batched
 ``np.linalg.solve`` (float64) per block of rows.
 
-Predict applies each weight set as a ``scipy.sparse`` DIA matrix (one diagonal per tap):
-one fused multiply-add pass per tap in C, float32; a shared weight set serves all three
-channels.
+Predict applies the weights as one ``scipy.sparse`` DIA matrix (one diagonal per tap) to
+the INTERLEAVED (H, W, 3) image read as a flat vector: tap (dy, dx) is diagonal
+3 (dy W + dx), whose entries hold the tap's weight for every (pixel, channel). One fused
+multiply-add pass per tap in C (float32), split into cache-sized bands; no channel copies.
 """
 
 from __future__ import annotations
@@ -27,6 +28,28 @@ from fesgui.core.geometry import check_size_dilation, tap_offsets, valid_tap_mas
 
 #: bound on the float64 system block built at once during fit (bytes)
 _BLOCK_BYTES = 48 * 2**20
+#: output values per predict band (192 KiB of float32: a band's input, output and one
+#: diagonal stay in the per-core cache while the taps stream over them)
+_BAND = 3 * 16384
+
+try:  # the C kernel behind dia_matrix @ vector: y += A x, without scipy's per-call checks
+    from scipy.sparse._sparsetools import dia_matvec as _dia_matvec_kernel
+except ImportError:  # private module: fall back to the public product
+    _dia_matvec_kernel = None
+
+
+def _dia_matvec(A: sp.dia_matrix, x: np.ndarray, y: np.ndarray) -> None:
+    """``y += A @ x`` in place for a float32 ``dia_matrix`` ``A`` ``(m, k)``, contiguous
+    float32 ``x`` ``(k,)`` and ``y`` ``(m,)``."""
+    global _dia_matvec_kernel
+    if _dia_matvec_kernel is not None:
+        try:
+            m, k = A.shape
+            _dia_matvec_kernel(m, k, len(A.offsets), A.data.shape[1], A.offsets, A.data, x, y)
+            return
+        except (TypeError, ValueError):  # kernel signature changed: use the public path
+            _dia_matvec_kernel = None
+    y += A @ x
 
 
 def fit_local_ridge(S: np.ndarray, T: np.ndarray, offsets: np.ndarray, lam: float
@@ -122,37 +145,53 @@ class MaskedRegression(Model):
         return self
 
     # ------------------------------------------------------------------ predict
-    # Sizes > 1: the weights of tap (dy, dx) lie on one diagonal, offset dy * W + dx, of
-    # the D x D matrix that maps an image plane (row-major) to the output plane, so each
-    # weight set is a scipy.sparse DIA matrix with size^2 diagonals. Its matvec is the
-    # shift-accumulate kernel in C: one fused multiply-add pass per tap over contiguous
-    # memory, in float32. Entries that would wrap to the next image row are padded taps,
-    # whose weights are exactly 0. Size 1 (Pixel-RR) is y = w x + b elementwise.
-    def _diagonals(self) -> list[sp.dia_matrix]:
-        """One ``(D, D)`` float32 DIA matrix per weight set (bias kept apart)."""
-        if "dia" not in self._cache:
+    # Sizes > 1: an image with C channels (C = 1 or 3) is read in its own interleaved
+    # layout as one flat vector of n = C H W values; output value i = C (y W + x) + c sees
+    # input value i + C (dy W + dx) through tap (dy, dx). So every weight set acts as ONE
+    # n x n DIA matrix with one diagonal per tap, offset C (dy W + dx), whose entries are
+    # the tap's weights of channel c's set at position i (a shared set repeated per
+    # channel, per-channel sets interleaved). Entries that would wrap to the next image
+    # row or channel are padded taps, whose weights are exactly 0. One pass per tap of
+    # the C kernel ``dia_matvec`` (y += A x, float32) then gives the (H, W, C) output in
+    # place: no channel copies, no padding. The rows are split into bands of ``_BAND``
+    # output values, each with its own slice of the diagonals, so that a band's input and
+    # output stay in cache while all taps stream over them (this matters from 256 px
+    # on). Size 1 (Pixel-RR) is y = w x + b elementwise.
+    def _bands(self, C: int) -> tuple[np.ndarray, list[tuple[int, int, int, sp.dia_matrix]]]:
+        """Interleaved bias ``(C H W,)`` float32 and the bands ``(i0, i1, base, A)`` for
+        ``C`` channels: ``y[i0:i1] += A @ x[base:base + A.shape[1]]`` on the flat
+        interleaved input ``x`` and output ``y``; ``A`` is a float32 ``dia_matrix``.
+        """
+        key = ("dia", C)
+        if key not in self._cache:
             K, H, W, T = self.weights_.shape
-            D = H * W
+            n = C * H * W
             taps = self.taps()
             # on narrow images two taps can share a diagonal; at every pixel at most one
             # of them is inside the image (the other's weight is 0), so they are summed
-            offsets, which = np.unique(taps[:, 0] * W + taps[:, 1], return_inverse=True)
-            mats = []
-            for k in range(K):
-                w = self.weights_[k].reshape(D, T)
-                data = np.zeros((len(offsets), D), np.float32)
-                for t in range(T):  # data[d, j] = A[j - offset_d, j]
+            offsets, which = np.unique(C * (taps[:, 0] * W + taps[:, 1]), return_inverse=True)
+            # weights and bias by output value i (interleaved over channels)
+            sets = [min(c, K - 1) for c in range(C)]
+            w = np.stack([self.weights_[k] for k in sets], axis=2).reshape(n, T)
+            bias = np.ascontiguousarray(
+                np.stack([self.bias_[k] for k in sets], axis=2).reshape(n))
+            pad = int(np.abs(offsets).max())
+            bands = []
+            for i0 in range(0, n, _BAND):
+                i1 = min(n, i0 + _BAND)
+                base, end = max(0, i0 - pad), min(n, i1 + pad)
+                local = offsets + (i0 - base)  # diagonal offsets within the band
+                data = np.zeros((len(offsets), end - base), np.float32)
+                for t in range(T):  # data[d, j] = A[j - local_d, j], row j - local_d + i0
                     d = which[t]
-                    off = int(offsets[d])
-                    if abs(off) >= D:  # lands outside the image for every pixel
-                        continue
-                    if off >= 0:
-                        data[d, off:] += w[:D - off, t]
-                    else:
-                        data[d, :D + off] += w[-off:, t]
-                mats.append(sp.dia_matrix((data, offsets), shape=(D, D)))
-            self._cache["dia"] = mats
-        return self._cache["dia"]
+                    lo = max(0, int(local[d]))  # first column with an output row >= i0
+                    hi = min(end - base, int(local[d]) + i1 - i0)  # ... row < i1
+                    if hi > lo:
+                        r0 = lo - int(local[d]) + i0
+                        data[d, lo:hi] += w[r0:r0 + hi - lo, t]
+                bands.append((i0, i1, base, sp.dia_matrix((data, local), shape=(i1 - i0, end - base))))
+            self._cache[key] = (bias, bands)
+        return self._cache[key]
 
     def _pixel_weights(self, rgb: bool) -> tuple[np.ndarray, np.ndarray]:
         """Size-1 weights and bias ``(H, W[, 3])`` float32, expanded over channels."""
@@ -175,16 +214,13 @@ class MaskedRegression(Model):
             result = np.multiply(w1, batch)
             result += b1
             return result[0] if single else result
-        H, W = self._image_size
-        mats = self._diagonals()
-        bias = self.bias_.reshape(len(mats), H * W)
+        C = 1 if batch.ndim == 3 else 3
+        bias, bands = self._bands(C)
         result = np.empty(batch.shape, np.float32)
-        planes = [(batch, result)] if batch.ndim == 3 else \
-            [(batch[..., c], result[..., c]) for c in range(3)]
-        for c, (src, dst) in enumerate(planes):
-            k = c if len(mats) == 3 else 0
-            for n in range(batch.shape[0]):
-                y = mats[k] @ np.ascontiguousarray(src[n]).reshape(H * W)
-                y += bias[k]
-                dst[n] = y.reshape(H, W)
+        for n in range(batch.shape[0]):
+            x = np.ascontiguousarray(batch[n]).reshape(-1)
+            y = result[n].reshape(-1)  # a view: result is C-contiguous
+            y[:] = bias
+            for i0, i1, base, A in bands:
+                _dia_matvec(A, x[base:base + A.shape[1]], y[i0:i1])
         return result[0] if single else result
