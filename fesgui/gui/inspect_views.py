@@ -26,7 +26,7 @@ from PySide6 import QtCore, QtWidgets
 
 from fesgui.atomic import atomic_write
 from fesgui.errors import FesguiError
-from fesgui.imageio import write_image
+from fesgui.imageio import to_uint8, write_image
 
 KINDS = ("image", "signed", "positive")
 SIGNED_CMAP = "CET-D1"  # blue - white - red
@@ -251,6 +251,8 @@ class MapItem:
         self.data: np.ndarray | None = None
         self.image: np.ndarray | None = None
         self._range: str | None = None  # the display levels, shown after the title
+        self._lut: tuple[str, np.ndarray] | None = None  # (kind, its colormap's table)
+        self._shape: tuple[int, int] | None = None  # the view range set for this size
         self.label = TitleItem(title, size="9pt")
         layout.addItem(self.label)
         layout.nextRow()
@@ -286,6 +288,7 @@ class MapItem:
         if data is None:
             self.image = None
             self._range = None
+            self._shape = None
             self.item.clear()
             self.show_title()
             return
@@ -299,13 +302,22 @@ class MapItem:
         lo, hi = levels(image, self.kind)
         self._range = {"signed": f"±{hi:.3g}", "positive": f"0…{hi:.3g}"}.get(self.kind)
         self.show_title()
+        shown: np.ndarray = image
+        if self.kind == "image":
+            # images (re-set on every live frame) go to the item as 8-bit levels with fixed
+            # levels 0..255, so pyqtgraph draws them without rescaling each time; the float
+            # data stays in self.image (hover, export)
+            shown, (lo, hi) = to_uint8(image), (0, 255)
         if image.ndim == 2:
-            self.item.setImage(image, autoLevels=False, levels=(lo, hi),
-                               lut=colormap(self.kind).getLookupTable(nPts=256))
+            if self._lut is None or self._lut[0] != self.kind:  # the kind may be switched
+                self._lut = (self.kind, colormap(self.kind).getLookupTable(nPts=256))
+            self.item.setImage(shown, autoLevels=False, levels=(lo, hi), lut=self._lut[1])
         else:
-            self.item.setImage(image, autoLevels=False, levels=(lo, hi), lut=None)
+            self.item.setImage(shown, autoLevels=False, levels=(lo, hi), lut=None)
         h, w = image.shape[:2]
-        self.view.setRange(QtCore.QRectF(0, 0, w, h), padding=0.0)
+        if (h, w) != self._shape:
+            self.view.setRange(QtCore.QRectF(0, 0, w, h), padding=0.0)
+            self._shape = (h, w)
 
     def set_title(self, title: str) -> None:
         """Change the title (the display range stays appended to it)."""

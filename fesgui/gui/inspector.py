@@ -72,6 +72,9 @@ class InspectorPanel(QtWidgets.QWidget):
         self._alpha_key: tuple | None = None
         self._alpha: np.ndarray | None = None
         self._crop_source: tuple | None = None  # what the overview image shows
+        self._static_key: tuple | None = None  # what the face-independent views show
+        self._static_refs: tuple = (None, None)  # (model, weights_) they were drawn from
+        self._method = "?"  # the model's method, read from its meta with the header
         self.arithmetic: Any = None  # the last PixelArithmetic drawn (None without a face)
         self.curve: tuple[np.ndarray, np.ndarray] | None = None  # last transfer curve
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
@@ -121,7 +124,8 @@ class InspectorPanel(QtWidgets.QWidget):
         self.weights_bar.setImageItem(self.weights_map.item)
         self.weights_bar.axis.setWidth(44)  # tick labels change per pixel: keep the layout still
         weights.addItem(self.weights_bar, row=1, col=1)
-        self._weight_texts: list[pg.TextItem] = []
+        self._weight_texts: list[pg.TextItem] = []  # one label per tap, made once per size
+        self._weight_strings: list[str] | None = None  # what the labels show now
         bottom = self.graphics.addLayout(row=1, col=0)
         self.patch_map = views.MapItem(bottom, "patch", "patch x", "image",
                                        on_export=self._ask_export)
@@ -207,6 +211,7 @@ class InspectorPanel(QtWidgets.QWidget):
         (clamped selections and the first selection emit :attr:`pixel_selected`)."""
         self._model = model
         self._alpha_key = self._alpha = None
+        self._static_key = None
         if not views.face_fits(model, self._face):
             self._face = None  # made for another model; the window sends a new one
         moved = None
@@ -338,6 +343,7 @@ class InspectorPanel(QtWidgets.QWidget):
 
     def _clear(self) -> None:
         self._crop_source = None
+        self._static_key = None
         self.model_label.setText("no model loaded")
         self.geometry_label.setText("")
         for item in (self.crop_map, self.weights_map, self.patch_map):
@@ -357,18 +363,23 @@ class InspectorPanel(QtWidgets.QWidget):
 
     def _draw(self) -> None:
         model, face = self._model, self._face
-        meta = model.meta
-        method = meta.get("method", "?")
         row, col = self._pixel
         channel = self.channel()
         wc = self._weight_channel()
-        h, w = self._size()
-        shared = int(model.weights_.shape[0]) == 1
-        mapping = (mapping_label(meta) if meta.get("source") or meta.get("target")
-                   else str(meta.get("name") or "model"))
-        self.model_label.setText(f"<b>{html.escape(mapping)}</b> · "
-                                 f"{html.escape(method_label(meta))} · "
-                                 f"{html.escape(detail_label(meta))}")
+        # the weights, the header and the footprint depend on the model, the pixel and the
+        # channel only: on live frames (same selection, new face) they are left as drawn
+        # (objects compared by identity: a refitted model has new weight arrays)
+        static_key = (id(model), id(model.weights_), row, col, channel, self._is_gray())
+        static = (static_key != self._static_key or self._static_refs[0] is not model
+                  or self._static_refs[1] is not model.weights_)
+        if static:
+            meta = model.meta
+            self._method = meta.get("method", "?")
+            mapping = (mapping_label(meta) if meta.get("source") or meta.get("target")
+                       else str(meta.get("name") or "model"))
+            self.model_label.setText(f"<b>{html.escape(mapping)}</b> · "
+                                     f"{html.escape(method_label(meta))} · "
+                                     f"{html.escape(detail_label(meta))}")
 
         if face is not None:
             alpha = self._alpha_for(self._params)
@@ -383,17 +394,21 @@ class InspectorPanel(QtWidgets.QWidget):
         self.crop_map.set_marker(row, col)
 
         weights = np.asarray(weights)
-        self.weights_map.set_data(weights, title=f"w of ({row}, {col})"
-                                  + ("" if shared else f" · {CHANNEL_NAMES[wc]}"))
-        lo, hi = views.levels(weights, "signed")
-        self.weights_bar.setLevels((lo, hi))
-        self._set_weight_texts(weights)
+        if static:
+            shared = int(model.weights_.shape[0]) == 1
+            self.weights_map.set_data(weights, title=f"w of ({row}, {col})"
+                                      + ("" if shared else f" · {CHANNEL_NAMES[wc]}"))
+            lo, hi = views.levels(weights, "signed")
+            self.weights_bar.setLevels((lo, hi))
+            self._set_weight_texts(weights)
+            self._draw_footprint(weights)
+            self._static_key = static_key
+            self._static_refs = (model, model.weights_)
         self.patch_map.set_data(None if patch is None else np.asarray(patch),
                                 title="patch x"
                                 + ("" if patch is None or self._is_gray()
                                    else f" · {CHANNEL_NAMES[channel]}"))
-        self._draw_footprint(weights)
-        self._draw_numbers(arith, bias, method)
+        self._draw_numbers(arith, bias, self._method)
         self._draw_curve(row, col, channel, arith)
 
     def _draw_crop(self, weight_channel: int) -> None:
@@ -437,16 +452,34 @@ class InspectorPanel(QtWidgets.QWidget):
         self.channel_combo.blockSignals(False)
 
     def _set_weight_texts(self, weights: np.ndarray | None) -> None:
-        for text in self._weight_texts:
-            self.weights_map.view.removeItem(text)
-        self._weight_texts = []
+        """Write each weight (3 decimals) on its cell of the weights view (r <= 3 only).
+
+        The labels are made once per window size and then only re-texted (plain text, no
+        HTML), and only when a shown value changes: a live frame costs nothing here."""
         if weights is None or weights.shape[0] > 3:  # larger windows: hover shows values
+            for text in self._weight_texts:
+                text.setVisible(False)
+            self._weight_strings = None
             return
-        for (r, c), v in np.ndenumerate(weights):
-            text = pg.TextItem(f"{v:.3f}", color=(20, 20, 20), anchor=(0.5, 0.5))
-            text.setPos(c + 0.5, r + 0.5)
-            self.weights_map.view.addItem(text)
-            self._weight_texts.append(text)
+        if len(self._weight_texts) != weights.size:
+            for text in self._weight_texts:
+                self.weights_map.view.removeItem(text)
+            self._weight_texts = []
+            self._weight_strings = None
+            for r, c in np.ndindex(weights.shape):
+                text = pg.TextItem("", color=(20, 20, 20), anchor=(0.5, 0.5))
+                text.setPos(c + 0.5, r + 0.5)
+                self.weights_map.view.addItem(text)
+                self._weight_texts.append(text)
+        strings = [f"{v:.3f}" for v in weights.ravel()]
+        if strings != self._weight_strings:
+            old = self._weight_strings or [None] * len(strings)
+            for text, new, was in zip(self._weight_texts, strings, old, strict=True):
+                if new != was:
+                    text.setText(new)
+            self._weight_strings = strings
+        for text in self._weight_texts:
+            text.setVisible(True)
 
     def _draw_footprint(self, weights: np.ndarray) -> None:
         model = self._model
@@ -505,7 +538,7 @@ class InspectorPanel(QtWidgets.QWidget):
         levels, values = interpret.transfer_curve(self._model, row, col, channel=channel, x=x)
         self.curve = (np.asarray(levels), np.asarray(values))
         self.curve_item.setData(self.curve[0], self.curve[1])
-        method = self._model.meta.get("method")
+        method = self._method
         what = {"pixel-kr": "table", "pixel-rr": "line w·x + b"}.get(
             method, "centre tap, other taps " + ("held at x" if x is not None else "at 0"))
         self.curve_title.setText(f"output of ({row}, {col}) vs its input: {what}")

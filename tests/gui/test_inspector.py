@@ -181,8 +181,13 @@ def test_patch_is_the_input_under_the_dilated_taps(inspector):
         y, x = 0 + 2 * (a - 1), 5 + 2 * (b - 1)
         if 0 <= y < SIZE and 0 <= x < SIZE:
             expected[a, b] = crop[y, x, 1]
-    assert np.array_equal(inspector.patch_map.item.image, expected)
-    assert np.all(inspector.patch_map.item.image[0] == 0)  # the row above the image
+    assert np.array_equal(inspector.patch_map.image, expected)  # the values it shows
+    assert np.all(inspector.patch_map.image[0] == 0)  # the row above the image
+    # drawn as 8-bit levels with fixed levels 0..255 (no per-frame rescale in pyqtgraph)
+    drawn = inspector.patch_map.item
+    assert drawn.image.dtype == np.uint8
+    assert np.array_equal(drawn.image, np.floor(expected.astype(np.float64) * 255 + 0.5))
+    assert tuple(drawn.getLevels()) == (0, 255)
 
 
 def test_footprint_places_dilated_taps_on_a_window_with_gaps(inspector):
