@@ -31,6 +31,15 @@ _BLOCK_BYTES = 48 * 2**20
 #: output values per predict band (192 KiB of float32: a band's input, output and one
 #: diagonal stay in the per-core cache while the taps stream over them)
 _BAND = 3 * 16384
+#: a SHARED weight set on RGB input is applied plane by plane (bands of ``_PLANAR_BAND``
+#: pixels, one copy of the diagonals) instead of interleaved (the diagonals repeated for
+#: the three channels) when the interleaved diagonals would exceed this many bytes: then
+#: they no longer stay in cache from one call to the next, and reading them from memory
+#: three times over costs more than gathering and scattering the channel planes
+#: (measured: 128-256 px r <= 5 and 512 px r = 3 are faster interleaved, 256 px r = 9 and
+#: 512 px r = 5 planar)
+_INTERLEAVED_MAX_BYTES = 32 * 2**20
+_PLANAR_BAND = 16384
 
 try:  # the C kernel behind dia_matrix @ vector: y += A x, without scipy's per-call checks
     from scipy.sparse._sparsetools import dia_matvec as _dia_matvec_kernel
@@ -157,12 +166,14 @@ class MaskedRegression(Model):
     # output values, each with its own slice of the diagonals, so that a band's input and
     # output stay in cache while all taps stream over them (this matters from 256 px
     # on). Size 1 (Pixel-RR) is y = w x + b elementwise.
-    def _bands(self, C: int) -> tuple[np.ndarray, list[tuple[int, int, int, sp.dia_matrix]]]:
-        """Interleaved bias ``(C H W,)`` float32 and the bands ``(i0, i1, base, A)`` for
-        ``C`` channels: ``y[i0:i1] += A @ x[base:base + A.shape[1]]`` on the flat
-        interleaved input ``x`` and output ``y``; ``A`` is a float32 ``dia_matrix``.
+    def _bands(self, C: int, band: int
+               ) -> tuple[np.ndarray, list[tuple[int, int, int, sp.dia_matrix]]]:
+        """Interleaved bias ``(C H W,)`` float32 and the bands ``(i0, i1, base, A)`` of at
+        most ``band`` output values for ``C`` channels: ``y[i0:i1] += A @ x[base:base +
+        A.shape[1]]`` on the flat interleaved input ``x`` and output ``y``; ``A`` is a
+        float32 ``dia_matrix``. ``C = 1`` with a shared set also serves each RGB plane.
         """
-        key = ("dia", C)
+        key = ("dia", C, band)
         if key not in self._cache:
             K, H, W, T = self.weights_.shape
             n = C * H * W
@@ -177,8 +188,8 @@ class MaskedRegression(Model):
                 np.stack([self.bias_[k] for k in sets], axis=2).reshape(n))
             pad = int(np.abs(offsets).max())
             bands = []
-            for i0 in range(0, n, _BAND):
-                i1 = min(n, i0 + _BAND)
+            for i0 in range(0, n, band):
+                i1 = min(n, i0 + band)
                 base, end = max(0, i0 - pad), min(n, i1 + pad)
                 local = offsets + (i0 - base)  # diagonal offsets within the band
                 data = np.zeros((len(offsets), end - base), np.float32)
@@ -215,8 +226,12 @@ class MaskedRegression(Model):
             result += b1
             return result[0] if single else result
         C = 1 if batch.ndim == 3 else 3
-        bias, bands = self._bands(C)
+        K, H, W, T = self.weights_.shape
         result = np.empty(batch.shape, np.float32)
+        if C == 3 and K == 1 and 3 * H * W * T * 4 > _INTERLEAVED_MAX_BYTES:
+            self._predict_planar(batch, result)
+            return result[0] if single else result
+        bias, bands = self._bands(C, _BAND)
         for n in range(batch.shape[0]):
             x = np.ascontiguousarray(batch[n]).reshape(-1)
             y = result[n].reshape(-1)  # a view: result is C-contiguous
@@ -224,3 +239,22 @@ class MaskedRegression(Model):
             for i0, i1, base, A in bands:
                 _dia_matvec(A, x[base:base + A.shape[1]], y[i0:i1])
         return result[0] if single else result
+
+    def _predict_planar(self, batch: np.ndarray, result: np.ndarray) -> None:
+        """Shared weight set, RGB ``batch`` ``(N, H, W, 3)`` float32 -> ``result`` (same
+        shape, written in place), band by band: the band's three channel planes are
+        gathered into a small ``(3, L)`` buffer, the band's diagonals (one copy, read
+        once from memory, then from cache) applied to each, and the planes scattered back.
+        """
+        bias, bands = self._bands(1, _PLANAR_BAND)
+        D = bias.shape[0]
+        for n in range(batch.shape[0]):
+            x3 = np.ascontiguousarray(batch[n]).reshape(D, 3)
+            y3 = result[n].reshape(D, 3)  # a view: result is C-contiguous
+            for i0, i1, base, A in bands:
+                xb = np.ascontiguousarray(x3[base:base + A.shape[1]].T)
+                yb = np.empty((3, i1 - i0), np.float32)
+                yb[:] = bias[i0:i1]
+                for c in range(3):
+                    _dia_matvec(A, xb[c], yb[c])
+                y3[i0:i1] = yb.T

@@ -1,8 +1,11 @@
-"""MR predict's interleaved, banded DIA path against explicit per-pixel window gathers.
+"""MR predict's banded DIA paths against explicit per-pixel window gathers.
 
 ``MaskedRegression.predict`` reads an (H, W, 3) image as one flat interleaved vector, splits
 the output into bands of ``_BAND`` values and applies each band's slice of the diagonals
 with scipy's ``dia_matvec`` kernel (or the public ``dia_matrix @`` product as a fallback).
+A shared weight set whose interleaved diagonals would exceed ``_INTERLEAVED_MAX_BYTES`` is
+applied plane by plane instead, in bands of ``_PLANAR_BAND`` pixels: the ``path`` fixture
+runs the tests through both.
 Every case here is checked against ``naive_predict`` (tests/core/core_reference.py), which
 gathers each pixel's window one by one in float64 and shares none of those tricks.
 """
@@ -26,6 +29,21 @@ def _pairs(shape: tuple[int, ...], n: int = 6, seed: int = 5) -> tuple[np.ndarra
     return X, T
 
 
+@pytest.fixture(params=["interleaved", "planar"])
+def path(request, monkeypatch) -> str:
+    """Which predict path shared RGB models take (per-channel and gray ones: interleaved)."""
+    limit = 2**62 if request.param == "interleaved" else 0
+    monkeypatch.setattr(masked_mod, "_INTERLEAVED_MAX_BYTES", limit)
+    return request.param
+
+
+def _set_band(monkeypatch, band: int | None) -> None:
+    """Bands of ``band`` values (interleaved) and ``band`` pixels (planar)."""
+    if band is not None:
+        monkeypatch.setattr(masked_mod, "_BAND", band)
+        monkeypatch.setattr(masked_mod, "_PLANAR_BAND", band)
+
+
 def _reference(model: MaskedRegression, x: np.ndarray) -> np.ndarray:
     return naive_predict(model.weights_.astype(np.float64), model.bias_.astype(np.float64), x,
                          int(model.size), int(model.dilation))
@@ -36,10 +54,9 @@ def _reference(model: MaskedRegression, x: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("band", [None, 7, 1])
 @pytest.mark.parametrize("color", ["shared", "per-channel", "gray"])
 @pytest.mark.parametrize("size,dilation", [(3, 1), (3, 2), (5, 2)])
-def test_rgb_predict_matches_gather_for_any_band_length(monkeypatch, band, color, size,
+def test_rgb_predict_matches_gather_for_any_band_length(monkeypatch, path, band, color, size,
                                                         dilation):
-    if band is not None:
-        monkeypatch.setattr(masked_mod, "_BAND", band)
+    _set_band(monkeypatch, band)
     X, T = _pairs((6, 7, 3))
     model = MaskedRegression(size=size, dilation=dilation, color=color).fit(X, T)
     y = model.predict(X[0])
@@ -50,11 +67,10 @@ def test_rgb_predict_matches_gather_for_any_band_length(monkeypatch, band, color
 @pytest.mark.parametrize("band", [None, 5])
 @pytest.mark.parametrize("shape", [(7, 1), (1, 6), (1, 1), (2, 9)])
 @pytest.mark.parametrize("color", ["shared", "per-channel"])
-def test_one_pixel_wide_and_tiny_images(monkeypatch, band, shape, color):
+def test_one_pixel_wide_and_tiny_images(monkeypatch, path, band, shape, color):
     """On narrow images the interleaved offsets of different taps coincide or exceed the
     image; the taps outside it have weight 0 and must contribute nothing."""
-    if band is not None:
-        monkeypatch.setattr(masked_mod, "_BAND", band)
+    _set_band(monkeypatch, band)
     X, T = _pairs((*shape, 3), seed=9)
     model = MaskedRegression(size=5, dilation=2, color=color).fit(X, T)
     for x in X[:2]:
@@ -78,9 +94,10 @@ def test_per_channel_sets_are_interleaved_not_mixed():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.uint8])
-def test_input_dtypes_and_non_contiguous_input(dtype):
+def test_input_dtypes_and_non_contiguous_input(path, dtype):
     X, T = _pairs((6, 8, 3), seed=4)
-    model = MaskedRegression(size=3, dilation=2, color="per-channel").fit(X, T)
+    color = "per-channel" if path == "interleaved" else "shared"
+    model = MaskedRegression(size=3, dilation=2, color=color).fit(X, T)
     if dtype == np.uint8:
         x = (X[0] * 255).round().astype(np.uint8)
         levels = x.astype(np.float64) / 255
@@ -98,9 +115,8 @@ def test_input_dtypes_and_non_contiguous_input(dtype):
 
 
 @pytest.mark.parametrize("band", [None, 11])
-def test_batches_rgb_and_gray(monkeypatch, band):
-    if band is not None:
-        monkeypatch.setattr(masked_mod, "_BAND", band)
+def test_batches_rgb_and_gray(monkeypatch, path, band):
+    _set_band(monkeypatch, band)
     X, T = _pairs((6, 7, 3), n=5, seed=6)
     model = MaskedRegression(size=3, dilation=1, color="shared").fit(X, T)
     batch = model.predict(X)
@@ -116,10 +132,11 @@ def test_batches_rgb_and_gray(monkeypatch, band):
     np.testing.assert_array_equal(model.predict(X[2]), batch[2])
 
 
-def test_public_product_fallback_gives_the_same_output(monkeypatch):
+@pytest.mark.parametrize("color", ["per-channel", "shared"])
+def test_public_product_fallback_gives_the_same_output(monkeypatch, path, color):
     """Without the private sparsetools kernel, predict uses ``dia_matrix @ x``."""
     X, T = _pairs((6, 7, 3), seed=8)
-    model = MaskedRegression(size=5, dilation=1, color="per-channel").fit(X, T)
+    model = MaskedRegression(size=5, dilation=1, color=color).fit(X, T)
     fast = model.predict(X[0])
     calls = []
 
@@ -133,3 +150,28 @@ def test_public_product_fallback_gives_the_same_output(monkeypatch):
     assert masked_mod._dia_matvec_kernel is None
     np.testing.assert_allclose(slow, _reference(model, X[0]), atol=ATOL)
     np.testing.assert_allclose(slow, fast, atol=1e-6)
+
+
+def test_the_planar_path_is_taken_only_for_large_shared_models(monkeypatch):
+    """The switch reads the size of the interleaved diagonals: 3 H W taps float32."""
+    X, T = _pairs((6, 7, 3), seed=3)
+    shared = MaskedRegression(size=3, color="shared").fit(X, T)
+    per_channel = MaskedRegression(size=3, color="per-channel").fit(X, T)
+    used: list[str] = []
+    original = MaskedRegression._predict_planar
+
+    def spy(self, batch, result):
+        used.append(self.color)
+        return original(self, batch, result)
+
+    monkeypatch.setattr(MaskedRegression, "_predict_planar", spy)
+    size = 3 * 6 * 7 * 9 * 4
+    monkeypatch.setattr(masked_mod, "_INTERLEAVED_MAX_BYTES", size)
+    shared.predict(X[0])
+    assert used == []
+    monkeypatch.setattr(masked_mod, "_INTERLEAVED_MAX_BYTES", size - 1)
+    y = shared.predict(X[0])
+    per_channel.predict(X[0])
+    shared.predict(X[0].mean(axis=-1))  # grey input: one plane, nothing to gather
+    assert used == ["shared"]
+    np.testing.assert_allclose(y, _reference(shared, X[0]), atol=ATOL)
