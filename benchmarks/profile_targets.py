@@ -38,25 +38,31 @@ def profile_predict() -> None:
     prof.disable()
     _top(prof, 10)
 
-    # the steps of MaskedRegression.predict (one scipy.sparse DIA matrix per weight set,
-    # applied to each contiguous channel plane), timed one by one on CPU time
-    D = 128 * 128
-    dia = model._diagonals()[0]
-    plane = np.ascontiguousarray(x[..., 0]).reshape(D)
-    bias = model.bias_[0].reshape(D)
-    out = np.empty_like(x)
-    steps = {
-        "whole predict": lambda: model.predict(x),
-        "input checks": lambda: model._check_input(x),
-        "3 x channel plane copy": lambda: [np.ascontiguousarray(x[..., c]) for c in range(3)],
-        "3 x DIA matvec": lambda: [dia @ plane for _ in range(3)],
-        "3 x bias add": lambda: [np.add(plane, bias, out=plane) for _ in range(3)],
-        "3 x write back to (H,W,3)": lambda: [out[..., c].__setitem__(
-            Ellipsis, plane.reshape(128, 128)) for c in range(3)],
-    }
+    # the steps of MaskedRegression.predict (one banded scipy.sparse DIA matrix over the
+    # interleaved (H, W, 3) image: bias copied into the output, then y += A x per band),
+    # timed one by one on CPU time, for r = 3 and 5
+    import fesgui.core.masked as masked
+
     print(f"{'step':28s} CPU ms (median [p25-p75])")
-    for name, fn in steps.items():
-        print(f"{name:28s} {measure(fn, repeats=15, min_sample_s=0.02).fmt()}")
+    for r in (3, 5):
+        model = from_csr(random_local_csr(128, 128, r, seed=r))
+        model.predict(x)
+        bias, bands = model._bands(3, masked._BAND)
+        xf = x.reshape(-1)
+        y = np.empty_like(xf)
+
+        def matvecs(bands=bands, xf=xf, y=y):
+            for i0, i1, base, A in bands:
+                masked._dia_matvec(A, xf[base:base + A.shape[1]], y[i0:i1])
+
+        steps = {
+            "whole predict": lambda model=model: model.predict(x),
+            "input checks": lambda model=model: model._check_input(x),
+            "bias into output": lambda bias=bias, y=y: y.__setitem__(slice(None), bias),
+            "DIA matvec (all bands)": matvecs,
+        }
+        for name, fn in steps.items():
+            print(f"r={r} {name:24s} {measure(fn, repeats=15, min_sample_s=0.02).fmt()}")
 
 
 def profile_pipeline() -> None:

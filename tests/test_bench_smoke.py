@@ -234,3 +234,18 @@ def test_cli_end_to_end_tiny(capsys, tmp_path, monkeypatch):
     data = json.loads(out.read_text())
     assert data["command"] == "fesgui bench --quick --only predict"
     assert data["settings"]["mode"] == "tiny"
+
+
+def test_profile_script_runs_its_predict_breakdown(capsys):
+    """benchmarks/profile_targets.py reaches into predict's internals: keep it working."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "profile_targets.py"
+    spec = importlib.util.spec_from_file_location("profile_targets", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.profile_predict()
+    out = capsys.readouterr().out
+    for step in ("whole predict", "bias into output", "DIA matvec (all bands)"):
+        assert f"r=3 {step}" in out and f"r=5 {step}" in out, out
