@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from fesgui.align import FaceLandmarks, box_of
 from fesgui.imageio import write_image
 from fesgui.synthetic import make_face
 
@@ -162,3 +163,24 @@ def expected_image(case: Case, face: np.ndarray) -> np.ndarray:
         g = _gray_of(face) if case.name == "gray" else face[:, :, 1]
         return np.repeat(g[:, :, None], 3, axis=2)
     return face
+
+
+class KnownFace:
+    """A landmark source: the corpus face's points in any SIDE x SIDE image, else none."""
+
+    def __init__(self, points: np.ndarray) -> None:
+        self.points = np.asarray(points, np.float32)
+
+    def detect(self, image: np.ndarray) -> list[FaceLandmarks]:
+        if image.shape[:2] != (SIDE, SIDE):
+            return []
+        return [FaceLandmarks(self.points.copy(), None, box_of(self.points, 0.5))]
+
+    def close(self) -> None:
+        pass
+
+
+def points_arg(points: np.ndarray) -> str:
+    """``--landmarks`` text for the corpus face: both eyes and the mouth centre."""
+    mouth = (points[3] + points[4]) / 2
+    return ",".join(f"{v:.2f}" for v in [*points[0], *points[1], *mouth])

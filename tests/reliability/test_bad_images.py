@@ -15,56 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import fesgui.align.mediapipe_source as mps
-from fesgui.align import FaceLandmarks, box_of
 from fesgui.cli import main
-from fesgui.core import MaskedRegression, read_meta
+from fesgui.core import read_meta
 from fesgui.errors import FesguiError
 from fesgui.imageio import read_image, write_image
-from fesgui.synthetic import make_face, make_pairs
+from fesgui.synthetic import make_face
 
-from .corpus import BAD, CASES, GOOD, SIDE, Case, base_face, expected_image, write_case
+from .corpus import BAD, CASES, GOOD, SIDE, Case, expected_image, points_arg, write_case
 
 ENTRIES = ["read_image", "read_thumbnail", "synth", "batch", "train"]
-
-
-class KnownFace:
-    """A landmark source: the corpus face's points in any SIDE x SIDE image, else none."""
-
-    def __init__(self, points: np.ndarray) -> None:
-        self.points = np.asarray(points, np.float32)
-
-    def detect(self, image: np.ndarray) -> list[FaceLandmarks]:
-        if image.shape[:2] != (SIDE, SIDE):
-            return []
-        return [FaceLandmarks(self.points.copy(), None, box_of(self.points, 0.5))]
-
-    def close(self) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def face():
-    return base_face()
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    X, T = make_pairs(20, 32, 32, seed=5)
-    return MaskedRegression(size=3).fit(X, T).save(tmp_path_factory.mktemp("m") / "m.npz")
-
-
-@pytest.fixture
-def finder(monkeypatch, face):
-    """MediaPipe replaced by :class:`KnownFace` for the commands that start it."""
-    source = KnownFace(face[1])
-    monkeypatch.setattr(mps, "MediaPipeSource", lambda **kw: source)
-    return source
-
-
-def _points_arg(points: np.ndarray) -> str:
-    mouth = (points[3] + points[4]) / 2
-    return ",".join(f"{v:.2f}" for v in [*points[0], *points[1], *mouth])
 
 
 def _reference(tmp_path: Path, case: Case, face, model_path: Path) -> np.ndarray:
@@ -72,7 +31,7 @@ def _reference(tmp_path: Path, case: Case, face, model_path: Path) -> np.ndarray
     ref_in, ref_out = tmp_path / "ref_in.png", tmp_path / "ref_out.png"
     write_image(ref_in, expected_image(case, face[0]))
     assert main(["synth", str(ref_in), "-m", str(model_path), "-o", str(ref_out),
-                 "--landmarks", _points_arg(face[1])]) == 0
+                 "--landmarks", points_arg(face[1])]) == 0
     return read_image(ref_out)
 
 
@@ -121,7 +80,7 @@ def _run_synth(tmp_path, case, face, model_path, capsys):
     out = tmp_path / "out" / "result.png"
     out.parent.mkdir()
     code = main(["synth", str(path), "-m", str(model_path), "-o", str(out),
-                 "--landmarks", _points_arg(face[1])])
+                 "--landmarks", points_arg(face[1])])
     err = capsys.readouterr().err
     if case.bad:
         assert code == 2

@@ -24,8 +24,7 @@ from fesgui.core import MaskedRegression
 from fesgui.imageio import write_image
 from fesgui.synthetic import make_pairs
 
-from .corpus import base_face
-from .test_bad_images import KnownFace, _points_arg
+from .corpus import KnownFace, base_face, points_arg
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
@@ -137,7 +136,7 @@ def test_hostile_model_at_cli_entries(kind, entry, tmp_path, good_model, monkeyp
     write_image(inputs / "face.png", face)
     argv = {
         "synth": ["synth", str(inputs / "face.png"), "-m", str(model), "-o",
-                  str(out / "o.png"), "--landmarks", _points_arg(points)],
+                  str(out / "o.png"), "--landmarks", points_arg(points)],
         "batch": ["batch", str(inputs), str(out), "-m", str(model)],
         "convert": ["convert", str(model), str(out / "o.npz")],
     }[entry]

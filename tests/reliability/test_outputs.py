@@ -23,31 +23,12 @@ from image_files import make_read_only
 import fesgui.align.mediapipe_source as mps
 import fesgui.atomic
 from fesgui.cli import main
-from fesgui.core import MaskedRegression, load_model, to_csr
+from fesgui.core import load_model, to_csr
 from fesgui.imageio import read_image, write_image
 from fesgui.synthetic import make_face, make_pairs
 from fesgui.video import VideoFileSource, VideoWriter
 
-from .corpus import SIDE, base_face
-from .test_bad_images import KnownFace, _points_arg
-
-
-@pytest.fixture(scope="module")
-def face():
-    return base_face()
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    X, T = make_pairs(16, 32, 32, seed=6)
-    return MaskedRegression(size=3).fit(X, T).save(tmp_path_factory.mktemp("m") / "m.npz")
-
-
-@pytest.fixture
-def finder(monkeypatch, face):
-    source = KnownFace(face[1])
-    monkeypatch.setattr(mps, "MediaPipeSource", lambda **kw: source)
-    return source
+from .corpus import SIDE, KnownFace, points_arg
 
 
 def _full_disk(monkeypatch) -> None:
@@ -96,7 +77,7 @@ def _argv(entry: str, tmp_path: Path, out_dir: Path, face, model_path: Path) -> 
         photo = inputs / "face.png"
         write_image(photo, face[0])
         return ["synth", str(photo), "-m", str(model_path), "-o", str(out_dir / "o.png"),
-                "--landmarks", _points_arg(face[1])]
+                "--landmarks", points_arg(face[1])]
     if entry == "batch":
         for name in ("a.png", "b.png", "c.png"):
             write_image(inputs / name, face[0])

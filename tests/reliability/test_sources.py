@@ -23,7 +23,7 @@ from fesgui.pipeline import Pipeline, RefineParams
 from fesgui.synthetic import make_face, make_pairs
 from fesgui.video import CameraSource, VideoFileSource, VideoWriter
 
-from .test_bad_images import KnownFace
+from .corpus import KnownFace
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
