@@ -44,13 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fesgui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = _load(name)
-        except ModuleNotFoundError as exc:  # a command still being written
-            if exc.name != f"fesgui.commands.{name}":
-                raise
-            continue
-        module.add_parser(sub)
+        _load(name).add_parser(sub)
     return parser
 
 
@@ -93,9 +87,10 @@ def _dispatch(argv: list[str]) -> int:
     first = next((a for a in argv if not a.startswith("-")), None)
     wants_help = any(a in ("-h", "--help", "--version") for a in argv)
     if (first in COMMANDS) or (wants_help and first is None):
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
         if args.command is None:
-            build_parser().print_help()
+            parser.print_help()
             return 0
         return int(args.run(args) or 0)
     app_args = _app_parser().parse_args(argv)
