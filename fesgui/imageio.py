@@ -18,8 +18,9 @@ import numpy as np
 from fesgui.atomic import atomic_write
 from fesgui.errors import FesguiError
 
-__all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "atomic_write", "list_images", "read_image",
-           "read_thumbnail", "to_float", "to_uint8", "write_image"]
+__all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "atomic_write", "check_image_output",
+           "check_output_folder", "list_images", "read_image", "read_thumbnail", "to_float",
+           "to_uint8", "write_image"]
 
 #: file name endings that :func:`list_images` picks up (lower case)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif",
@@ -170,6 +171,31 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return out.astype(np.uint8)
 
 
+def _write_format(path: Path) -> str:
+    """The encoder extension (.png or .jpg) for an output file name."""
+    ext = _WRITE_FORMATS.get(path.suffix.lower())
+    if ext is None:
+        raise FesguiError(f"cannot write {path.name}: use a file name ending in .png or .jpg")
+    return ext
+
+
+def check_output_folder(path: str | os.PathLike) -> None:
+    """The folder ``path`` goes into must exist (a one-line error otherwise)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FesguiError(f"cannot write {path}: the folder {path.parent} does not exist; "
+                          "create it first")
+
+
+def check_image_output(path: str | os.PathLike) -> Path:
+    """Fail early (before any work) on an output name or folder :func:`write_image`
+    cannot write."""
+    path = Path(path)
+    _write_format(path)
+    check_output_folder(path)
+    return path
+
+
 def write_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> None:
     """Write an (H, W, 3) or (H, W) image to a .png or .jpg/.jpeg file, atomically.
 
@@ -180,9 +206,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> 
     import cv2
 
     path = Path(path)
-    ext = _WRITE_FORMATS.get(path.suffix.lower())
-    if ext is None:
-        raise FesguiError(f"cannot write {path.name}: use a file name ending in .png or .jpg")
+    ext = _write_format(path)
     if not 1 <= int(quality) <= 100:
         raise FesguiError(f"quality={quality} is out of range: use 1 to 100 (95 is good)")
     image = np.asarray(rgb)
@@ -193,9 +217,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> 
     elif image.ndim != 2:
         raise FesguiError(f"cannot write an image of shape {image.shape}: "
                           "give (H, W) or (H, W, 3)")
-    if not path.parent.is_dir():
-        raise FesguiError(f"cannot write {path}: the folder {path.parent} does not exist; "
-                          "create it first")
+    check_output_folder(path)
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if ext == ".jpg" else [
         cv2.IMWRITE_PNG_COMPRESSION, 3]
     ok, data = cv2.imencode(ext, image, params)

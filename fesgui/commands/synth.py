@@ -12,8 +12,6 @@ from pathlib import Path
 
 from fesgui.errors import FesguiError
 
-IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg")
-
 
 def add_synthesis_options(p: argparse.ArgumentParser) -> None:
     """-m/--model, --refine/--no-refine, --intensity, --all-faces."""
@@ -54,17 +52,6 @@ def check_intensity(value: float) -> float:
     return float(value)
 
 
-def check_image_output(path: str | Path) -> Path:
-    """Fail early (before any work) on an output name or folder that cannot be written."""
-    path = Path(path)
-    if path.suffix.lower() not in IMAGE_OUTPUTS:
-        raise FesguiError(f"cannot write {path.name}: use a file name ending in .png or .jpg")
-    if not path.parent.is_dir():
-        raise FesguiError(f"cannot write {path}: the folder {path.parent} does not exist; "
-                          "create it first")
-    return path
-
-
 def load_model_arg(name_or_path: str):
     """The model named on the command line (a path or an installed name)."""
     from fesgui.catalog import find_model
@@ -91,7 +78,7 @@ def _check_inside(landmarks, frame, text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fesgui.align import parse_landmarks
-    from fesgui.imageio import read_image, to_uint8, write_image
+    from fesgui.imageio import check_image_output, read_image, to_uint8, write_image
 
     out = check_image_output(args.output)
     if args.aligned and args.landmarks:
