@@ -60,6 +60,16 @@ def face_for(model, crop, params: RefineParams):
     return Pipeline(model, params=params).process_crop(crop)
 
 
+def show_face(panel, name: str, params: RefineParams | None = None):
+    """Give ``panel`` model ``name`` and its test face under ``params`` (default sliders);
+    ``(model, crop, params)``."""
+    model, crop = fitted(name)
+    params = RefineParams() if params is None else params
+    panel.set_model(model)
+    panel.set_face(face_for(model, crop, params), params)
+    return model, crop, params
+
+
 def settle(qtbot, item) -> None:
     """Process events until ``item`` stops moving on screen (layouts are applied lazily),
     so that pixel positions mapped to the screen are where the click will land."""
@@ -70,6 +80,19 @@ def settle(qtbot, item) -> None:
         return len(seen) >= 5 and all(p == seen[-1] for p in seen[-5:])
 
     qtbot.waitUntil(still, timeout=5000)
+
+
+def click_pixel(qtbot, panel, item, signal, row: int, col: int, hover: bool = False) -> list:
+    """Click pixel ``(row, col)`` of image ``item`` in ``panel.graphics`` once the item has
+    stopped moving (``hover``: move the mouse there first); the arguments ``signal`` sent."""
+    settle(qtbot, item)
+    pos = panel.graphics.mapFromScene(item.mapToScene(QPointF(col + 0.5, row + 0.5)))
+    viewport = panel.graphics.viewport()
+    with qtbot.waitSignal(signal, timeout=1000) as blocker:
+        if hover:
+            qtbot.mouseMove(viewport, pos=pos)
+        qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=pos)
+    return blocker.args
 
 
 def read(label) -> float:
@@ -107,10 +130,7 @@ def maps(qtbot):
 # ---------------------------------------------------------------- the pixel inspector
 @pytest.mark.parametrize("name", list(MODELS))
 def test_selected_pixel_shows_exactly_its_weights_and_bias(inspector, name):
-    model, crop = fitted(name)
-    params = RefineParams()
-    inspector.set_model(model)
-    inspector.set_face(face_for(model, crop, params), params)
+    model, crop, _ = show_face(inspector, name)
     r = model.meta["size"]
     channels = (0, 1, 2) if crop.ndim == 3 else (0,)
     for (i, j), c in itertools.product([(0, 0), (7, 13), (SIZE - 1, 5)], channels):
@@ -159,10 +179,7 @@ def test_displayed_arithmetic_reproduces_the_model_output(inspector, name):
 
 
 def test_refinement_off_shows_no_alpha_and_refined_equals_output(inspector):
-    model, crop = fitted("mr-shared")
-    params = RefineParams(enabled=False)
-    inspector.set_model(model)
-    inspector.set_face(face_for(model, crop, params), params)
+    show_face(inspector, "mr-shared", RefineParams(enabled=False))
     inspector.select_pixel(10, 10)
     assert inspector.labels["alpha"].text() == "—"
     assert inspector.labels["refined"].text() == inspector.labels["output"].text()
@@ -170,10 +187,7 @@ def test_refinement_off_shows_no_alpha_and_refined_equals_output(inspector):
 
 
 def test_patch_is_the_input_under_the_dilated_taps(inspector):
-    model, crop = fitted("mr-per-channel")  # r = 3, dilation 2
-    params = RefineParams()
-    inspector.set_model(model)
-    inspector.set_face(face_for(model, crop, params), params)
+    _, crop, _ = show_face(inspector, "mr-per-channel")  # r = 3, dilation 2
     inspector.select_pixel(0, 5)
     inspector.set_channel(1)
     expected = np.zeros((3, 3), np.float32)
@@ -244,34 +258,19 @@ def test_select_pixel_clamps_and_emits_only_on_change(inspector, qtbot):
 
 @SHOWN
 def test_clicking_the_crop_view_selects_that_pixel(inspector, qtbot):
-    model, crop = fitted("mr-shared")
-    params = RefineParams()
-    inspector.set_model(model)
-    inspector.set_face(face_for(model, crop, params), params)
+    show_face(inspector, "mr-shared")
     inspector.resize(500, 900)
     inspector.show()
     qtbot.waitExposed(inspector)
-    item = inspector.crop_map.item
-    settle(qtbot, item)
-    scene = item.mapToScene(QPointF(17.5, 3.5))  # x = col, y = row
-    pos = inspector.graphics.mapFromScene(scene)
-    with qtbot.waitSignal(inspector.pixel_selected, timeout=1000) as blocker:
-        qtbot.mouseClick(inspector.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
-    assert blocker.args == [3, 17]
-    settle(qtbot, item)  # the first redraw may move the layout once (tick labels, titles)
-    # the neighbour, right beside the marker drawn around the selected pixel
-    pos = inspector.graphics.mapFromScene(item.mapToScene(QPointF(18.5, 3.5)))
-    with qtbot.waitSignal(inspector.pixel_selected, timeout=1000) as blocker:
-        qtbot.mouseMove(inspector.graphics.viewport(), pos=pos)
-        qtbot.mouseClick(inspector.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
-    assert blocker.args == [3, 18]
+    item, selected = inspector.crop_map.item, inspector.pixel_selected
+    assert click_pixel(qtbot, inspector, item, selected, 3, 17) == [3, 17]
+    # the neighbour, right beside the marker drawn around the selected pixel (settled again:
+    # the first redraw may move the layout once: tick labels, titles)
+    assert click_pixel(qtbot, inspector, item, selected, 3, 18, hover=True) == [3, 18]
 
 
 def test_pixel_kr_shows_its_table_as_the_transfer_curve(inspector):
-    model, crop = fitted("pixel-kr")
-    params = RefineParams()
-    inspector.set_model(model)
-    inspector.set_face(face_for(model, crop, params), params)
+    model, crop, _ = show_face(inspector, "pixel-kr")
     inspector.select_pixel(12, 11)
     inspector.set_channel(1)
     xs, ys = inspector.curve_item.getData()
@@ -353,10 +352,7 @@ def test_maps_are_exactly_what_the_core_returns(maps, name):
 
 
 def test_moving_params_updates_the_alpha_views(maps):
-    model, crop = fitted("mr-per-channel")
-    params = RefineParams()
-    maps.set_model(model)
-    maps.set_face(face_for(model, crop, params), params)
+    model, _, _ = show_face(maps, "mr-per-channel")
     before = maps.maps["alpha"].data.copy()
     maps.set_params(RefineParams(k=3.0, tau=0.6, dilation_radius=0, blur_sigma=2.5))
     stages = alpha_stages(model, k=3.0, tau=0.6, dilation_radius=0, blur_sigma=2.5)
@@ -386,10 +382,7 @@ def test_tap_map_shows_one_tap_everywhere(maps):
 
 
 def test_display_channel_switches_colour_maps_to_one_channel(maps):
-    model, crop = fitted("mr-per-channel")
-    params = RefineParams()
-    maps.set_model(model)
-    maps.set_face(face_for(model, crop, params), params)
+    model, crop, _ = show_face(maps, "mr-per-channel")
     wx, _ = model.decompose(crop)
     assert maps.maps["wx"].item.image.shape == (SIZE, SIZE, 3)
     maps.set_display_channel(1)
@@ -400,19 +393,11 @@ def test_display_channel_switches_colour_maps_to_one_channel(maps):
 
 @SHOWN
 def test_clicking_a_map_reports_the_pixel(maps, qtbot):
-    model, crop = fitted("mr-shared")
-    params = RefineParams()
-    maps.set_model(model)
-    maps.set_face(face_for(model, crop, params), params)
+    show_face(maps, "mr-shared")
     maps.resize(700, 900)
     maps.show()
     qtbot.waitExposed(maps)
-    item = maps.maps["alpha"].item
-    settle(qtbot, item)
-    pos = maps.graphics.mapFromScene(item.mapToScene(QPointF(2.5, 20.5)))
-    with qtbot.waitSignal(maps.pixel_clicked, timeout=1000) as blocker:
-        qtbot.mouseClick(maps.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
-    assert blocker.args == [20, 2]
+    assert click_pixel(qtbot, maps, maps.maps["alpha"].item, maps.pixel_clicked, 20, 2) == [20, 2]
     marker = maps.maps["s"].marker
     assert marker.isVisible() and marker.rect() == QtCore.QRectF(2, 20, 1, 1)
     assert maps.selected_pixel() == (20, 2)
@@ -421,10 +406,7 @@ def test_clicking_a_map_reports_the_pixel(maps, qtbot):
 def test_export_writes_png_and_npy(maps, tmp_path):
     from PIL import Image
 
-    model, crop = fitted("mr-per-channel")
-    params = RefineParams()
-    maps.set_model(model)
-    maps.set_face(face_for(model, crop, params), params)
+    show_face(maps, "mr-per-channel")
     png, npy = maps.export_map("alpha", str(tmp_path / "alpha.png"))
     assert png == tmp_path / "alpha.png" and npy == tmp_path / "alpha.npy"
     data = maps.maps["alpha"].data
@@ -473,10 +455,7 @@ def test_render_uses_symmetric_levels_for_signed_maps():
 
 
 def test_hovering_a_weight_names_its_tap_and_value(inspector):
-    model, crop = fitted("mr-shared")  # 5x5: too many taps for printed values
-    params = RefineParams()
-    inspector.set_model(model)
-    inspector.set_face(face_for(model, crop, params), params)
+    model, crop, params = show_face(inspector, "mr-shared")  # 5x5: too many taps for printed values
     inspector.select_pixel(9, 10)
     inspector.weights_map.item.sigPixelHovered.emit(0, 4)  # top right tap
     text = inspector.hover_label.text()
@@ -495,10 +474,7 @@ def test_maps_before_any_face_show_bias_and_default_alpha(maps):
 
 
 def test_new_frames_with_the_same_params_do_not_recompute_alpha(maps):
-    model, crop = fitted("mr-shared")
-    params = RefineParams(k=6.0)
-    maps.set_model(model)
-    maps.set_face(face_for(model, crop, params), params)
+    model, crop, params = show_face(maps, "mr-shared", RefineParams(k=6.0))
     drawn = maps.maps["alpha"].data
     maps.set_face(face_for(model, crop, params), RefineParams(k=6.0, intensity=0.3))
     assert maps.maps["alpha"].data is drawn
@@ -526,10 +502,7 @@ def test_switching_to_a_model_of_another_size_drops_the_old_face(inspector, maps
 
 
 def test_hovering_a_map_shows_its_value(maps):
-    model, crop = fitted("mr-per-channel")
-    params = RefineParams()
-    maps.set_model(model)
-    maps.set_face(face_for(model, crop, params), params)
+    model, _, _ = show_face(maps, "mr-per-channel")
     maps.maps["alpha"].item.sigPixelHovered.emit(3, 7)
     assert maps.hover_label.text() == (
         f"alpha at (3, 7) = {alpha_stages(model)['alpha'][3, 7]:.4f}")
@@ -539,10 +512,7 @@ def test_hovering_a_map_shows_its_value(maps):
 
 @SHOWN
 def test_maps_reflow_to_the_panel_width_and_stay_clickable(maps, qtbot):
-    model, crop = fitted("mr-shared")
-    params = RefineParams()
-    maps.set_model(model)
-    maps.set_face(face_for(model, crop, params), params)
+    model, _, _ = show_face(maps, "mr-shared")
     maps.resize(390, 900)  # a narrow dock: two maps side by side
     maps.show()
     qtbot.waitExposed(maps)
@@ -551,19 +521,12 @@ def test_maps_reflow_to_the_panel_width_and_stay_clickable(maps, qtbot):
     grid = maps.graphics.ci
     cells = {name: grid.items[maps.maps[name].view.parentItem()] for name in ("x", "s")}
     assert cells == {"x": [(0, 0)], "s": [(2, 0)]}
-    item = maps.maps["s"].item
-    pos = maps.graphics.mapFromScene(item.mapToScene(QPointF(6.5, 11.5)))
-    with qtbot.waitSignal(maps.pixel_clicked, timeout=1000) as blocker:
-        qtbot.mouseClick(maps.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
-    assert blocker.args == [11, 6]
+    assert click_pixel(qtbot, maps, maps.maps["s"].item, maps.pixel_clicked, 11, 6) == [11, 6]
     assert np.array_equal(maps.maps["s"].item.image, l1_map(model))
 
 
 def test_inspector_exports_the_receptive_field(inspector, tmp_path):
-    model, crop = fitted("mr-per-channel")
-    params = RefineParams()
-    inspector.set_model(model)
-    inspector.set_face(face_for(model, crop, params), params)
+    model, crop, _ = show_face(inspector, "mr-per-channel")
     inspector.select_pixel(5, 6)
     inspector.set_channel(2)
     png, npy = inspector.export_map("weights", tmp_path / "w")
