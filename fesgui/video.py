@@ -20,6 +20,7 @@ import numpy as np
 
 from fesgui.atomic import atomic_write
 from fesgui.errors import FesguiError
+from fesgui.imageio import check_output_folder
 
 #: writer codec per file extension (this OpenCV build has no H.264 encoder)
 CODECS = {".avi": "MJPG", ".mp4": "mp4v"}
@@ -29,6 +30,16 @@ MAX_BAD_FRAMES = 8
 #: failed reads in a row (each after CAMERA_RETRY_WAIT seconds) before a camera is lost
 CAMERA_RETRIES = 3
 CAMERA_RETRY_WAIT = 0.05
+
+
+def video_codec(path: str | os.PathLike) -> str:
+    """The writer codec for an output video file name (a one-line error for others)."""
+    path = Path(path)
+    codec = CODECS.get(path.suffix.lower())
+    if codec is None:
+        raise FesguiError(f"cannot write video {path.name}: use a file name ending "
+                          "in .mp4 or .avi")
+    return codec
 
 
 def _valid_fps(fps: float) -> float:
@@ -305,13 +316,8 @@ class VideoWriter:
     def __init__(self, path: str | os.PathLike, fps: float = DEFAULT_FPS,
                  size: tuple[int, int] | None = None) -> None:
         self.path = Path(path)
-        codec = CODECS.get(self.path.suffix.lower())
-        if codec is None:
-            raise FesguiError(f"cannot write video {self.path.name}: use a file name ending "
-                              "in .mp4 or .avi")
-        if not self.path.parent.is_dir():
-            raise FesguiError(f"cannot write {self.path}: the folder {self.path.parent} "
-                              "does not exist; create it first")
+        codec = video_codec(self.path)
+        check_output_folder(self.path)
         self.fps = _valid_fps(fps)
         self._fourcc = cv2.VideoWriter_fourcc(*codec)
         self.size = None if size is None else (int(size[0]), int(size[1]))

@@ -42,12 +42,10 @@ class _VideoClock:
 def run(args: argparse.Namespace) -> int:
     from fesgui.align import LandmarkSmoother, SmoothedSource
     from fesgui.align.mediapipe_source import MediaPipeSource
-    from fesgui.video import CODECS, VideoFileSource, VideoWriter
+    from fesgui.video import VideoFileSource, VideoWriter, video_codec
 
     out = Path(args.output)
-    if out.suffix.lower() not in CODECS:
-        raise FesguiError(f"cannot write video {out.name}: use a file name ending in .mp4 "
-                          "or .avi")
+    video_codec(out)
     if out.exists() and out.resolve() == Path(args.input).resolve():
         raise FesguiError("OUT is IN: choose another output file")
     model = load_model_arg(args.model)
