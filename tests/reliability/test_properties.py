@@ -47,6 +47,17 @@ def _encode(fmt: str) -> bytes:
 SEEDS = {"png": _encode("PNG"), "jpg": _encode("JPEG")}
 
 
+def mutated(data: bytes, edits: list[tuple[int, int]], cut: int | None) -> bytes:
+    """``data`` with byte ``pos % len`` set to ``value`` for each ``(pos, value)`` of
+    ``edits``, then cut to ``cut % (len + 1)`` bytes if ``cut`` is given."""
+    out = bytearray(data)
+    for pos, value in edits:
+        out[pos % len(out)] = value
+    if cut is not None:
+        out = out[: cut % (len(out) + 1)]
+    return bytes(out)
+
+
 def _check_loads_or_refuses(path) -> None:
     try:
         img = read_image(path, max_pixels=4_000_000)
@@ -73,13 +84,8 @@ def test_random_bytes_are_refused_or_read(tmp_path, data, ext):
        edits=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), max_size=8),
        cut=st.one_of(st.none(), st.integers(0, 1 << 20)))
 def test_mutated_png_and_jpeg_are_refused_or_read(tmp_path, kind, edits, cut):
-    data = bytearray(SEEDS[kind])
-    for pos, value in edits:
-        data[pos % len(data)] = value
-    if cut is not None:
-        data = data[: cut % (len(data) + 1)]
     path = tmp_path / f"mutated.{kind}"
-    path.write_bytes(bytes(data))
+    path.write_bytes(mutated(SEEDS[kind], edits, cut))
     _check_loads_or_refuses(path)
 
 
@@ -143,13 +149,8 @@ def model_bytes(tmp_path_factory):
        cut=st.one_of(st.none(), st.integers(0, 1 << 20)))
 def test_mutated_real_models_load_finite_or_are_refused(model_bytes, tmp_path, kind, edits,
                                                          cut):
-    data = bytearray(model_bytes[kind])
-    for pos, value in edits:
-        data[pos % len(data)] = value
-    if cut is not None:
-        data = data[: cut % (len(data) + 1)]
     path = tmp_path / "m.npz"
-    path.write_bytes(bytes(data))
+    path.write_bytes(mutated(model_bytes[kind], edits, cut))
     try:
         model = load_model(path)
     except FesguiError as exc:
