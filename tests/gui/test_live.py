@@ -290,11 +290,17 @@ def photo_folder(tmp_path):
     return folder
 
 
-def test_folder_strip_steps_through_the_images(qtbot, window, photo_folder, model_files):
+@pytest.fixture
+def open_folder(qtbot, window, photo_folder, model_files):
+    """The window with the mr3 model loaded and ``photo_folder`` open (its first photo drawn)."""
     load_model(qtbot, window, model_files["mr3"])
+    with qtbot.waitSignal(window.controller.result_ready, timeout=5000):
+        window.controller.open_path(photo_folder)
+    return photo_folder
+
+
+def test_folder_strip_steps_through_the_images(qtbot, window, open_folder):
     c = window.controller
-    with qtbot.waitSignal(c.result_ready, timeout=5000):
-        c.open_path(photo_folder)
     strip = window.input_panel.strip
     assert strip.isVisible() and strip.count() == 6
     with qtbot.waitSignal(c.result_ready, timeout=5000):
@@ -312,12 +318,9 @@ def test_folder_strip_steps_through_the_images(qtbot, window, photo_folder, mode
     assert icon.pixelColor(36, 36) != icon.pixelColor(0, 0)  # a picture, not the grey tile
 
 
-def test_batch_processes_the_folder_and_reports_failures(qtbot, window, photo_folder,
+def test_batch_processes_the_folder_and_reports_failures(qtbot, window, open_folder,
                                                          model_files, tmp_path):
-    load_model(qtbot, window, model_files["mr3"])
     c = window.controller
-    with qtbot.waitSignal(c.result_ready, timeout=5000):
-        c.open_path(photo_folder)
     out = tmp_path / "out"
     out.mkdir()
     with qtbot.waitSignal(c.batch_finished, timeout=20000) as finished:
@@ -336,12 +339,9 @@ def test_batch_processes_the_folder_and_reports_failures(qtbot, window, photo_fo
     assert window.files.progress is None
 
 
-def test_cancelled_batch_leaves_only_complete_files(qtbot, window, photo_folder, model_files,
-                                                    tmp_path, monkeypatch):
-    load_model(qtbot, window, model_files["mr3"])
+def test_cancelled_batch_leaves_only_complete_files(qtbot, window, open_folder, tmp_path,
+                                                    monkeypatch):
     c = window.controller
-    with qtbot.waitSignal(c.result_ready, timeout=5000):
-        c.open_path(photo_folder)
     out = tmp_path / "out"
     out.mkdir()
     started = threading.Event()
