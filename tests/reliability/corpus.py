@@ -184,3 +184,12 @@ def points_arg(points: np.ndarray) -> str:
     """``--landmarks`` text for the corpus face: both eyes and the mouth centre."""
     mouth = (points[3] + points[4]) / 2
     return ",".join(f"{v:.2f}" for v in [*points[0], *points[1], *mouth])
+
+
+def error_line(err: str) -> str:
+    """The one ``error:`` line of a command's stderr, which must end it (progress and
+    warning lines may come before it)."""
+    lines = err.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert errors == lines[-1:], err
+    return errors[0]

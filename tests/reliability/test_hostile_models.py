@@ -24,7 +24,7 @@ from fesgui.core import MaskedRegression
 from fesgui.imageio import write_image
 from fesgui.synthetic import make_pairs
 
-from .corpus import KnownFace, base_face, points_arg
+from .corpus import KnownFace, base_face, error_line, points_arg
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
@@ -116,13 +116,6 @@ def test_payload_really_runs_when_unpickled(tmp_path):
     assert marker.read_text() == "executed"
 
 
-def _one_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    errors = [x for x in lines if x.startswith("error: ")]
-    assert errors == lines[-1:], err
-    return errors[0]
-
-
 @pytest.mark.parametrize("entry", ["synth", "batch", "convert"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_hostile_model_at_cli_entries(kind, entry, tmp_path, good_model, monkeypatch, capsys):
@@ -141,7 +134,7 @@ def test_hostile_model_at_cli_entries(kind, entry, tmp_path, good_model, monkeyp
         "convert": ["convert", str(model), str(out / "o.npz")],
     }[entry]
     assert main(argv) == 2
-    line = _one_line(capsys.readouterr().err)
+    line = error_line(capsys.readouterr().err)
     assert model.name in line or "CSR" in line or "csr" in line, line
     assert list(out.iterdir()) == []
     assert not marker.exists()

@@ -28,7 +28,7 @@ from fesgui.imageio import read_image, write_image
 from fesgui.synthetic import make_face, make_pairs
 from fesgui.video import VideoFileSource, VideoWriter
 
-from .corpus import SIDE, KnownFace, points_arg
+from .corpus import SIDE, KnownFace, error_line, points_arg
 
 
 def _full_disk(monkeypatch) -> None:
@@ -41,14 +41,6 @@ def _full_disk(monkeypatch) -> None:
 def _leftovers(folder: Path) -> list[str]:
     """Temporary files (``.<stem>.*``) anywhere under ``folder``."""
     return sorted(p.name for p in folder.rglob(".*"))
-
-
-def _error_line(err: str) -> str:
-    """The one ``error:`` line, which ends stderr (progress lines may come before it)."""
-    lines = err.strip().splitlines()
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert errors == lines[-1:], err
-    return errors[0]
 
 
 def _video(path: Path, face, n: int = 4) -> Path:
@@ -118,7 +110,7 @@ def test_full_disk_is_one_line_and_leaves_nothing(entry, tmp_path, face, model_p
         assert "b.png" not in err
     else:
         assert code == 2
-        assert "disk full" in _error_line(err) and "free some space" in err
+        assert "disk full" in error_line(err) and "free some space" in err
     assert list(out_dir.iterdir()) == []
     assert _leftovers(tmp_path) == []
 
@@ -135,7 +127,7 @@ def test_read_only_output_folder_is_one_line(entry, tmp_path, face, model_path, 
     finally:
         out_dir.chmod(0o755)
     assert code == 2
-    assert "read-only" in _error_line(capsys.readouterr().err)
+    assert "read-only" in error_line(capsys.readouterr().err)
     assert list(out_dir.iterdir()) == []
 
 
