@@ -7,7 +7,6 @@ few numpy operations on the 5 key points (and the mesh) per frame.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 
@@ -16,8 +15,10 @@ import numpy as np
 from fesgui.align.landmarks import FaceLandmarks, LandmarkSource, box_of
 
 
-def _alpha(cutoff: float, dt: float) -> float:
-    tau = 1.0 / (2.0 * math.pi * cutoff)
+def _alpha(cutoff: float | np.ndarray, dt: float) -> float | np.ndarray:
+    """Smoothing factor of a low-pass with ``cutoff`` Hz (a number or elementwise array)
+    over a step of ``dt`` seconds."""
+    tau = 1.0 / (2.0 * np.pi * cutoff)
     return 1.0 / (1.0 + tau / dt)
 
 
@@ -52,9 +53,7 @@ class OneEuroFilter:
         a_d = _alpha(self.d_cutoff, dt)
         dx = (x - self._x) / dt
         self._dx = a_d * dx + (1 - a_d) * self._dx
-        cutoff = self.min_cutoff + self.beta * np.abs(self._dx)
-        tau = 1.0 / (2.0 * np.pi * cutoff)
-        a = 1.0 / (1.0 + tau / dt)
+        a = _alpha(self.min_cutoff + self.beta * np.abs(self._dx), dt)
         self._x = a * x + (1 - a) * self._x
         self._t = t
         return self._x.copy()
