@@ -88,6 +88,17 @@ def _mask_support(h: int, w: int, feather: float, centre: tuple, axes: tuple):
     return mask, _support(mask)
 
 
+def _check_feather(feather: float) -> None:
+    if not 0.0 <= feather <= 1.0:
+        raise FesguiError(f"feather={feather} is out of range: use 0 (hard edge) to 1")
+
+
+def _template_mask(h: int, w: int, feather: float, template: Template | None = None):
+    """(mask, support) of the template's face ellipse in an (h, w) crop, cached."""
+    t = Template.load() if template is None else template
+    return _mask_support(h, w, float(feather), tuple(t.mask_centre), tuple(t.mask_axes))
+
+
 def face_mask(size: int | tuple[int, int], feather: float = FEATHER,
               template: Template | None = None) -> np.ndarray:
     """(h, w) float32 in [0, 1]: the feathered face ellipse of the template in crop pixels.
@@ -95,11 +106,9 @@ def face_mask(size: int | tuple[int, int], feather: float = FEATHER,
     1 inside, a smooth fall-off over the outer ``feather`` fraction of the radius, exactly
     0 outside the ellipse. Cached per size (read-only array).
     """
-    if not 0.0 <= feather <= 1.0:
-        raise FesguiError(f"feather={feather} is out of range: use 0 (hard edge) to 1")
+    _check_feather(feather)
     h, w = crop_shape(size)
-    t = Template.load() if template is None else template
-    return _mask_support(h, w, float(feather), tuple(t.mask_centre), tuple(t.mask_axes))[0]
+    return _template_mask(h, w, feather, template)[0]
 
 
 def paste_back(frame: np.ndarray, crop: np.ndarray, matrix: np.ndarray,
@@ -124,11 +133,8 @@ def paste_back(frame: np.ndarray, crop: np.ndarray, matrix: np.ndarray,
         raise FesguiError(f"cannot paste a {crop.shape} crop into a {frame.shape} frame: "
                           "give both with the same channels")
     if mask is None:
-        if not 0.0 <= feather <= 1.0:
-            raise FesguiError(f"feather={feather} is out of range: use 0 (hard edge) to 1")
-        t = Template.load()
-        weight, (ys, xs) = _mask_support(h, w, float(feather), tuple(t.mask_centre),
-                                         tuple(t.mask_axes))
+        _check_feather(feather)
+        weight, (ys, xs) = _template_mask(h, w, feather)
     else:
         weight = np.asarray(mask, np.float32)
         ys, xs = _support(weight)
