@@ -32,6 +32,14 @@ def _image_view_box() -> pg.ViewBox:
     return box
 
 
+def _report_left_click(event: Any, locate: Any, signal: Any) -> None:
+    """A left click whose scene position ``locate`` maps to a hit: ``signal.emit(*hit)``."""
+    if event.button() == Qt.MouseButton.LeftButton:
+        hit = locate(event.scenePos())
+        if hit is not None:
+            signal.emit(*hit)
+
+
 def crop_box_corners(matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(5, 2) frame coordinates (x, y) of the crop rectangle's outline (closed).
 
@@ -69,7 +77,8 @@ class FrameView(pg.GraphicsLayoutWidget):
             self.view.addItem(item)
         self.show_overlay = True
         self._shape: tuple[int, ...] | None = None
-        self.scene().sigMouseClicked.connect(self._on_click)
+        self.scene().sigMouseClicked.connect(
+            lambda event: _report_left_click(event, self.map_to_frame, self.clicked))
 
     def set_frame(self, frame: np.ndarray) -> None:
         """Show ``frame`` (H, W, 3) uint8 RGB; the view fits it when its size changes."""
@@ -123,14 +132,6 @@ class FrameView(pg.GraphicsLayoutWidget):
             return float(p.x()), float(p.y())
         return None
 
-    def _on_click(self, event: Any) -> None:
-        if event.button() != Qt.MouseButton.LeftButton:
-            return
-        hit = self.map_to_frame(event.scenePos())
-        if hit is not None:
-            self.clicked.emit(*hit)
-
-
 class CropViews(QWidget):
     """Aligned input, raw model output and refined output side by side, zoom/pan linked.
 
@@ -177,7 +178,8 @@ class CropViews(QWidget):
             self.cross.append(lines)
         self._shape: tuple[int, ...] | None = None
         self.crosshair: tuple[int, int] | None = None
-        self.canvas.scene().sigMouseClicked.connect(self._on_click)
+        self.canvas.scene().sigMouseClicked.connect(
+            lambda event: _report_left_click(event, self.pixel_at, self.pixel_clicked))
         self.canvas.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt naming
@@ -239,13 +241,5 @@ class CropViews(QWidget):
     def scene_pos_of(self, row: int, col: int, view: int = 0) -> QPointF:
         """Scene position of the centre of pixel (row, col) in view ``view`` (for tests)."""
         return self.views[view].mapViewToScene(QPointF(col + 0.5, row + 0.5))
-
-    def _on_click(self, event: Any) -> None:
-        if event.button() != Qt.MouseButton.LeftButton:
-            return
-        hit = self.pixel_at(event.scenePos())
-        if hit is not None:
-            self.pixel_clicked.emit(*hit)
-
 
 __all__ = ["CropViews", "FrameView", "crop_box_corners"]
