@@ -193,3 +193,28 @@ def error_line(err: str) -> str:
     errors = [line for line in lines if line.startswith("error: ")]
     assert errors == lines[-1:], err
     return errors[0]
+
+
+def open_app(qtbot, tmp_path: Path, monkeypatch, points: np.ndarray):
+    """The main window, shown, with a temporary settings folder, no installed models and
+    :class:`KnownFace` of ``points`` as its face finder. The caller closes it."""
+    from fesgui.gui.main_window import MainWindow
+
+    monkeypatch.setenv("FESGUI_SETTINGS_DIR", str(tmp_path / "settings"))
+    monkeypatch.setenv("FESGUI_MODELS", str(tmp_path / "no-models"))
+    win = MainWindow(landmarks_factory=lambda video: KnownFace(points))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def drop_file(win, path: Path) -> None:
+    """Drop ``path`` on the window as a file manager does."""
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    win.dropEvent(QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime,
+                             Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))

@@ -11,24 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .corpus import BAD, CASES, GOOD, base_face, expected_image, write_case
+from .corpus import BAD, CASES, GOOD, KnownFace, base_face, drop_file, expected_image, write_case
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
-
-
-class _Finder:
-    def __init__(self, points):
-        self.points = points
-
-    def detect(self, image):
-        from fesgui.align import FaceLandmarks, box_of
-
-        if image.shape[:2] != (96, 96):
-            return []
-        return [FaceLandmarks(self.points.copy(), None, box_of(self.points, 0.5))]
-
-    def close(self):
-        pass
 
 
 @pytest.fixture
@@ -45,23 +30,12 @@ def window(qtbot, tmp_path, monkeypatch):
         models / "neutral2happy_mr3_32.npz")
     monkeypatch.setenv("FESGUI_MODELS", str(models))
     points = base_face()[1]
-    win = MainWindow(landmarks_factory=lambda video: _Finder(points))
+    win = MainWindow(landmarks_factory=lambda video: KnownFace(points))
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
     yield win
     win.close()
-
-
-def _drop(win, path) -> None:
-    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-    from PySide6.QtGui import QDropEvent
-
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime,
-                       Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
-    win.dropEvent(event)
 
 
 @pytest.mark.parametrize("how", ["open", "drop"])
@@ -74,7 +48,7 @@ def test_corpus_through_open_and_drop(qtbot, window, tmp_path, how):
         if how == "open":
             window.guarded(c.open_path)(path)
         else:
-            _drop(window, path)
+            drop_file(window, path)
 
     with qtbot.waitSignal(c.result_ready, timeout=10000):
         open_it(ok_file)
@@ -177,7 +151,7 @@ def test_bad_video_files_are_one_line_in_the_app(qtbot, window, tmp_path, name, 
     c = window.controller
     errors: list[str] = []
     window.notifier.user_error.connect(errors.append)
-    _drop(window, path)
+    drop_file(window, path)
     qtbot.waitUntil(lambda: bool(errors) or bool(window.unexpected_errors), timeout=10000)
     assert window.unexpected_errors == []
     assert match in errors[0] and "\n" not in errors[0], errors

@@ -24,7 +24,7 @@ from fesgui.core import MaskedRegression
 from fesgui.imageio import write_image
 from fesgui.synthetic import make_pairs
 
-from .corpus import KnownFace, base_face, error_line, points_arg
+from .corpus import KnownFace, base_face, drop_file, error_line, open_app, points_arg
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
@@ -141,17 +141,7 @@ def test_hostile_model_at_cli_entries(kind, entry, tmp_path, good_model, monkeyp
 
 
 def test_hostile_model_dropped_on_the_app(qtbot, tmp_path, good_model, monkeypatch):
-    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-    from PySide6.QtGui import QDropEvent
-
-    from fesgui.gui.main_window import MainWindow
-
-    monkeypatch.setenv("FESGUI_SETTINGS_DIR", str(tmp_path / "settings"))
-    monkeypatch.setenv("FESGUI_MODELS", str(tmp_path / "no-models"))
-    win = MainWindow(landmarks_factory=lambda video: KnownFace(base_face()[1]))
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
+    win = open_app(qtbot, tmp_path, monkeypatch, base_face()[1])
     errors: list[str] = []
     win.notifier.user_error.connect(errors.append)
     marker = tmp_path / "marker.txt"
@@ -159,10 +149,7 @@ def test_hostile_model_dropped_on_the_app(qtbot, tmp_path, good_model, monkeypat
         for kind in KINDS:
             path = _make(kind, good_model, tmp_path, marker)
             before = len(errors)
-            mime = QMimeData()
-            mime.setUrls([QUrl.fromLocalFile(str(path))])
-            win.dropEvent(QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
-                                     Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
+            drop_file(win, path)
             qtbot.waitUntil(lambda n=before: len(errors) > n or bool(win.unexpected_errors),
                             timeout=10000)
             assert win.unexpected_errors == [], (kind, win.unexpected_errors)

@@ -28,7 +28,7 @@ from fesgui.imageio import read_image, write_image
 from fesgui.synthetic import make_face, make_pairs
 from fesgui.video import VideoFileSource, VideoWriter
 
-from .corpus import SIDE, KnownFace, error_line, points_arg
+from .corpus import SIDE, KnownFace, error_line, open_app, points_arg
 
 
 def _full_disk(monkeypatch) -> None:
@@ -299,14 +299,7 @@ def test_batch_lists_an_unexpected_error_and_goes_on(tmp_path, face, model_path,
 @pytest.mark.parametrize("problem", ["read-only", "disk full"])
 def test_app_save_failures_are_one_line_and_leave_nothing(problem, qtbot, tmp_path, face,
                                                           monkeypatch):
-    from fesgui.gui.main_window import MainWindow
-
-    monkeypatch.setenv("FESGUI_SETTINGS_DIR", str(tmp_path / "settings"))
-    monkeypatch.setenv("FESGUI_MODELS", str(tmp_path / "no-models"))
-    win = MainWindow(landmarks_factory=lambda video: KnownFace(face[1]))
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
+    win = open_app(qtbot, tmp_path, monkeypatch, face[1])
     photo = tmp_path / "face.png"
     write_image(photo, face[0])
     out = tmp_path / "out"

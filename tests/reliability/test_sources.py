@@ -23,7 +23,7 @@ from fesgui.pipeline import Pipeline, RefineParams
 from fesgui.synthetic import make_face, make_pairs
 from fesgui.video import CameraSource, VideoFileSource, VideoWriter
 
-from .corpus import KnownFace
+from .corpus import KnownFace, open_app
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
@@ -252,18 +252,6 @@ def test_mediapipe_survives_empty_and_tiny_frames():
         assert finder.detect(np.full((64, 64, 3), 128, np.uint8)) == []  # still working
 
 
-def _app(qtbot, tmp_path, monkeypatch, points):
-    from fesgui.gui.main_window import MainWindow
-
-    monkeypatch.setenv("FESGUI_SETTINGS_DIR", str(tmp_path / "settings"))
-    monkeypatch.setenv("FESGUI_MODELS", str(tmp_path / "no-models"))
-    win = MainWindow(landmarks_factory=lambda v: KnownFace(points))
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
-
-
 def _play(qtbot, win, path) -> tuple[str, list[str]]:
     """Play ``path`` in the app to its end; (why it stopped, status messages)."""
     c = win.controller
@@ -278,7 +266,7 @@ def _play(qtbot, win, path) -> tuple[str, list[str]]:
 
 
 def test_app_plays_past_a_corrupt_frame(qtbot, clip, tmp_path, monkeypatch):
-    win = _app(qtbot, tmp_path, monkeypatch, np.zeros((5, 2), np.float32))
+    win = open_app(qtbot, tmp_path, monkeypatch, np.zeros((5, 2), np.float32))
     try:
         why, _ = _play(qtbot, win, _damaged(clip, tmp_path, "garbled"))
         assert why.startswith("video ended")
@@ -292,7 +280,7 @@ def test_app_plays_past_a_corrupt_frame(qtbot, clip, tmp_path, monkeypatch):
 @pytest.mark.parametrize(("how", "said"), [("garbled", "skipped 1 corrupt frame"),
                                            ("truncated", "stopped decoding")])
 def test_app_mentions_the_damage(qtbot, clip, tmp_path, monkeypatch, how, said):
-    win = _app(qtbot, tmp_path, monkeypatch, np.zeros((5, 2), np.float32))
+    win = open_app(qtbot, tmp_path, monkeypatch, np.zeros((5, 2), np.float32))
     try:
         why, messages = _play(qtbot, win, _damaged(clip, tmp_path, how))
         assert why.startswith("video ended (") and said in why, why
