@@ -163,7 +163,7 @@ class Model:
             "method": self.method,
             "size": int(self.size),
             "dilation": int(self.dilation),
-            "lam": float(self.lam) if _is_number(self.lam) else self.lam,
+            "lam": float(self.lam) if is_number(self.lam) else self.lam,
             "sigma": None if self.sigma is None else float(self.sigma),
             "color": self.color,
             "image_size": h_w,
@@ -247,7 +247,8 @@ class Model:
         return np.asarray(batch, dtype=np.float32), single
 
 
-def _is_number(v: object) -> bool:
+def is_number(v: object) -> bool:
+    """A real number (Python or numpy), not a bool."""
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage, special
 
-from fesgui.core.base import Model
+from fesgui.core.base import Model, is_number
 from fesgui.errors import FesguiError
 
 
@@ -56,10 +56,6 @@ def l1_map(model: Model) -> np.ndarray:
     return s.mean(axis=0).astype(np.float32)
 
 
-def _is_real(v: object) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-
-
 def _rescale(a: np.ndarray, constant: float) -> np.ndarray:
     lo, hi = float(a.min()), float(a.max())
     if not hi - lo > 1e-12 * max(1.0, abs(hi), abs(lo)):  # constant up to rounding
@@ -76,12 +72,12 @@ def alpha_stages(model: Model, k: float = 10.0, tau: float = 0.2,
     h, w = s.shape
     radius = default_dilation_radius(h, w) if dilation_radius is None else dilation_radius
     sigma = default_blur_sigma(h, w) if blur_sigma is None else blur_sigma
-    if not (_is_real(k) and _is_real(tau) and np.isfinite(k) and np.isfinite(tau)):
+    if not (is_number(k) and is_number(tau) and np.isfinite(k) and np.isfinite(tau)):
         raise FesguiError(f"k={k} and tau={tau} must be finite numbers: e.g. k=10, tau=0.2")
-    if not (_is_real(radius) and float(radius).is_integer() and radius >= 0):
+    if not (is_number(radius) and float(radius).is_integer() and radius >= 0):
         raise FesguiError(f"dilation_radius={radius!r} must be a whole number >= 0: e.g. "
                           f"{default_dilation_radius(h, w)}")
-    if not (_is_real(sigma) and np.isfinite(sigma) and sigma >= 0):
+    if not (is_number(sigma) and np.isfinite(sigma) and sigma >= 0):
         raise FesguiError(f"blur_sigma={sigma} must be a number >= 0: e.g. "
                           f"{default_blur_sigma(h, w):.2f}")
     std = s.std()
