@@ -19,13 +19,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from image_files import make_read_only
+from test_cli_train import _aligned_folders
 
 import fesgui.align.mediapipe_source as mps
 import fesgui.atomic
 from fesgui.cli import main
 from fesgui.core import load_model, to_csr
 from fesgui.imageio import read_image, write_image
-from fesgui.synthetic import make_face, make_pairs
+from fesgui.synthetic import make_face
 from fesgui.video import VideoFileSource, VideoWriter
 
 from .corpus import SIDE, KnownFace, error_line, open_app, points_arg
@@ -48,17 +49,6 @@ def _video(path: Path, face, n: int = 4) -> Path:
         for i in range(n):
             w.write(np.roll(face[0], i, axis=1))
     return path
-
-
-def _aligned_pairs(folder: Path, n: int = 6, size: int = 16) -> tuple[Path, Path]:
-    X, T = make_pairs(n, size, size, seed=2)
-    a, b = folder / "a", folder / "b"
-    a.mkdir()
-    b.mkdir()
-    for i in range(n):
-        write_image(a / f"{i}.png", X[i])
-        write_image(b / f"{i}.png", T[i])
-    return a, b
 
 
 def _argv(entry: str, tmp_path: Path, out_dir: Path, face, model_path: Path) -> list[str]:
@@ -84,7 +74,7 @@ def _argv(entry: str, tmp_path: Path, out_dir: Path, face, model_path: Path) -> 
         sp.save_npz(csr, to_csr(load_model(model_path))[0])
         return ["convert", str(csr), str(out_dir / "m.npz")]
     if entry == "train":
-        a, b = _aligned_pairs(inputs)
+        a, b = _aligned_folders(inputs)
         return ["train", "--inputs", str(a), "--targets", str(b), "--lam", "1", "-o",
                 str(out_dir / "m.npz")]
     raise AssertionError(entry)
