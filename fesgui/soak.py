@@ -37,6 +37,7 @@ from typing import TextIO
 
 import numpy as np
 
+from fesgui.benchmarks.child import status_kib
 from fesgui.errors import FesguiError
 
 #: default pass bounds
@@ -47,13 +48,9 @@ FRAME_W, FRAME_H = 640, 480
 
 def rss_mib() -> float:
     """Resident set size of this process in MiB (``VmRSS``; peak RSS without /proc)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return float(line.split()[1]) / 1024.0
-    except OSError:
-        pass
+    kib = status_kib("VmRSS")
+    if not math.isnan(kib):
+        return kib / 1024.0
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
