@@ -80,9 +80,11 @@ class FrameResult:
 
 
 def model_size(model) -> tuple[int, int]:
-    """(h, w) of the aligned faces a model works on (``meta["image_size"]``)."""
-    meta = getattr(model, "meta", None) or {}
-    size = meta.get("image_size") or getattr(model, "image_size", None)
+    """(h, w) of the aligned faces a model works on (``image_size``, else
+    ``meta["image_size"]``). A fitted model's own ``image_size`` is read first: its
+    ``meta`` is built afresh (user metadata deep-copied) on every access, once per frame."""
+    size = getattr(model, "image_size", None) or (getattr(model, "meta", None) or {}).get(
+        "image_size")
     if size is None:
         raise FesguiError("the model has no image_size: it is not a fitted fesgui model; "
                           "train or load one first")
