@@ -21,6 +21,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _run_app(tmp_path: Path, models: Path, *args: str, timeout: int) -> subprocess.CompletedProcess:
+    """``python -m fesgui *args`` (offscreen Qt, in ``tmp_path``, ``models`` installed, its
+    own settings folder); it must exit 0 without a traceback. Returns the finished run."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", FESGUI_MODELS=str(models),
+               FESGUI_SETTINGS_DIR=str(tmp_path / "settings"))
+    out = subprocess.run([sys.executable, "-m", "fesgui", *args], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
+    return out
+
+
 def _tiny_model(path: Path) -> Path:
     from fesgui.core import MaskedRegression
     from fesgui.synthetic import make_pairs
@@ -52,15 +64,8 @@ def test_app_runs_a_video_as_camera_and_quits_cleanly(tmp_path):
     (tmp_path / "models").mkdir()
     model = _tiny_model(tmp_path / "models" / "tiny.npz")
     video = _astronaut_video(tmp_path / "clip.avi")
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
-               FESGUI_MODELS=str(tmp_path / "models"),
-               FESGUI_SETTINGS_DIR=str(tmp_path / "settings"))
-    out = subprocess.run(
-        [sys.executable, "-m", "fesgui", "--camera", str(video), "--model", str(model),
-         "--quit-after", "8"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert "Traceback" not in out.stderr, out.stderr
+    out = _run_app(tmp_path, tmp_path / "models", "--camera", str(video), "--model", str(model),
+                   "--quit-after", "8", timeout=120)
     match = re.search(r"processed (\d+) live frames, drew (\d+) results \((\d+) with a face\)",
                       out.stderr)
     assert match, out.stderr
@@ -80,24 +85,13 @@ def test_app_opens_a_photo_given_on_the_command_line(tmp_path):
     _tiny_model(tmp_path / "models" / "tiny.npz")  # the only installed model: chosen
     photo = tmp_path / "astronaut.png"
     write_image(photo, data.astronaut())
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
-               FESGUI_MODELS=str(tmp_path / "models"),
-               FESGUI_SETTINGS_DIR=str(tmp_path / "settings"))
-    out = subprocess.run([sys.executable, "-m", "fesgui", str(photo), "--quit-after", "6"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert "Traceback" not in out.stderr, out.stderr
+    out = _run_app(tmp_path, tmp_path / "models", str(photo), "--quit-after", "6", timeout=120)
     match = re.search(r"drew (\d+) results \((\d+) with a face\)", out.stderr)
     assert match and int(match.group(2)) >= 1, out.stderr
 
 
 def test_app_reports_a_bad_camera_argument_in_one_line(tmp_path):
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
-               FESGUI_MODELS=str(tmp_path), FESGUI_SETTINGS_DIR=str(tmp_path / "settings"))
-    out = subprocess.run(
-        [sys.executable, "-m", "fesgui", "--camera", "no_such_clip.avi", "--quit-after", "0.5"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert "Traceback" not in out.stderr, out.stderr
+    out = _run_app(tmp_path, tmp_path, "--camera", "no_such_clip.avi", "--quit-after", "0.5",
+                   timeout=60)
     lines = [line for line in out.stderr.splitlines() if "no_such_clip.avi" in line]
     assert len(lines) == 1 and "neither a camera number nor a video file" in lines[0], out.stderr
