@@ -42,10 +42,9 @@ def app_available() -> str | None:
 
 def model_file(folder: Path, cfg: Config, size: int = 128) -> tuple[Path, str]:
     """A model file for the app: the shipped one, else a synthetic-fitted one saved."""
-    from fesgui.benchmarks.live import MODEL_NAME, live_model
-    from fesgui.paths import models_dir
+    from fesgui.benchmarks.live import live_model, shipped_model
 
-    shipped = models_dir() / f"{MODEL_NAME.format(size=size)}.npz"
+    shipped = shipped_model(size)
     if shipped.is_file():
         return shipped, f"shipped model {shipped.name}"
     model, desc = live_model(size, cfg.live_train_pairs)

@@ -29,13 +29,19 @@ WARMUP = 10
 MODEL_NAME = "neutral2happy_mr3_{size}"
 
 
+def shipped_model(size: int) -> Path:
+    """The file of the shipped ``neutral2happy_mr3_<size>`` model (it may not exist)."""
+    from fesgui.paths import models_dir
+
+    return models_dir() / f"{MODEL_NAME.format(size=size)}.npz"
+
+
 def live_model(size: int, train_pairs: int = 12) -> tuple[Model, str]:
     """``(model, description)``: the shipped ``neutral2happy_mr3_<size>`` model if this
     installation has it, else MR r=3 (colour "shared") fitted on synthetic pairs."""
     from fesgui.core import MaskedRegression, load_model
-    from fesgui.paths import models_dir
 
-    path = models_dir() / f"{MODEL_NAME.format(size=size)}.npz"
+    path = shipped_model(size)
     if path.is_file():
         return load_model(path), f"shipped model {path.name}"
     from fesgui.synthetic import make_pairs
@@ -108,7 +114,9 @@ def _rows(section: Section, case: str, res: dict, crop: int) -> None:
         "pipeline", case, "latency frame (CPU)", cpu, "ms",
         note=f"CPU time of the process per frame (MediaPipe threads included): "
              f"{1e3 / cpu.median:.0f} fps of CPU work, reachable when the process has the cores"))
-    for stage in ("read", "landmarks", "align", "synthesize", "refine", "paste"):
+    from fesgui.pipeline import STAGES
+
+    for stage in ("read", *STAGES):
         section.rows.append(Row("pipeline", case, f"latency {stage} (wall)",
                                 Summary.of(res[stage]), "ms"))
 
