@@ -486,10 +486,12 @@ class Controller(QObject):
         return path
 
     def start_recording(self, path: str | Path) -> None:
+        from fesgui.video import CODECS  # the formats the recorder can write
+
         if not self.live:
             raise FesguiError("recording needs a live source: start the camera or a video first")
         path = Path(path)
-        if path.suffix.lower() not in (".avi", ".mp4"):
+        if path.suffix.lower() not in CODECS:
             raise FesguiError(f"cannot record to {path.name}: use a .avi or .mp4 file name")
         self.recording = str(path)
         self._req_start_recording.emit(str(path))
