@@ -32,6 +32,8 @@ from fesgui.align.warp import FEATHER
 from fesgui.errors import FesguiError
 
 STAGES = ("landmarks", "align", "synthesize", "refine", "paste")
+#: faces changed per frame with ``all_faces`` (else only the largest)
+MAX_FACES = 4
 NO_FACE = ("no face found: use a frontal, well-lit face, or give the two eyes and the mouth "
            "centre by hand")
 
@@ -95,7 +97,7 @@ class Pipeline:
     """Frame -> :class:`FrameResult` with a given model.
 
     ``landmarks``: the face finder; ``None`` creates a MediaPipe FaceMesh (photo mode, up to
-    4 faces with ``all_faces``, else 1) the first time a frame without manual landmarks
+    :data:`MAX_FACES` faces with ``all_faces``, else 1) the first time a frame without manual landmarks
     needs one. ``model``, ``params`` and
     ``all_faces`` may be changed between calls; the alpha map is recomputed only when the
     model or the refinement numbers change. Not thread-safe: use one per thread.
@@ -206,7 +208,7 @@ class Pipeline:
         return FaceResult(lm, np.eye(2, 3), x, y, refined, final)
 
     def _detect(self, frame: np.ndarray) -> list[FaceLandmarks]:
-        wanted = 4 if self.all_faces else 1
+        wanted = MAX_FACES if self.all_faces else 1
         if self._owned_source and getattr(self.landmarks, "max_faces", wanted) != wanted:
             self.close()  # all_faces changed: restart the detector we made
         if self.landmarks is None:

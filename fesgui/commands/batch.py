@@ -14,7 +14,12 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from fesgui.commands.synth import add_synthesis_options, load_model_arg, make_pipeline
+from fesgui.commands.synth import (
+    add_synthesis_options,
+    load_model_arg,
+    make_face_finder,
+    make_pipeline,
+)
 from fesgui.errors import FesguiError
 
 
@@ -88,7 +93,6 @@ def _check_writable(folder: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fesgui.align.mediapipe_source import MediaPipeSource
     from fesgui.atomic import DiskFullError
     from fesgui.imageio import list_images, read_image, write_image
 
@@ -110,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     written = 0
     stopped: str | None = None
     bar = ProgressBar(len(files))
-    source = MediaPipeSource(video=False, max_faces=4 if args.all_faces else 1)
+    source = make_face_finder(args, video=False)
     with make_pipeline(args, model, landmarks=source) as pipeline:
         try:
             for i, path in enumerate(files):

@@ -60,6 +60,14 @@ def load_model_arg(name_or_path: str):
     return load_model(find_model(name_or_path))
 
 
+def make_face_finder(args: argparse.Namespace, video: bool):
+    """MediaPipe FaceMesh for the shared options (all faces, or only the largest)."""
+    from fesgui.align.mediapipe_source import MediaPipeSource
+    from fesgui.pipeline import MAX_FACES
+
+    return MediaPipeSource(video=video, max_faces=MAX_FACES if args.all_faces else 1)
+
+
 def make_pipeline(args: argparse.Namespace, model, landmarks=None):
     """A :class:`fesgui.pipeline.Pipeline` from the shared options."""
     from fesgui.pipeline import Pipeline, RefineParams

@@ -12,7 +12,12 @@ import sys
 from pathlib import Path
 
 from fesgui.commands.batch import ProgressBar
-from fesgui.commands.synth import add_synthesis_options, load_model_arg, make_pipeline
+from fesgui.commands.synth import (
+    add_synthesis_options,
+    load_model_arg,
+    make_face_finder,
+    make_pipeline,
+)
 from fesgui.errors import FesguiError
 
 
@@ -41,7 +46,6 @@ class _VideoClock:
 
 def run(args: argparse.Namespace) -> int:
     from fesgui.align import LandmarkSmoother, SmoothedSource
-    from fesgui.align.mediapipe_source import MediaPipeSource
     from fesgui.video import VideoFileSource, VideoWriter, video_codec
 
     out = Path(args.output)
@@ -51,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model_arg(args.model)
     with VideoFileSource(args.input) as src:
         clock = _VideoClock(src.fps)
-        source = MediaPipeSource(video=True, max_faces=4 if args.all_faces else 1)
+        source = make_face_finder(args, video=True)
         finder = SmoothedSource(source, LandmarkSmoother(), clock=clock) if args.smooth \
             else source
         bar = ProgressBar(src.frame_count)
