@@ -218,3 +218,15 @@ def drop_file(win, path: Path) -> None:
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     win.dropEvent(QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime,
                              Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
+
+
+def write_people(folder: Path, n: int) -> None:
+    """``n`` people in the london-faces person-folder layout: ``neutral/<i>_03.png`` and
+    ``smiling/<i>_08.png``, each the corpus face (smile 0 or 1) brightened by ``3 i``."""
+    for sub in ("neutral", "smiling"):
+        (folder / sub).mkdir(parents=True)
+    for i in range(n):
+        for sub, smile, shot in (("neutral", 0.0, 3), ("smiling", 1.0, 8)):
+            img = make_face(SIDE, SIDE, smile=smile, seed=11)[0]
+            img = np.clip(img.astype(int) + 3 * i, 0, 255).astype(np.uint8)
+            write_image(folder / sub / f"{i:03d}_{shot:02d}.png", img)

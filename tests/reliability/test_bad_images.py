@@ -21,7 +21,17 @@ from fesgui.errors import FesguiError
 from fesgui.imageio import read_image, write_image
 from fesgui.synthetic import make_face
 
-from .corpus import BAD, CASES, GOOD, SIDE, Case, expected_image, points_arg, write_case
+from .corpus import (
+    BAD,
+    CASES,
+    GOOD,
+    SIDE,
+    Case,
+    expected_image,
+    points_arg,
+    write_case,
+    write_people,
+)
 
 ENTRIES = ["read_image", "read_thumbnail", "synth", "batch", "train"]
 
@@ -119,13 +129,7 @@ def _run_batch(tmp_path, case, face, model_path, capsys):
 
 def _run_train(tmp_path, case, face, model_path, capsys):
     photos = tmp_path / "photos"
-    for folder in ("neutral", "smiling"):
-        (photos / folder).mkdir(parents=True)
-    for i in range(4):  # four good people, the same geometry as the corpus face
-        for folder, smile, shot in (("neutral", 0.0, 3), ("smiling", 1.0, 8)):
-            img = make_face(SIDE, SIDE, smile=smile, seed=11)[0]
-            img = np.clip(img.astype(int) + 3 * i, 0, 255).astype(np.uint8)
-            write_image(photos / folder / f"{i:03d}_{shot:02d}.png", img)
+    write_people(photos, 4)  # four good people, the same geometry as the corpus face
     stem = Path(case.filename).stem
     suffix = Path(case.filename).suffix
     bad_path = write_case(case, photos / "neutral", face[0], f"{stem}_03{suffix}")

@@ -26,10 +26,9 @@ import fesgui.atomic
 from fesgui.cli import main
 from fesgui.core import load_model, to_csr
 from fesgui.imageio import read_image, write_image
-from fesgui.synthetic import make_face
 from fesgui.video import VideoFileSource, VideoWriter
 
-from .corpus import SIDE, KnownFace, error_line, open_app, points_arg
+from .corpus import KnownFace, error_line, open_app, points_arg, write_people
 
 
 def _full_disk(monkeypatch) -> None:
@@ -201,16 +200,6 @@ def test_video_interrupted_leaves_no_file(tmp_path, face, model_path, monkeypatc
         assert len(list(v)) == 6
 
 
-def _write_people(folder: Path, n: int) -> None:
-    for sub in ("neutral", "smiling"):
-        (folder / sub).mkdir(parents=True)
-    for i in range(n):
-        for sub, smile, shot in (("neutral", 0.0, 3), ("smiling", 1.0, 8)):
-            img = make_face(SIDE, SIDE, smile=smile, seed=11)[0]
-            img = np.clip(img.astype(int) + 3 * i, 0, 255).astype(np.uint8)
-            write_image(folder / sub / f"{i:03d}_{shot:02d}.png", img)
-
-
 def _cache_is_complete(cache: Path) -> int:
     files = [p for p in cache.rglob("*") if p.is_file()]
     for p in files:
@@ -225,7 +214,7 @@ def _cache_is_complete(cache: Path) -> int:
 def test_training_interrupted_leaves_no_model_and_a_sound_cache(when, tmp_path, face,
                                                                 monkeypatch):
     photos, cache, out = tmp_path / "photos", tmp_path / "cache", tmp_path / "m.npz"
-    _write_people(photos, 5)
+    write_people(photos, 5)
 
     class Interrupting(KnownFace):
         calls = 0
