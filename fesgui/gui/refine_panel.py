@@ -98,8 +98,6 @@ class RefinePanel(QWidget):
         layout.addLayout(grid)
         layout.addWidget(self.reset)
         layout.addStretch(1)
-        self.sliders = {"k": self.k, "tau": self.tau, "dilation_radius": self.radius,
-                        "blur_sigma": self.sigma, "intensity": self.intensity}
         self._defaults: tuple[int | None, float | None] = (None, None)
         self._radius_auto = True
         self._sigma_auto = True
