@@ -87,9 +87,6 @@ class FrameView(pg.GraphicsLayoutWidget):
             self._shape = frame.shape
             self.view.autoRange(padding=0.01)
 
-    def frame_shape(self) -> tuple[int, ...] | None:
-        return self._shape
-
     def set_faces(self, faces: list, crop_size: tuple[int, int] | None) -> None:
         """Draw the landmarks (and mesh) and crop outline of ``faces`` (FaceResult list)."""
         xs, ys, mx, my, bx, by = [], [], [], [], [], []
@@ -204,12 +201,6 @@ class CropViews(QWidget):
             self._shape = crop.shape
             self.views[0].autoRange(padding=0.01)
 
-    def set_titles(self, refined_title: str) -> None:
-        self.titles[2].setText(refined_title)
-
-    def crop_shape(self) -> tuple[int, int] | None:
-        return None if self._shape is None else (int(self._shape[0]), int(self._shape[1]))
-
     def set_crosshair(self, row: int, col: int) -> None:
         """Draw a crosshair on pixel (row, col) in all three views."""
         self.crosshair = (int(row), int(col))
@@ -218,12 +209,6 @@ class CropViews(QWidget):
             hline.setPos(row + 0.5)
             vline.setVisible(True)
             hline.setVisible(True)
-
-    def clear_crosshair(self) -> None:
-        self.crosshair = None
-        for lines in self.cross:
-            for line in lines:
-                line.setVisible(False)
 
     def pixel_at(self, scene_pos: QPointF) -> tuple[int, int] | None:
         """(row, col) of the crop pixel under a scene position, or None."""
