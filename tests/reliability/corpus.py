@@ -195,13 +195,15 @@ def error_line(err: str) -> str:
     return errors[0]
 
 
-def open_app(qtbot, tmp_path: Path, monkeypatch, points: np.ndarray):
-    """The main window, shown, with a temporary settings folder, no installed models and
-    :class:`KnownFace` of ``points`` as its face finder. The caller closes it."""
+def open_app(qtbot, tmp_path: Path, monkeypatch, points: np.ndarray,
+             models: Path | None = None):
+    """The main window, shown, with a temporary settings folder, the installed models in
+    ``models`` (default: none) and :class:`KnownFace` of ``points`` as its face finder.
+    The caller closes it."""
     from fesgui.gui.main_window import MainWindow
 
     monkeypatch.setenv("FESGUI_SETTINGS_DIR", str(tmp_path / "settings"))
-    monkeypatch.setenv("FESGUI_MODELS", str(tmp_path / "no-models"))
+    monkeypatch.setenv("FESGUI_MODELS", str(models or tmp_path / "no-models"))
     win = MainWindow(landmarks_factory=lambda video: KnownFace(points))
     qtbot.addWidget(win)
     win.show()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .corpus import BAD, CASES, GOOD, KnownFace, base_face, drop_file, expected_image, write_case
+from .corpus import BAD, CASES, GOOD, base_face, drop_file, expected_image, open_app, write_case
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
@@ -19,21 +19,14 @@ pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     from fesgui.core import MaskedRegression
-    from fesgui.gui.main_window import MainWindow
     from fesgui.synthetic import make_pairs
 
-    monkeypatch.setenv("FESGUI_SETTINGS_DIR", str(tmp_path / "settings"))
     models = tmp_path / "models"
     models.mkdir()
     X, T = make_pairs(12, 32, 32, seed=2)
     MaskedRegression(size=3).fit(X, T).set_meta(source="neutral", target="happy").save(
         models / "neutral2happy_mr3_32.npz")
-    monkeypatch.setenv("FESGUI_MODELS", str(models))
-    points = base_face()[1]
-    win = MainWindow(landmarks_factory=lambda video: KnownFace(points))
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
+    win = open_app(qtbot, tmp_path, monkeypatch, base_face()[1], models)
     yield win
     win.close()
 

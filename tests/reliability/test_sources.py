@@ -199,8 +199,6 @@ def test_pipeline_refuses_a_corrupt_frame_and_goes_on():
 # ------------------------------------------------------------------------ the app
 def test_app_keeps_the_last_good_frame_of_a_lost_camera_and_offers_retry(
         qtbot, tmp_path, monkeypatch):
-    from fesgui.gui.main_window import MainWindow
-
     face, points = make_face(96, 96, seed=11)
 
     class DyingCamera:
@@ -218,16 +216,11 @@ def test_app_keeps_the_last_good_frame_of_a_lost_camera_and_offers_retry(
             pass
 
     monkeypatch.setattr(video, "CameraSource", DyingCamera)
-    monkeypatch.setenv("FESGUI_SETTINGS_DIR", str(tmp_path / "settings"))
     models = tmp_path / "models"
     models.mkdir()
     X, T = make_pairs(8, 32, 32, seed=1)
     MaskedRegression(size=3).fit(X, T).save(models / "neutral2happy_mr3_32.npz")
-    monkeypatch.setenv("FESGUI_MODELS", str(models))
-    win = MainWindow(landmarks_factory=lambda v: KnownFace(points))
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
+    win = open_app(qtbot, tmp_path, monkeypatch, points, models)
     try:
         c = win.controller
         with qtbot.waitSignal(c.source_lost, timeout=10000) as lost:
