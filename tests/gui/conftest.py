@@ -79,3 +79,11 @@ def window(qtbot, models_dir: Path, detector: FakeLandmarks):
     win.close()
 
 
+@pytest.fixture
+def inspector(qtbot):
+    """An empty pixel inspector panel (not shown)."""
+    from fesgui.gui.inspector import InspectorPanel
+
+    panel = InspectorPanel()
+    qtbot.addWidget(panel)
+    return panel

@@ -27,7 +27,7 @@ from fesgui.core import (
 )
 from fesgui.errors import FesguiError
 from fesgui.gui import inspect_views
-from fesgui.gui.inspector import InspectorPanel, fmt
+from fesgui.gui.inspector import fmt
 from fesgui.gui.maps import STAGES, ModelMapsPanel
 from fesgui.pipeline import Pipeline, RefineParams
 from fesgui.synthetic import make_pairs
@@ -111,13 +111,6 @@ def explicit_wx(model, crop, i, j, channel) -> float:
         if 0 <= y < SIZE and 0 <= x < SIZE:
             total += float(model.weights_[k, i, j, t]) * float(plane[y, x])
     return total
-
-
-@pytest.fixture
-def inspector(qtbot):
-    panel = InspectorPanel()
-    qtbot.addWidget(panel)
-    return panel
 
 
 @pytest.fixture

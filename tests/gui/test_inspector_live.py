@@ -31,13 +31,6 @@ def live():
     return small, large, X[6:9]
 
 
-@pytest.fixture
-def inspector(qtbot):
-    panel = InspectorPanel()
-    qtbot.addWidget(panel)
-    return panel
-
-
 def faces(model, crops, params):
     pipe = Pipeline(model, params=params)
     return [pipe.process_crop(c) for c in crops]
