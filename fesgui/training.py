@@ -94,15 +94,30 @@ def ridge_dual_predict(X_train: np.ndarray, T_train: np.ndarray, X_test: np.ndar
     Shapes: ``(N, ...)``, ``(N, ...)``, ``(M, ...)`` -> ``(M, ...)`` float32.
     """
     n = len(X_train)
-    Xf = np.asarray(X_train, np.float64).reshape(n, -1)
-    Tf = np.asarray(T_train, np.float64).reshape(n, -1)
-    mx, mt = Xf.mean(axis=0), Tf.mean(axis=0)
-    Xc, Tc = Xf - mx, Tf - mt
-    gram = Xc @ Xc.T
-    coef = np.linalg.solve(gram + lam * np.eye(n), Tc)                  # (N, D)
+    mx, mt, Xc, coef = ridge_dual_fit(np.asarray(X_train, np.float64).reshape(n, -1),
+                                      np.asarray(T_train, np.float64).reshape(n, -1), lam)
     Xq = np.asarray(X_test, np.float64).reshape(len(X_test), -1) - mx
     Y = mt + (Xq @ Xc.T) @ coef
     return Y.reshape(np.shape(X_test)).astype(np.float32)
+
+
+def ridge_dual_fit(X: np.ndarray, T: np.ndarray, lam: float, relative: bool = False
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The dual ridge solve on float64 matrices ``X (N, P)``, ``T (N, K)``: ``(mx, mt, Xc, coef)``.
+
+    ``mx``, ``mt`` are the column means, ``Xc = X - mx`` and ``coef`` the ``(N, K)`` dual
+    coefficients, so rows ``Q`` map to ``mt + ((Q - mx) @ Xc.T) @ coef``. ``relative``:
+    ``lam`` is taken relative to the mean squared norm of the centred rows
+    (``trace(Xc Xc^T) / N``, at least 1e-12). Shared by :func:`ridge_dual_predict` and
+    :class:`fesgui.evaluation.baselines.GlobalRidge`.
+    """
+    n = len(X)
+    mx, mt = X.mean(axis=0), T.mean(axis=0)
+    Xc = X - mx
+    gram = Xc @ Xc.T
+    if relative:
+        lam = lam * max(float(np.trace(gram)) / n, 1e-12)
+    return mx, mt, Xc, np.linalg.solve(gram + lam * np.eye(n), T - mt)
 
 
 def ridge_baseline(X_train, T_train, X_val, T_val, X_test, T_test,

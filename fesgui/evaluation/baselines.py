@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from fesgui.errors import FesguiError
+from fesgui.training import ridge_dual_fit
 
 
 def channels_first(images: np.ndarray) -> np.ndarray:
@@ -157,8 +158,8 @@ class GlobalRidge(GlobalBaseline):
     system is the cheap one): ``W = Xc^T (Xc Xc^T + lam I)^-1 Tc`` and
     ``b = mean_t - mean_x W``. ``param`` is lam relative to the mean squared norm of the
     centred training inputs (``lam = param * trace(Xc Xc^T) / N``), so one grid suits
-    every image size. Same model as :func:`fesgui.training.ridge_dual_predict`, plus the
-    weights/bias split.
+    every image size. The solve is :func:`fesgui.training.ridge_dual_fit`, as in
+    :func:`fesgui.training.ridge_dual_predict`, plus the weights/bias split.
     """
 
     name = "l2 ridge"
@@ -167,11 +168,7 @@ class GlobalRidge(GlobalBaseline):
         rel = float(self.param)
         if rel <= 0:
             raise FesguiError(f"ridge lam={rel} must be > 0: use e.g. 0.001 .. 10")
-        mx, mt = X.mean(axis=0), T.mean(axis=0)
-        Xc = X - mx
-        gram = Xc @ Xc.T
-        lam = rel * max(float(np.trace(gram)) / len(X), 1e-12)
-        dual = np.linalg.solve(gram + lam * np.eye(len(X)), T - mt)
+        mx, mt, Xc, dual = ridge_dual_fit(X, T, rel, relative=True)
         return Xc, dual, mt - (mx @ Xc.T) @ dual
 
     def apply_matrix(self, state, X):
