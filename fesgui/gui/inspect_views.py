@@ -95,6 +95,12 @@ def export_map(path: str | Path, data: np.ndarray | None, kind: str) -> tuple[Pa
     return png, npy
 
 
+def weight_set(model, channel: int | None) -> int:
+    """Which of ``model``'s weight sets (one shared by the colours, or one per colour)
+    belongs to colour ``channel`` (``None``: the first)."""
+    return min(channel or 0, int(model.weights_.shape[0]) - 1)
+
+
 def face_fits(model, face) -> bool:
     """True when ``face`` (a ``FaceResult`` or None) was aligned at ``model``'s image size.
 

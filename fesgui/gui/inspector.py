@@ -314,11 +314,6 @@ class InspectorPanel(QtWidgets.QWidget):
             spin.setValue(v)
             spin.blockSignals(False)
 
-    def _weight_channel(self) -> int:
-        """Index into the model's K weight sets for the selected channel."""
-        k = int(self._model.weights_.shape[0])
-        return min(self.channel(), k - 1)
-
     def _alpha_for(self, params: RefineParams | None) -> np.ndarray | None:
         """The model's alpha map under ``params`` (``None`` when refinement is off)."""
         if params is None or not params.enabled:
@@ -365,7 +360,7 @@ class InspectorPanel(QtWidgets.QWidget):
         model, face = self._model, self._face
         row, col = self._pixel
         channel = self.channel()
-        wc = self._weight_channel()
+        wc = views.weight_set(model, channel)
         # the weights, the header and the footprint depend on the model, the pixel and the
         # channel only: on live frames (same selection, new face) they are left as drawn
         # (objects compared by identity: a refitted model has new weight arrays)

@@ -277,10 +277,6 @@ class ModelMapsPanel(QtWidgets.QWidget):
         centre = np.flatnonzero((taps == 0).all(axis=1))
         return int(centre[0]) if centre.size else 0
 
-    def _weight_channel(self) -> int:
-        shown = self.display_channel()
-        return min(0 if shown is None else shown, int(self._model.weights_.shape[0]) - 1)
-
     def _build_tap_buttons(self) -> None:
         for button in self.tap_buttons.buttons():
             self.tap_buttons.removeButton(button)
@@ -326,7 +322,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
     def _refresh_tap(self) -> None:
         if self._model is None:
             return
-        wc = self._weight_channel()
+        wc = views.weight_set(self._model, self.display_channel())
         dy, dx = np.asarray(self._model.taps())[self._tap]
         shared = int(self._model.weights_.shape[0]) == 1
         title = f"tap ({dy}, {dx})" + ("" if shared else f" · {'RGB'[wc]}")
