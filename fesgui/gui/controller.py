@@ -485,11 +485,15 @@ class Controller(QObject):
         self.status.emit(f"saved {path}")
         return path
 
+    def check_can_record(self) -> None:
+        """A one-line error unless a live source is running (recording needs one)."""
+        if not self.live:
+            raise FesguiError("recording needs a live source: start the camera or a video first")
+
     def start_recording(self, path: str | Path) -> None:
         from fesgui.video import CODECS  # the formats the recorder can write
 
-        if not self.live:
-            raise FesguiError("recording needs a live source: start the camera or a video first")
+        self.check_can_record()
         path = Path(path)
         if path.suffix.lower() not in CODECS:
             raise FesguiError(f"cannot record to {path.name}: use a .avi or .mp4 file name")

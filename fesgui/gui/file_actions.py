@@ -56,8 +56,7 @@ class FileActions(QObject):
             c.stop_recording()
             return
         self.window.record_action.setChecked(False)  # checked again once recording starts
-        if not c.live:
-            raise FesguiError("recording needs a live source: start the camera or a video first")
+        c.check_can_record()  # before asking for a file name
         path, _ = QFileDialog.getSaveFileName(self.window, "Record live output",
                                               str(self._folder() / "fesgui_live.avi"),
                                               VIDEO_SAVE_FILTER)
