@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import collections
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
+from fesgui.catalog import ModelInfo as ModelEntry  # a model the user can choose
+from fesgui.catalog import list_models
 from fesgui.errors import FesguiError
 from fesgui.gui.notify import Notifier
 from fesgui.gui.worker import FrameInfo, LiveSpec, StillRequest, Worker
@@ -24,16 +26,6 @@ from fesgui.gui.worker import FrameInfo, LiveSpec, StillRequest, Worker
 # opened as videos by open_path (everything else that is not a folder or .npz is a photo)
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
 STAGES = ("capture", "landmarks", "align", "synthesize", "refine", "paste", "draw")
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    """A model the user can choose: its display name, file and metadata."""
-
-    name: str
-    path: Path
-    meta: dict
-    size_bytes: int
 
 
 def camera_spec(value: int | str) -> LiveSpec:
@@ -135,10 +127,7 @@ class Controller(QObject):
     # ---- models ----
     def refresh_models(self, extra: list[Path] = ()) -> list[ModelEntry]:
         """List the installed models (plus user-loaded files still present)."""
-        from fesgui.catalog import list_models
-
-        entries = [ModelEntry(i.name, Path(i.path), dict(i.meta), i.size_bytes)
-                   for i in list_models()]
+        entries = list_models()
         known = {e.path.resolve() for e in entries}
         for e in self.entries:
             if e.path.resolve() not in known and e.path.exists():
