@@ -38,11 +38,16 @@ def load_model(qtbot, win, key_or_path) -> None:
         c.select_model(key_or_path)
 
 
+def next_result(qtbot, win, action):
+    """Do ``action`` and return the next (FrameResult, FrameInfo) drawn."""
+    with qtbot.waitSignal(win.controller.result_ready, timeout=10000) as blocker:
+        action()
+    return blocker.args
+
+
 def open_and_wait(qtbot, win, path) -> object:
     """Open a still image and return the first FrameResult drawn for it."""
-    with qtbot.waitSignal(win.controller.result_ready, timeout=10000) as blocker:
-        win.controller.open_path(path)
-    return blocker.args[0]
+    return next_result(qtbot, win, lambda: win.controller.open_path(path))[0]
 
 
 def write_video(path: Path, n: int = 12, fps: float = 20.0) -> Path:

@@ -18,16 +18,9 @@ from fesgui.core import load_model as core_load_model
 from fesgui.imageio import read_image
 from fesgui.pipeline import Pipeline, RefineParams
 
-from .helpers import FakeLandmarks, load_model, open_and_wait
+from .helpers import FakeLandmarks, load_model, next_result, open_and_wait
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
-
-
-def next_result(qtbot, win, action):
-    """Do ``action`` and return the next (FrameResult, FrameInfo) drawn."""
-    with qtbot.waitSignal(win.controller.result_ready, timeout=10000) as blocker:
-        action()
-    return blocker.args
 
 
 def settle(qtbot, win):
