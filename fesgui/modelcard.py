@@ -17,11 +17,13 @@ import numpy as np
 
 from fesgui.atomic import write_bytes_atomic
 from fesgui.errors import FesguiError
+from fesgui.training import METHOD_NAMES
 
 CARD_NAME = "README.md"
 FIGURE_CROP = 128
-METHOD_LABEL = {"mr": "MR", "pixel-rr": "Pixel-RR", "pixel-kr": "Pixel-KR"}
 COLOR_LABEL = {"shared": "shared (CMR)", "per-channel": "per-channel", "gray": "gray-replicated"}
+#: MR, then Pixel-RR, then Pixel-KR (unknown methods last)
+_METHOD_ORDER = {method: k for k, method in enumerate(METHOD_NAMES)}
 
 
 def _quiet(_: str) -> None:
@@ -29,7 +31,7 @@ def _quiet(_: str) -> None:
 
 
 def _method(meta: dict) -> str:
-    label = METHOD_LABEL.get(meta["method"], meta["method"])
+    label = METHOD_NAMES.get(meta["method"], meta["method"])
     if meta["method"] == "mr":
         label += f" {meta['size']}x{meta['size']}"
         if meta.get("dilation", 1) != 1:
@@ -59,8 +61,7 @@ def figure_name(source: str, target: str) -> str:
 def _figure_models(infos, source: str, target: str) -> list:
     chosen = [i for i in infos if i.meta.get("source") == source and i.meta.get("target") == target
               and (i.meta.get("image_size") or [0])[0] == FIGURE_CROP]
-    order = {"mr": 0, "pixel-rr": 1, "pixel-kr": 2}
-    return sorted(chosen, key=lambda i: (order.get(i.meta["method"], 9), i.meta["size"]))
+    return sorted(chosen, key=lambda i: (_METHOD_ORDER.get(i.meta["method"], 9), i.meta["size"]))
 
 
 def render_figures(folder: str | Path, landmarks=None, log: Callable[[str], None] = _quiet
@@ -140,9 +141,8 @@ def generate_card(folder: str | Path) -> str:
     infos = list_models(folder)
     if not infos:
         raise FesguiError(f"no models in {folder}: build them with fesgui train --release")
-    order = {"mr": 0, "pixel-rr": 1, "pixel-kr": 2}
     infos.sort(key=lambda i: (i.meta.get("source") != "neutral", i.meta["image_size"][0],
-                              order.get(i.meta["method"], 9), i.meta["size"]))
+                              _METHOD_ORDER.get(i.meta["method"], 9), i.meta["size"]))
     params = {i.name: parameter_count(load_model(i.path)) for i in infos}
     first = infos[0].meta
     data = first.get("training_data") or {}

@@ -30,8 +30,6 @@ SIGMA_GRID: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)
 RIDGE_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-3, 1, 9))
 
 METHOD_NAMES = {"mr": "MR", "pixel-rr": "Pixel-RR", "pixel-kr": "Pixel-KR"}
-COLOR_NAMES = {"shared": "CMR / shared colour", "per-channel": "per-channel",
-               "gray": "gray-replicated"}
 
 Log = Callable[[str], None]
 
