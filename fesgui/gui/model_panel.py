@@ -26,8 +26,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-_METHODS = {"mr": "MR", "pixel-rr": "Pixel-RR", "pixel-kr": "Pixel-KR"}
-
 
 def mapping_label(meta: dict) -> str:
     """'neutral → happy' from a model's metadata."""
@@ -36,8 +34,10 @@ def mapping_label(meta: dict) -> str:
 
 def method_label(meta: dict) -> str:
     """'MR 5×5', 'Pixel-RR', 'Pixel-KR' (plus dilation) from a model's metadata."""
+    from fesgui.training import METHOD_NAMES  # not at import: the window shows first
+
     method = str(meta.get("method", "?"))
-    label = _METHODS.get(method, method)
+    label = METHOD_NAMES.get(method, method)
     if method == "mr":
         size = int(meta.get("size", 0) or 0)
         label += f" {size}×{size}"
