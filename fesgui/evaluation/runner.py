@@ -523,9 +523,7 @@ def run_evaluation(pairs_dir: str | Path, settings: Settings | None = None,
     big = load_aligned(pairs, settings.crop, cache_dir=cache_dir, landmarks=landmarks)
     small = load_aligned(pairs, settings.baseline_crop, cache_dir=cache_dir, landmarks=landmarks)
     common = sorted(set(big.ids) & set(small.ids))
-    split = split_ids(common, seed=settings.seed)
-    if min(len(s) for s in split) < 1:
-        raise FesguiError(f"only {len(common)} usable pairs: add more pairs to evaluate")
+    split = split_ids(common, seed=settings.seed)  # raises for too few people
     rgb = _split_arrays(big, split, gray=False)
     gray = _split_arrays(small, split, gray=True)
 
