@@ -274,13 +274,17 @@ class Controller(QObject):
     def step(self, delta: int) -> None:
         self.go_to(self.index + delta)
 
+    def check_can_place(self) -> None:
+        """A one-line error unless a still image is on screen (placing landmarks needs one)."""
+        if self.frame is None or self.live:
+            raise FesguiError("place landmarks on a still image: open a photo (or stop live) first")
+
     def set_manual_landmarks(self, left_eye: tuple[float, float], right_eye: tuple[float, float],
                              mouth_centre: tuple[float, float]) -> None:
         """Use hand-placed points (x, y in frame pixels) for the current still image."""
         from fesgui.align import manual_landmarks
 
-        if self.frame is None or self.live:
-            raise FesguiError("place landmarks on a still image: open a photo (or stop live) first")
+        self.check_can_place()
         self.manual = manual_landmarks(left_eye, right_eye, mouth_centre)
         self.reprocess()
 

@@ -12,8 +12,6 @@ from typing import Any
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QAbstractButton, QLabel
 
-from fesgui.errors import FesguiError
-
 PROMPTS = ("Click the LEFT eye (the one on the left of the picture)",
            "Click the RIGHT eye (the one on the right of the picture)",
            "Click the centre of the MOUTH")
@@ -37,11 +35,10 @@ class LandmarkPlacer(QObject):
 
     def set_active(self, on: bool) -> None:
         """Enter or leave the mode (entering needs a still image on screen)."""
-        if on and (self.controller.frame is None or self.controller.live):
-            self._show(False)
-            raise FesguiError("place landmarks on a still image: open a photo (or stop live) "
-                              "first")
-        self._show(on)
+        self._show(False)
+        if on:
+            self.controller.check_can_place()  # a one-line error: the mode stays off
+            self._show(True)
 
     def _show(self, on: bool) -> None:
         self.points = [] if on else None
