@@ -18,9 +18,8 @@ import numpy as np
 from fesgui.atomic import atomic_write, write_bytes_atomic
 from fesgui.evaluation.runner import DirectionResult, Evaluation, MethodResult
 from fesgui.evaluation.smile import smile_gain
+from fesgui.training import DATASET_ATTRIBUTION
 
-ATTRIBUTION = ("DeBruine, L., & Jones, B. (2017). Face Research Lab London Set (Version 5). "
-               "figshare. https://doi.org/10.6084/m9.figshare.5047666.v5")
 FAMILY_COLORS = {"baseline": "#9e9e9e", "mr": "#1f77b4", "rmr": "#2ca02c", "pixel": "#d62728"}
 
 
@@ -458,7 +457,7 @@ def render_markdown(ev: Evaluation, figures: dict[str, Path], base: Path) -> str
         "blur). Pixel-KR uses per-channel colour like the shipped model; its (sigma, lam) "
         f"grid is searched on every {s.kr_stride}th row and column (exact for a per-pixel "
         "model), then the best pair is fitted at full resolution.",
-        f"- Dataset: {ATTRIBUTION} License CC BY 4.0. No face images are reproduced here.",
+        f"- Dataset: {DATASET_ATTRIBUTION} License CC BY 4.0. No face images are reproduced here.",
         "",
         "## What the papers claim, and what we find",
         "",
