@@ -81,10 +81,12 @@ def pixel_arithmetic(model: Model, x: np.ndarray, i: int, j: int, channel: int =
                            output, float(plane[i, j]), a, refined)
 
 
-def importance(model: Model, x: np.ndarray) -> tuple[float, float]:
+def importance(model: Model, x: np.ndarray, *,
+               parts: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float]:
     """``(mean |W x|, mean |b|)`` over all pixels and channels of one image (MR paper
-    Fig. 8): how much of the output comes from the input vs. from the bias."""
-    wx, b = model.decompose(x)
+    Fig. 8): how much of the output comes from the input vs. from the bias. ``parts`` is
+    ``model.decompose(x)`` when the caller already has it (it is not computed again)."""
+    wx, b = model.decompose(x) if parts is None else parts
     return float(np.abs(wx).mean(dtype=np.float64)), float(np.abs(b).mean(dtype=np.float64))
 
 

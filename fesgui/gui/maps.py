@@ -353,8 +353,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
             self.maps["wx"].set_data(wx, channel=shown)
             self.maps["b"].set_data(b, channel=shown)
             self.maps["y"].set_data(face.output, channel=shown)
-            self.importance = tuple(float(v) for v in interpret.importance(self._model,
-                                                                             face.crop))
+            self.importance = interpret.importance(self._model, face.crop, parts=(wx, b))
             self.importance_bars.setOpts(height=list(self.importance))
             self.importance_plot.setYRange(0, max(max(self.importance), 1e-6) * 1.1)
             self.importance_title.setText(
