@@ -57,7 +57,6 @@ def _app_parser() -> argparse.ArgumentParser:
     parser.add_argument("--camera", default=None, metavar="N|VIDEO",
                         help="start camera N; a video file path stands in for a camera "
                         "(played in a loop at its own frame rate, e.g. for tests and demos)")
-    parser.add_argument("--camera-file", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--model", default=None, help="model name or .npz file to select")
     parser.add_argument("--quit-after", type=float, default=None, metavar="SECONDS",
                         help="close the window after SECONDS and print what was processed "

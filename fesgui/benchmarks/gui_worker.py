@@ -1,7 +1,7 @@
 """The live pipeline through the desktop app: GUI worker thread plus drawing (offscreen Qt).
 
 The app runs as a child process as a person starts it,
-``fesgui --camera-file VIDEO --model MODEL --quit-after S`` (through
+``fesgui --camera VIDEO --model MODEL --quit-after S`` (through
 :mod:`fesgui.benchmarks.child`, which adds the peak RSS), with
 ``QT_QPA_PLATFORM=offscreen`` and a temporary settings folder. The video stands in for a
 camera and is delivered at 60 fps, faster than the 30 fps target, so the figure is what
@@ -57,7 +57,7 @@ def run_app_child(video: Path, model: Path, seconds: float, settings_dir: Path) 
     from fesgui.benchmarks.child import peak_rss_mib, run_child
 
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", FESGUI_SETTINGS_DIR=str(settings_dir))
-    res = run_child(["app", "--camera-file", str(video), "--model", str(model),
+    res = run_child(["app", "--camera", str(video), "--model", str(model),
                      "--quit-after", f"{seconds:g}"], env=env)
     res["peak_rss_mib"] = peak_rss_mib(res["stderr"])
     return res

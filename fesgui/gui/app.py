@@ -41,7 +41,7 @@ def _pick_model(window, requested: str | None) -> None:
 
 def _open_from_args(window, args: argparse.Namespace) -> None:
     c = window.controller
-    camera = getattr(args, "camera", None) or getattr(args, "camera_file", None)
+    camera = getattr(args, "camera", None)
     if getattr(args, "path", None):
         c.open_path(Path(args.path))
     if camera is not None:
