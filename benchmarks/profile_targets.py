@@ -38,28 +38,22 @@ def profile_predict() -> None:
     prof.disable()
     _top(prof, 10)
 
-    # the steps of MaskedRegression.predict (one banded scipy.sparse DIA matrix over the
-    # interleaved (H, W, 3) image: bias copied into the output, then y += A x per band),
-    # timed one by one on CPU time, for r = 3 and 5
-    import fesgui.core.masked as masked
+    # the steps of MaskedRegression.predict (input checks and layout, then the compiled
+    # kernel of fesgui.core.kernels), timed one by one on CPU time, for r = 3 and 5
+    from fesgui.core import kernels
 
     print(f"{'step':28s} CPU ms (median [p25-p75])")
     for r in (3, 5):
         model = from_csr(random_local_csr(128, 128, r, seed=r))
-        model.predict(x)
-        bias, bands = model._bands(3, masked._BAND)
-        xf = x.reshape(-1)
+        model.predict(x)  # compiles (or loads) the kernel and fills the weight cache
+        w, b, dy, dx = model._kernel_weights(3)
+        xf = np.ascontiguousarray(x, np.float32).reshape(1, 128, -1)
         y = np.empty_like(xf)
-
-        def matvecs(bands=bands, xf=xf, y=y):
-            for i0, i1, base, A in bands:
-                masked._dia_matvec(A, xf[base:base + A.shape[1]], y[i0:i1])
-
         steps = {
             "whole predict": lambda model=model: model.predict(x),
             "input checks": lambda model=model: model._check_input(x),
-            "bias into output": lambda bias=bias, y=y: y.__setitem__(slice(None), bias),
-            "DIA matvec (all bands)": matvecs,
+            "kernel (shared RGB)": lambda w=w, b=b, dy=dy, dx=dx, xf=xf, y=y:
+                kernels.masked_shared_rgb(xf, w, b, dy, dx, y),
         }
         for name, fn in steps.items():
             print(f"r={r} {name:24s} {measure(fn, repeats=15, min_sample_s=0.02).fmt()}")

@@ -247,5 +247,5 @@ def test_profile_script_runs_its_predict_breakdown(capsys):
     spec.loader.exec_module(module)
     module.profile_predict()
     out = capsys.readouterr().out
-    for step in ("whole predict", "bias into output", "DIA matvec (all bands)"):
+    for step in ("whole predict", "input checks", "kernel (shared RGB)"):
         assert f"r=3 {step}" in out and f"r=5 {step}" in out, out

@@ -1,6 +1,8 @@
 """The layering rules are enforced here, not promised.
 
-* ``fesgui.core`` imports numpy and scipy only: no Qt, no MediaPipe, no OpenCV.
+* ``fesgui.core`` imports numpy and scipy only: no Qt, no MediaPipe, no OpenCV; numba,
+  for the compiled MR predict kernels, only in ``core/kernels.py``, which nothing loads
+  before a model predicts.
 * ``import fesgui`` and ``fesgui --help`` do not load Qt or MediaPipe.
 * Only ``fesgui/align/mediapipe_source.py`` imports MediaPipe.
 * Only ``fesgui/gui`` imports Qt or pyqtgraph.
@@ -37,6 +39,13 @@ def test_core_imports_only_numpy_and_scipy():
     assert not offenders, f"core must not import GUI/vision libraries: {offenders}"
 
 
+def test_numba_lives_in_the_kernels_module():
+    users = sorted(
+        str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if "numba" in _imports(p)
+    )
+    assert users == ["core/kernels.py"], users
+
+
 def test_mediapipe_lives_in_one_module():
     users = sorted(
         str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if "mediapipe" in _imports(p)
@@ -54,10 +63,11 @@ def test_qt_lives_in_gui_package():
     assert users == [], f"Qt imported outside fesgui/gui: {users}"
 
 
-def test_core_import_in_fresh_interpreter_loads_no_gui_or_vision():
+def test_core_import_in_fresh_interpreter_loads_no_gui_vision_or_jit():
     code = (
         "import sys, fesgui.core, fesgui.cli; "
-        "bad = [m for m in ('PySide6', 'mediapipe', 'cv2', 'pyqtgraph') if m in sys.modules]; "
+        "bad = [m for m in ('PySide6', 'mediapipe', 'cv2', 'pyqtgraph', 'numba') "
+        "if m in sys.modules]; "
         "print(','.join(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -12,53 +12,21 @@ difference is summed over samples once and shifted copies of it are gathered int
 (r^2+1) x (r^2+1) systems of all pixels, which are then solved in one batched
 ``np.linalg.solve`` (float64) per block of rows.
 
-Predict applies the weights as one ``scipy.sparse`` DIA matrix (one diagonal per tap) to
-the INTERLEAVED (H, W, 3) image read as a flat vector: tap (dy, dx) is diagonal
-3 (dy W + dx), whose entries hold the tap's weight for every (pixel, channel). One fused
-multiply-add pass per tap in C (float32), split into cache-sized bands; no channel copies.
+Predict runs a compiled kernel (``fesgui.core.kernels``, numba): per output row, the
+bias, then one vectorised pass per tap adding the weighted, shifted input row of the
+INTERLEAVED (H, W, 3) image, so the row stays in cache over all taps and a shared set's
+weight is read once for all three channels. Size 1 (Pixel-RR form) is numpy elementwise.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from fesgui.core.base import Model, check_color, check_lam, check_pairs, sample_sets
 from fesgui.core.geometry import check_size_dilation, tap_offsets, valid_tap_mask_offsets
 
 #: bound on the float64 system block built at once during fit (bytes)
 _BLOCK_BYTES = 48 * 2**20
-#: output values per predict band (192 KiB of float32: a band's input, output and one
-#: diagonal stay in the per-core cache while the taps stream over them)
-_BAND = 3 * 16384
-#: a SHARED weight set on RGB input is applied plane by plane (bands of ``_PLANAR_BAND``
-#: pixels, one copy of the diagonals) instead of interleaved (the diagonals repeated for
-#: the three channels) when the interleaved diagonals would exceed this many bytes: then
-#: they no longer stay in cache from one call to the next, and reading them from memory
-#: three times over costs more than gathering and scattering the channel planes
-#: (measured: 128-256 px r <= 5 and 512 px r = 3 are faster interleaved, 256 px r = 9 and
-#: 512 px r = 5 planar)
-_INTERLEAVED_MAX_BYTES = 32 * 2**20
-_PLANAR_BAND = 16384
-
-try:  # the C kernel behind dia_matrix @ vector: y += A x, without scipy's per-call checks
-    from scipy.sparse._sparsetools import dia_matvec as _dia_matvec_kernel
-except ImportError:  # private module: fall back to the public product
-    _dia_matvec_kernel = None
-
-
-def _dia_matvec(A: sp.dia_matrix, x: np.ndarray, y: np.ndarray) -> None:
-    """``y += A @ x`` in place for a float32 ``dia_matrix`` ``A`` ``(m, k)``, contiguous
-    float32 ``x`` ``(k,)`` and ``y`` ``(m,)``."""
-    global _dia_matvec_kernel
-    if _dia_matvec_kernel is not None:
-        try:
-            m, k = A.shape
-            _dia_matvec_kernel(m, k, len(A.offsets), A.data.shape[1], A.offsets, A.data, x, y)
-            return
-        except (TypeError, ValueError):  # kernel signature changed: use the public path
-            _dia_matvec_kernel = None
-    y += A @ x
 
 
 def fit_local_ridge(S: np.ndarray, T: np.ndarray, offsets: np.ndarray, lam: float
@@ -154,54 +122,25 @@ class MaskedRegression(Model):
         return self
 
     # ------------------------------------------------------------------ predict
-    # Sizes > 1: an image with C channels (C = 1 or 3) is read in its own interleaved
-    # layout as one flat vector of n = C H W values; output value i = C (y W + x) + c sees
-    # input value i + C (dy W + dx) through tap (dy, dx). So every weight set acts as ONE
-    # n x n DIA matrix with one diagonal per tap, offset C (dy W + dx), whose entries are
-    # the tap's weights of channel c's set at position i (a shared set repeated per
-    # channel, per-channel sets interleaved). Entries that would wrap to the next image
-    # row or channel are padded taps, whose weights are exactly 0. One pass per tap of
-    # the C kernel ``dia_matvec`` (y += A x, float32) then gives the (H, W, C) output in
-    # place: no channel copies, no padding. The rows are split into bands of ``_BAND``
-    # output values, each with its own slice of the diagonals, so that a band's input and
-    # output stay in cache while all taps stream over them (this matters from 256 px
-    # on). Size 1 (Pixel-RR) is y = w x + b elementwise.
-    def _bands(self, C: int, band: int
-               ) -> tuple[np.ndarray, list[tuple[int, int, int, sp.dia_matrix]]]:
-        """Interleaved bias ``(C H W,)`` float32 and the bands ``(i0, i1, base, A)`` of at
-        most ``band`` output values for ``C`` channels: ``y[i0:i1] += A @ x[base:base +
-        A.shape[1]]`` on the flat interleaved input ``x`` and output ``y``; ``A`` is a
-        float32 ``dia_matrix``. ``C = 1`` with a shared set also serves each RGB plane.
-        """
-        key = ("dia", C, band)
+    # Sizes > 1 run a compiled kernel on the image in its own interleaved layout, read as
+    # (N, H, C W) rows (see fesgui.core.kernels): a shared set on RGB keeps its (T, H, W)
+    # tap-major weights; otherwise (grey input, per-channel sets) the weights are laid out
+    # per output value, (T, H, C W), channel sets interleaved. Size 1 (Pixel-RR) is
+    # y = w x + b elementwise.
+    def _kernel_weights(self, C: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Tap-major float32 weights and bias for ``C`` input channels (per pixel for a
+        shared set on RGB, else per output value) and the int64 tap offsets dy, dx."""
+        key = ("kernel", C)
         if key not in self._cache:
             K, H, W, T = self.weights_.shape
-            n = C * H * W
-            taps = self.taps()
-            # on narrow images two taps can share a diagonal; at every pixel at most one
-            # of them is inside the image (the other's weight is 0), so they are summed
-            offsets, which = np.unique(C * (taps[:, 0] * W + taps[:, 1]), return_inverse=True)
-            # weights and bias by output value i (interleaved over channels)
-            sets = [min(c, K - 1) for c in range(C)]
-            w = np.stack([self.weights_[k] for k in sets], axis=2).reshape(n, T)
-            bias = np.ascontiguousarray(
-                np.stack([self.bias_[k] for k in sets], axis=2).reshape(n))
-            pad = int(np.abs(offsets).max())
-            bands = []
-            for i0 in range(0, n, band):
-                i1 = min(n, i0 + band)
-                base, end = max(0, i0 - pad), min(n, i1 + pad)
-                local = offsets + (i0 - base)  # diagonal offsets within the band
-                data = np.zeros((len(offsets), end - base), np.float32)
-                for t in range(T):  # data[d, j] = A[j - local_d, j], row j - local_d + i0
-                    d = which[t]
-                    lo = max(0, int(local[d]))  # first column with an output row >= i0
-                    hi = min(end - base, int(local[d]) + i1 - i0)  # ... row < i1
-                    if hi > lo:
-                        r0 = lo - int(local[d]) + i0
-                        data[d, lo:hi] += w[r0:r0 + hi - lo, t]
-                bands.append((i0, i1, base, sp.dia_matrix((data, local), shape=(i1 - i0, end - base))))
-            self._cache[key] = (bias, bands)
+            sets = [0] if K == 1 else list(range(C))  # a per-channel model has C = 3
+            w = np.stack([self.weights_[k] for k in sets], axis=2)  # (H, W, C', T)
+            b = np.stack([self.bias_[k] for k in sets], axis=2)  # (H, W, C')
+            w = np.ascontiguousarray(np.moveaxis(w.reshape(H, -1, T), -1, 0))
+            b = np.ascontiguousarray(b.reshape(H, -1))
+            taps = self.taps().astype(np.int64)
+            self._cache[key] = (w, b, np.ascontiguousarray(taps[:, 0]),
+                                np.ascontiguousarray(taps[:, 1]))
         return self._cache[key]
 
     def _pixel_weights(self, rgb: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -225,36 +164,16 @@ class MaskedRegression(Model):
             result = np.multiply(w1, batch)
             result += b1
             return result[0] if single else result
-        C = 1 if batch.ndim == 3 else 3
-        K, H, W, T = self.weights_.shape
-        result = np.empty(batch.shape, np.float32)
-        if C == 3 and K == 1 and 3 * H * W * T * 4 > _INTERLEAVED_MAX_BYTES:
-            self._predict_planar(batch, result)
-            return result[0] if single else result
-        bias, bands = self._bands(C, _BAND)
-        for n in range(batch.shape[0]):
-            x = np.ascontiguousarray(batch[n]).reshape(-1)
-            y = result[n].reshape(-1)  # a view: result is C-contiguous
-            y[:] = bias
-            for i0, i1, base, A in bands:
-                _dia_matvec(A, x[base:base + A.shape[1]], y[i0:i1])
-        return result[0] if single else result
+        from fesgui.core import kernels  # numba: loaded on the first predict only
 
-    def _predict_planar(self, batch: np.ndarray, result: np.ndarray) -> None:
-        """Shared weight set, RGB ``batch`` ``(N, H, W, 3)`` float32 -> ``result`` (same
-        shape, written in place), band by band: the band's three channel planes are
-        gathered into a small ``(3, L)`` buffer, the band's diagonals (one copy, read
-        once from memory, then from cache) applied to each, and the planes scattered back.
-        """
-        bias, bands = self._bands(1, _PLANAR_BAND)
-        D = bias.shape[0]
-        for n in range(batch.shape[0]):
-            x3 = np.ascontiguousarray(batch[n]).reshape(D, 3)
-            y3 = result[n].reshape(D, 3)  # a view: result is C-contiguous
-            for i0, i1, base, A in bands:
-                xb = np.ascontiguousarray(x3[base:base + A.shape[1]].T)
-                yb = np.empty((3, i1 - i0), np.float32)
-                yb[:] = bias[i0:i1]
-                for c in range(3):
-                    _dia_matvec(A, xb[c], yb[c])
-                y3[i0:i1] = yb.T
+        C = 1 if batch.ndim == 3 else 3
+        N, H, W = batch.shape[:3]
+        x = np.ascontiguousarray(batch).reshape(N, H, W * C)
+        result = np.empty(batch.shape, np.float32)
+        y = result.reshape(N, H, W * C)  # a view: result is C-contiguous
+        w, b, dy, dx = self._kernel_weights(C)
+        if C == 3 and self.weights_.shape[0] == 1:  # one set shared by R, G and B
+            kernels.masked_shared_rgb(x, w, b, dy, dx, y)
+        else:
+            kernels.masked_per_value(x, w, b, dy, dx, y, C)
+        return result[0] if single else result

@@ -262,6 +262,7 @@ class Worker(QObject):
             from fesgui.core import load_model
 
             model = load_model(path)
+            model.warm_up()  # here, not on the first frame of a live preview
         except BaseException as exc:  # noqa: BLE001 - every error reaches the user
             self.error.emit(exc)
             return

@@ -1,13 +1,10 @@
-"""MR predict's banded DIA paths against explicit per-pixel window gathers.
+"""MR predict's compiled kernels against explicit per-pixel window gathers.
 
-``MaskedRegression.predict`` reads an (H, W, 3) image as one flat interleaved vector, splits
-the output into bands of ``_BAND`` values and applies each band's slice of the diagonals
-with scipy's ``dia_matvec`` kernel (or the public ``dia_matrix @`` product as a fallback).
-A shared weight set whose interleaved diagonals would exceed ``_INTERLEAVED_MAX_BYTES`` is
-applied plane by plane instead, in bands of ``_PLANAR_BAND`` pixels: the ``path`` fixture
-runs the tests through both.
-Every case here is checked against ``naive_predict`` (tests/core/core_reference.py), which
-gathers each pixel's window one by one in float64 and shares none of those tricks.
+``MaskedRegression.predict`` reads an (H, W[, 3]) image as interleaved rows and runs one of
+the numba kernels in ``fesgui.core.kernels``: ``masked_shared_rgb`` for one set shared by
+R, G and B, ``masked_per_value`` for grey input and per-channel sets. Every case here is
+checked against ``naive_predict`` (tests/core/core_reference.py), which gathers each
+pixel's window one by one in float64 with zero padding and shares none of those tricks.
 """
 
 from __future__ import annotations
@@ -16,8 +13,8 @@ import numpy as np
 import pytest
 from core_reference import naive_predict
 
-import fesgui.core.masked as masked_mod
-from fesgui.core import MaskedRegression
+from fesgui.core import MaskedRegression, kernels
+from fesgui.core.geometry import valid_tap_mask
 
 ATOL = 1e-5  # float32 accumulation of <= 26 terms of size <= ~1
 
@@ -29,53 +26,50 @@ def _pairs(shape: tuple[int, ...], n: int = 6, seed: int = 5) -> tuple[np.ndarra
     return X, T
 
 
-@pytest.fixture(params=["interleaved", "planar"])
-def path(request, monkeypatch) -> str:
-    """Which predict path shared RGB models take (per-channel and gray ones: interleaved)."""
-    limit = 2**62 if request.param == "interleaved" else 0
-    monkeypatch.setattr(masked_mod, "_INTERLEAVED_MAX_BYTES", limit)
-    return request.param
-
-
-def _set_band(monkeypatch, band: int | None) -> None:
-    """Bands of ``band`` values (interleaved) and ``band`` pixels (planar)."""
-    if band is not None:
-        monkeypatch.setattr(masked_mod, "_BAND", band)
-        monkeypatch.setattr(masked_mod, "_PLANAR_BAND", band)
-
-
 def _reference(model: MaskedRegression, x: np.ndarray) -> np.ndarray:
     return naive_predict(model.weights_.astype(np.float64), model.bias_.astype(np.float64), x,
                          int(model.size), int(model.dilation))
 
 
-# band lengths: one band for the whole image, bands that cut through pixels and rows
-# (7 values: not a multiple of 3 or of a row), and one output value per band
-@pytest.mark.parametrize("band", [None, 7, 1])
 @pytest.mark.parametrize("color", ["shared", "per-channel", "gray"])
-@pytest.mark.parametrize("size,dilation", [(3, 1), (3, 2), (5, 2)])
-def test_rgb_predict_matches_gather_for_any_band_length(monkeypatch, path, band, color, size,
-                                                        dilation):
-    _set_band(monkeypatch, band)
-    X, T = _pairs((6, 7, 3))
+@pytest.mark.parametrize("size,dilation", [(3, 1), (3, 2), (5, 1), (5, 2), (9, 1)])
+def test_rgb_predict_matches_gather(color, size, dilation):
+    X, T = _pairs((11, 13, 3))
     model = MaskedRegression(size=size, dilation=dilation, color=color).fit(X, T)
     y = model.predict(X[0])
-    assert y.shape == (6, 7, 3) and y.dtype == np.float32
+    assert y.shape == (11, 13, 3) and y.dtype == np.float32
     np.testing.assert_allclose(y, _reference(model, X[0]), atol=ATOL)
 
 
-@pytest.mark.parametrize("band", [None, 5])
-@pytest.mark.parametrize("shape", [(7, 1), (1, 6), (1, 1), (2, 9)])
+@pytest.mark.parametrize("shape", [(7, 1), (1, 6), (1, 1), (2, 9), (9, 2)])
 @pytest.mark.parametrize("color", ["shared", "per-channel"])
-def test_one_pixel_wide_and_tiny_images(monkeypatch, path, band, shape, color):
-    """On narrow images the interleaved offsets of different taps coincide or exceed the
-    image; the taps outside it have weight 0 and must contribute nothing."""
-    _set_band(monkeypatch, band)
+def test_one_pixel_wide_and_tiny_images(shape, color):
+    """On narrow images most taps (dilated 5x5: up to 4 pixels away) fall outside the
+    image; they must contribute nothing and nothing may be read past a row's end."""
     X, T = _pairs((*shape, 3), seed=9)
     model = MaskedRegression(size=5, dilation=2, color=color).fit(X, T)
     for x in X[:2]:
         np.testing.assert_allclose(model.predict(x), _reference(model, x), atol=ATOL)
 
+
+@pytest.mark.parametrize("color", ["shared", "per-channel"])
+def test_taps_outside_the_image_are_skipped_not_multiplied_by_zero(color):
+    """The kernels visit, per tap, only the output columns whose input pixel exists: with
+    non-zero weights installed on the taps outside the image (which fit never produces)
+    the output is still the zero-padded gather, on RGB and on grey input."""
+    rng = np.random.default_rng(3)
+    H, W, size = 6, 5, 5
+    K = 3 if color == "per-channel" else 1
+    weights = rng.standard_normal((K, H, W, size * size)).astype(np.float32)
+    assert not valid_tap_mask(H, W, size).all()
+    model = MaskedRegression(size=size, color=color)
+    model.size, model.dilation, model.lam = size, 1, 1.0
+    model._set_linear_state(weights, rng.random((K, H, W)), 3)
+    x = rng.random((H, W, 3)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(x), _reference(model, x), atol=ATOL)
+    if K == 1:
+        g = x[..., 1]
+        np.testing.assert_allclose(model.predict(g), _reference(model, g), atol=ATOL)
 
 def test_per_channel_sets_are_interleaved_not_mixed():
     """Each channel of the output must use its own weight set: swapping two sets of a
@@ -93,10 +87,10 @@ def test_per_channel_sets_are_interleaved_not_mixed():
     assert not np.allclose(ys, y, atol=1e-3)
 
 
+@pytest.mark.parametrize("color", ["shared", "per-channel"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.uint8])
-def test_input_dtypes_and_non_contiguous_input(path, dtype):
+def test_input_dtypes_and_non_contiguous_input(color, dtype):
     X, T = _pairs((6, 8, 3), seed=4)
-    color = "per-channel" if path == "interleaved" else "shared"
     model = MaskedRegression(size=3, dilation=2, color=color).fit(X, T)
     if dtype == np.uint8:
         x = (X[0] * 255).round().astype(np.uint8)
@@ -114,9 +108,7 @@ def test_input_dtypes_and_non_contiguous_input(path, dtype):
     np.testing.assert_allclose(model.predict(np.asfortranarray(x)), y, atol=1e-6)
 
 
-@pytest.mark.parametrize("band", [None, 11])
-def test_batches_rgb_and_gray(monkeypatch, path, band):
-    _set_band(monkeypatch, band)
+def test_batches_rgb_and_gray():
     X, T = _pairs((6, 7, 3), n=5, seed=6)
     model = MaskedRegression(size=3, dilation=1, color="shared").fit(X, T)
     batch = model.predict(X)
@@ -132,46 +124,34 @@ def test_batches_rgb_and_gray(monkeypatch, path, band):
     np.testing.assert_array_equal(model.predict(X[2]), batch[2])
 
 
-@pytest.mark.parametrize("color", ["per-channel", "shared"])
-def test_public_product_fallback_gives_the_same_output(monkeypatch, path, color):
-    """Without the private sparsetools kernel, predict uses ``dia_matrix @ x``."""
+def test_read_only_input_and_kernels_called_directly():
+    """A read-only image (a frame buffer numpy may not write) predicts the same; the
+    kernels fill every output value, whatever the output array held before."""
     X, T = _pairs((6, 7, 3), seed=8)
-    model = MaskedRegression(size=5, dilation=1, color=color).fit(X, T)
-    fast = model.predict(X[0])
-    calls = []
-
-    def broken_kernel(*args):
-        calls.append(len(args))
-        raise TypeError("dia_matvec() takes different arguments")
-
-    monkeypatch.setattr(masked_mod, "_dia_matvec_kernel", broken_kernel)
-    slow = model.predict(X[0])
-    assert calls  # the kernel was tried, failed, and the fallback took over
-    assert masked_mod._dia_matvec_kernel is None
-    np.testing.assert_allclose(slow, _reference(model, X[0]), atol=ATOL)
-    np.testing.assert_allclose(slow, fast, atol=1e-6)
+    model = MaskedRegression(size=3, color="shared").fit(X, T)
+    x = X[0].copy()
+    x.flags.writeable = False
+    np.testing.assert_allclose(model.predict(x), _reference(model, x), atol=ATOL)
+    w, b, dy, dx = model._kernel_weights(3)
+    y = np.full((1, 6, 21), np.nan, np.float32)
+    kernels.masked_shared_rgb(X[:1].reshape(1, 6, 21), w, b, dy, dx, y)
+    np.testing.assert_allclose(y.reshape(6, 7, 3), _reference(model, X[0]), atol=ATOL)
 
 
-def test_the_planar_path_is_taken_only_for_large_shared_models(monkeypatch):
-    """The switch reads the size of the interleaved diagonals: 3 H W taps float32."""
-    X, T = _pairs((6, 7, 3), seed=3)
-    shared = MaskedRegression(size=3, color="shared").fit(X, T)
-    per_channel = MaskedRegression(size=3, color="per-channel").fit(X, T)
-    used: list[str] = []
-    original = MaskedRegression._predict_planar
+@pytest.mark.parametrize("color", ["shared", "per-channel", "gray"])
+def test_warm_up_prepares_the_kernel_weights_and_changes_nothing(color):
+    """``warm_up`` (called by the app right after loading a model) runs predict once on a
+    blank image: MR's kernel layout is then cached for the model's own input channels."""
+    from fesgui.errors import FesguiError
 
-    def spy(self, batch, result):
-        used.append(self.color)
-        return original(self, batch, result)
-
-    monkeypatch.setattr(MaskedRegression, "_predict_planar", spy)
-    size = 3 * 6 * 7 * 9 * 4
-    monkeypatch.setattr(masked_mod, "_INTERLEAVED_MAX_BYTES", size)
-    shared.predict(X[0])
-    assert used == []
-    monkeypatch.setattr(masked_mod, "_INTERLEAVED_MAX_BYTES", size - 1)
-    y = shared.predict(X[0])
-    per_channel.predict(X[0])
-    shared.predict(X[0].mean(axis=-1))  # grey input: one plane, nothing to gather
-    assert used == ["shared"]
-    np.testing.assert_allclose(y, _reference(shared, X[0]), atol=ATOL)
+    X, T = _pairs((6, 7, 3), seed=12)
+    model = MaskedRegression(size=3, color=color).fit(X if color != "gray" else X[..., 0],
+                                                      T if color != "gray" else T[..., 0])
+    x = X[1] if color != "gray" else X[1, ..., 0]
+    assert not any(key[0] == "kernel" for key in model._cache)
+    model.warm_up()
+    assert [key for key in model._cache if key[0] == "kernel"] == [
+        ("kernel", 1 if color == "gray" else 3)]
+    np.testing.assert_allclose(model.predict(x), _reference(model, x), atol=ATOL)
+    with pytest.raises(FesguiError, match="not fitted"):
+        MaskedRegression(size=3).warm_up()

@@ -1,0 +1,103 @@
+"""Compiled Masked Regression predict kernels (numba, float32, GIL released).
+
+Both kernels compute, for every output value of every image in a batch,
+
+    y[n, i, C j + c] = b[i, C j + c] + sum_t w[t, i, C j + c] * x[n, i + dy_t, C (j + dx_t) + c]
+
+over the taps ``t`` whose input pixel ``(i + dy_t, j + dx_t)`` lies inside the image (zero
+padding, without padding: each tap only visits the output columns it can reach, so no
+tap ever reads outside its input row). Images are interleaved: ``x`` and ``y`` are
+``(N, H, C W)`` float32, ``C`` = 1 (grey) or 3 (RGB).
+
+The loops are ordered for speed, not for the formula: for each output row the row is
+first set to the bias, then each tap adds its weighted, shifted input row in one
+contiguous pass that LLVM vectorises. The output row stays in the L1 cache over all
+taps, and each weight is read from memory once per image.
+
+* ``masked_shared_rgb``: one weight set shared by R, G and B (CMR). Weights ``(T, H, W)``
+  and bias ``(H, W)`` are per pixel; each weight is applied to three channels, so it is
+  read once, not three times as a per-value kernel would.
+* ``masked_per_value``: weights ``(T, H, C W)`` and bias ``(H, C W)`` per output value:
+  grey images (``C`` = 1) and per-channel RGB sets interleaved (``C`` = 3).
+
+Compiled on first use and cached on disk by numba (``cache=True``), so only the very first
+call on a machine pays the compile time (about a second). This is the only module of the
+package that imports numba, and ``fesgui.core.masked`` imports it lazily: loading the core
+or the CLI costs nothing until a model with a receptive field predicts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["masked_per_value", "masked_shared_rgb"]
+
+
+@njit(cache=True, nogil=True)
+def masked_shared_rgb(x: np.ndarray, w: np.ndarray, b: np.ndarray, dy: np.ndarray,
+                      dx: np.ndarray, y: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``y`` ``(N, H, 3W)`` = shared-set MR of ``x`` ``(N, H, 3W)``; ``w`` ``(T, H, W)``,
+    ``b`` ``(H, W)``, tap offsets ``dy``, ``dx`` ``(T,)`` int64."""
+    N, H, W3 = x.shape
+    W = W3 // 3
+    T = w.shape[0]
+    for n in range(N):
+        for i in range(H):
+            yrow = y[n, i]
+            brow = b[i]
+            for j in range(W):
+                v = brow[j]
+                yrow[3 * j] = v
+                yrow[3 * j + 1] = v
+                yrow[3 * j + 2] = v
+            for t in range(T):
+                ii = i + dy[t]
+                d = dx[t]
+                m = W - abs(d)  # output columns whose tap column is inside the row
+                if ii < 0 or ii >= H or m <= 0:
+                    continue
+                if d >= 0:
+                    ys = yrow
+                    ws = w[t, i]
+                    xs = x[n, ii, 3 * d:]
+                else:
+                    ys = yrow[-3 * d:]
+                    ws = w[t, i, -d:]
+                    xs = x[n, ii]
+                for j in range(m):
+                    wt = ws[j]
+                    ys[3 * j] += wt * xs[3 * j]
+                    ys[3 * j + 1] += wt * xs[3 * j + 1]
+                    ys[3 * j + 2] += wt * xs[3 * j + 2]
+
+
+@njit(cache=True, nogil=True)
+def masked_per_value(x: np.ndarray, w: np.ndarray, b: np.ndarray, dy: np.ndarray,
+                     dx: np.ndarray, y: np.ndarray, C: int) -> None:  # pragma: no cover
+    """``y`` ``(N, H, C W)`` = MR of ``x`` ``(N, H, C W)`` with a weight per output value:
+    ``w`` ``(T, H, C W)``, ``b`` ``(H, C W)``, tap offsets ``dy``, ``dx`` ``(T,)`` int64."""
+    N, H, WC = x.shape
+    T = w.shape[0]
+    for n in range(N):
+        for i in range(H):
+            yrow = y[n, i]
+            brow = b[i]
+            for q in range(WC):
+                yrow[q] = brow[q]
+            for t in range(T):
+                ii = i + dy[t]
+                d = C * dx[t]
+                m = WC - abs(d)
+                if ii < 0 or ii >= H or m <= 0:
+                    continue
+                if d >= 0:
+                    ys = yrow
+                    ws = w[t, i]
+                    xs = x[n, ii, d:]
+                else:
+                    ys = yrow[-d:]
+                    ws = w[t, i, -d:]
+                    xs = x[n, ii]
+                for q in range(m):
+                    ys[q] += ws[q] * xs[q]
