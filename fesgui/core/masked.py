@@ -10,7 +10,7 @@ Fit never builds a D x D matrix. The Gram entry ``G_p[a, b] = sum_n x_n[p+o_a] x
 only depends on the offset difference ``o_b - o_a``: the product image of each distinct
 difference is summed over samples once and shifted copies of it are gathered into the
 (r^2+1) x (r^2+1) systems of all pixels, which are then solved in one batched
-``np.linalg.solve`` (float64) per block of rows.
+``np.linalg.solve`` (float64, one BLAS thread: ``base.solve_batched``) per block of rows.
 
 Predict runs a compiled kernel (``fesgui.core.kernels``, numba): per output row, the
 bias, then one vectorised pass per tap adding the weighted, shifted input row of the
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fesgui.core.base import Model, check_color, check_lam, check_pairs, sample_sets
+from fesgui.core.base import Model, check_color, check_lam, check_pairs, sample_sets, solve_batched
 from fesgui.core.geometry import check_size_dilation, tap_offsets, valid_tap_mask_offsets
 
 #: bound on the float64 system block built at once during fit (bytes)
@@ -66,22 +66,24 @@ def fit_local_ridge(S: np.ndarray, T: np.ndarray, offsets: np.ndarray, lam: floa
 
     weights = np.empty((H, W, m))
     bias = np.empty((H, W))
+    # the systems are assembled tap pair by tap pair as contiguous (rows, W) planes
+    # At[a, b] (writing A[:, :, a, b] of a (rows, W, m+1, m+1) stack directly would touch
+    # one cache line per pixel per entry); the solver takes the transposed view
     rows = max(1, min(H, _BLOCK_BYTES // max(1, W * (m + 1) * (m + 1) * 8)))
     for y0 in range(0, H, rows):
         y1 = min(H, y0 + rows)
-        A = np.empty((y1 - y0, W, m + 1, m + 1))
+        At = np.empty((m + 1, m + 1, y1 - y0, W))
         for a, (dya, dxa) in enumerate(offsets):
             for b in range(a, m):
                 P = product(int(offsets[b, 0] - dya), int(offsets[b, 1] - dxa))
-                A[:, :, a, b] = P[p + dya + y0:p + dya + y1, p + dxa:p + dxa + W]
-                A[:, :, b, a] = A[:, :, a, b]
-            A[:, :, a, m] = sums[3 * p + dya + y0:3 * p + dya + y1, 3 * p + dxa:3 * p + dxa + W]
-            A[:, :, m, a] = A[:, :, a, m]
-        A[:, :, m, m] = M
-        idx = np.arange(m + 1)
-        A[:, :, idx, idx] += lam
+                At[a, b] = P[p + dya + y0:p + dya + y1, p + dxa:p + dxa + W]
+                At[b, a] = At[a, b]
+            At[a, m] = sums[3 * p + dya + y0:3 * p + dya + y1, 3 * p + dxa:3 * p + dxa + W]
+            At[m, a] = At[a, m]
+            At[a, a] += lam
+        At[m, m] = M + lam
         rhs = np.concatenate([rhs_taps[y0:y1], t_sum[y0:y1, :, None]], axis=2)
-        sol = np.linalg.solve(A, rhs[..., None])[..., 0]
+        sol = solve_batched(At.transpose(2, 3, 0, 1), rhs[..., None])[..., 0]
         weights[y0:y1] = sol[..., :m]
         bias[y0:y1] = sol[..., m]
     # a tap outside the image has a decoupled equation lam * w = 0: make it exactly 0

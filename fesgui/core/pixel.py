@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from fesgui.core.base import Model, check_color, check_lam, check_pairs, sample_sets
+from fesgui.core.base import Model, check_color, check_lam, check_pairs, sample_sets, solve_batched
 from fesgui.core.masked import MaskedRegression
 from fesgui.errors import FesguiError
 
@@ -99,7 +99,7 @@ def fit_pixel_kernel_ridge(S: np.ndarray, T: np.ndarray, sigma: float, lam: floa
             lv = np.ascontiguousarray(lv_all[:, s:e].T)  # (B, M)
             Kp = G[lv[:, :, None], lv[:, None, :]]
         Kp += eye
-        c = np.linalg.solve(Kp, ts_all[:, s:e].T[..., None])[..., 0]  # (B, M)
+        c = solve_batched(Kp, ts_all[:, s:e].T[..., None])[..., 0]  # (B, M)
         coef[:, s:e] = c.T
         if lv_all is None:
             kap = gaussian_kernel(np.broadcast_to(LEVELS, (e - s, 256)), xs, sigma)

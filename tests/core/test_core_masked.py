@@ -241,3 +241,23 @@ def test_windows_wider_than_the_image(shape):
     np.testing.assert_allclose(model.weights_, w_ref, atol=1e-6)
     ref = naive_predict(w_ref, b_ref, X[0], 5, 2)
     np.testing.assert_allclose(model.predict(X[0]), ref, atol=1e-5)
+
+
+def test_solve_batched_is_a_plain_solve_whatever_the_blas_threads():
+    """Fits solve their many small systems with BLAS held to one thread: the answer is
+    numpy's solve, and it does not depend on how many threads BLAS was allowed outside
+    (with two OpenBLAS threads, 26 x 26 systems round differently)."""
+    from threadpoolctl import threadpool_limits
+
+    from fesgui.core.base import solve_batched
+
+    rng = np.random.default_rng(4)
+    F = rng.random((512, 60, 26))
+    A = np.einsum("nki,nkj->nij", F, F) + 0.4 * np.eye(26)
+    b = rng.random((512, 26, 1))
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = np.linalg.solve(A, b)
+    with threadpool_limits(limits=2, user_api="blas"):
+        two = solve_batched(A, b)
+    np.testing.assert_array_equal(two, one)
+    np.testing.assert_allclose(np.einsum("nij,njk->nik", A, two), b, atol=1e-9)
