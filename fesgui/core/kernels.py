@@ -20,8 +20,10 @@ taps, and each weight is read from memory once per image.
 * ``masked_per_value``: weights ``(T, H, C W)`` and bias ``(H, C W)`` per output value:
   grey images (``C`` = 1) and per-channel RGB sets interleaved (``C`` = 3).
 
-Compiled on first use and cached on disk by numba (``cache=True``), so only the very first
-call on a machine pays the compile time (about a second). This is the only module of the
+Compiled on first use and cached on disk by numba (``cache=True``: next to this file, or in
+the user's cache folder when the package folder is read-only), so only the very first call
+on a machine pays the compile time (about a second). Where numba finds no writable cache
+location at all, the kernels are compiled in memory on every run instead. This is the only module of the
 package that imports numba, and ``fesgui.core.masked`` imports it lazily: loading the core
 or the CLI costs nothing until a model with a receptive field predicts.
 """
@@ -34,7 +36,15 @@ from numba import njit
 __all__ = ["masked_per_value", "masked_shared_rgb"]
 
 
-@njit(cache=True, nogil=True)
+def _compiled(fn):
+    """``fn`` compiled with the GIL released, cached on disk where numba can."""
+    try:
+        return njit(cache=True, nogil=True)(fn)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return njit(nogil=True)(fn)
+
+
+@_compiled
 def masked_shared_rgb(x: np.ndarray, w: np.ndarray, b: np.ndarray, dy: np.ndarray,
                       dx: np.ndarray, y: np.ndarray) -> None:  # pragma: no cover - compiled
     """``y`` ``(N, H, 3W)`` = shared-set MR of ``x`` ``(N, H, 3W)``; ``w`` ``(T, H, W)``,
@@ -72,7 +82,7 @@ def masked_shared_rgb(x: np.ndarray, w: np.ndarray, b: np.ndarray, dy: np.ndarra
                     ys[3 * j + 2] += wt * xs[3 * j + 2]
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def masked_per_value(x: np.ndarray, w: np.ndarray, b: np.ndarray, dy: np.ndarray,
                      dx: np.ndarray, y: np.ndarray, C: int) -> None:  # pragma: no cover
     """``y`` ``(N, H, C W)`` = MR of ``x`` ``(N, H, C W)`` with a weight per output value:

@@ -155,3 +155,25 @@ def test_warm_up_prepares_the_kernel_weights_and_changes_nothing(color):
     np.testing.assert_allclose(model.predict(x), _reference(model, x), atol=ATOL)
     with pytest.raises(FesguiError, match="not fitted"):
         MaskedRegression(size=3).warm_up()
+
+
+def test_kernels_work_where_numba_has_no_writable_cache(monkeypatch):
+    """With no cache location (numba raises at decoration time), the kernels are
+    compiled in memory instead of failing the import."""
+    import importlib
+
+    from numba.core import caching
+
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
+    try:
+        fresh = importlib.reload(kernels)
+        assert type(fresh.masked_shared_rgb._cache).__name__ == "NullCache"
+        X, T = _pairs((5, 6, 3), seed=13)
+        model = MaskedRegression(size=3).fit(X, T)
+        w, b, dy, dx = model._kernel_weights(3)
+        y = np.empty((1, 5, 18), np.float32)
+        fresh.masked_shared_rgb(X[:1].reshape(1, 5, 18), w, b, dy, dx, y)
+        np.testing.assert_allclose(y.reshape(5, 6, 3), _reference(model, X[0]), atol=ATOL)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(kernels)
