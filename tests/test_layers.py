@@ -1,8 +1,8 @@
 """The layering rules are enforced here, not promised.
 
-* ``fesgui.core`` imports numpy and scipy only: no Qt, no MediaPipe, no OpenCV; numba,
-  for the compiled MR predict kernels, only in ``core/kernels.py``, which nothing loads
-  before a model predicts.
+* ``fesgui.core`` imports numpy, scipy (and threadpoolctl): no Qt, no MediaPipe, no OpenCV;
+  numba, for the compiled MR predict kernels, only in ``core/kernels.py``, which nothing
+  loads before a model predicts.
 * ``import fesgui`` and ``fesgui --help`` do not load Qt or MediaPipe.
 * Only ``fesgui/align/mediapipe_source.py`` imports MediaPipe.
 * Only ``fesgui/gui`` imports Qt or pyqtgraph.

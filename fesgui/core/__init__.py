@@ -1,4 +1,5 @@
-"""The numerical core: estimators, refinement and model files (numpy + scipy only).
+"""The numerical core: estimators, refinement and model files (numpy + scipy; numba in
+``kernels.py`` only, imported on the first MR predict; threadpoolctl for the fit solves).
 
 See docs/architecture.md ("fesgui.core") for the contract the rest of the app uses.
 """
