@@ -45,6 +45,15 @@ def _compiled(fn):
 
 
 @_compiled
+def _overlap(d: int, n: int) -> tuple[int, int, int]:  # pragma: no cover - compiled
+    """Where a row of ``n`` values read ``d`` values further on overlaps itself: the first
+    output value, the first input value and how many values (<= 0: none)."""
+    if d >= 0:
+        return 0, d, n - d
+    return -d, 0, n + d
+
+
+@_compiled
 def masked_shared_rgb(x: np.ndarray, w: np.ndarray, b: np.ndarray, dy: np.ndarray,
                       dx: np.ndarray, y: np.ndarray) -> None:  # pragma: no cover - compiled
     """``y`` ``(N, H, 3W)`` = shared-set MR of ``x`` ``(N, H, 3W)``; ``w`` ``(T, H, W)``,
@@ -63,18 +72,10 @@ def masked_shared_rgb(x: np.ndarray, w: np.ndarray, b: np.ndarray, dy: np.ndarra
                 yrow[3 * j + 2] = v
             for t in range(T):
                 ii = i + dy[t]
-                d = dx[t]
-                m = W - abs(d)  # output columns whose tap column is inside the row
+                o, q, m = _overlap(dx[t], W)  # output pixels whose tap pixel is inside
                 if ii < 0 or ii >= H or m <= 0:
                     continue
-                if d >= 0:
-                    ys = yrow
-                    ws = w[t, i]
-                    xs = x[n, ii, 3 * d:]
-                else:
-                    ys = yrow[-3 * d:]
-                    ws = w[t, i, -d:]
-                    xs = x[n, ii]
+                ys, ws, xs = yrow[3 * o:], w[t, i, o:], x[n, ii, 3 * q:]
                 for j in range(m):
                     wt = ws[j]
                     ys[3 * j] += wt * xs[3 * j]
@@ -93,21 +94,13 @@ def masked_per_value(x: np.ndarray, w: np.ndarray, b: np.ndarray, dy: np.ndarray
         for i in range(H):
             yrow = y[n, i]
             brow = b[i]
-            for q in range(WC):
-                yrow[q] = brow[q]
+            for k in range(WC):
+                yrow[k] = brow[k]
             for t in range(T):
                 ii = i + dy[t]
-                d = C * dx[t]
-                m = WC - abs(d)
+                o, q, m = _overlap(C * dx[t], WC)
                 if ii < 0 or ii >= H or m <= 0:
                     continue
-                if d >= 0:
-                    ys = yrow
-                    ws = w[t, i]
-                    xs = x[n, ii, d:]
-                else:
-                    ys = yrow[-d:]
-                    ws = w[t, i, -d:]
-                    xs = x[n, ii]
-                for q in range(m):
-                    ys[q] += ws[q] * xs[q]
+                ys, ws, xs = yrow[o:], w[t, i, o:], x[n, ii, q:]
+                for k in range(m):
+                    ys[k] += ws[k] * xs[k]
