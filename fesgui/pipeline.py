@@ -249,7 +249,8 @@ class Pipeline:
             timings["align"] += (time.perf_counter() - t0) * 1e3
             x, y, refined, final = self._synthesize(crop, timings)
             t0 = time.perf_counter()
-            composite = paste_back(composite, final, matrix, feather=self.feather, original=x)
+            composite = paste_back(composite, final, matrix, feather=self.feather, original=x,
+                                   template=self.template)
             timings["paste"] += (time.perf_counter() - t0) * 1e3
             results.append(FaceResult(lm, matrix, x, y, refined, final))
         timings["total"] = sum(timings[s] for s in STAGES)

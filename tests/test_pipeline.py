@@ -230,3 +230,25 @@ def test_own_detector_follows_all_faces(monkeypatch, model):
         p.process(frame)
     assert [r.max_faces for r in made] == [1, 4]
     assert all(r.closed for r in made)
+
+
+def test_a_custom_template_also_sets_the_paste_back_mask():
+    """Pipeline(template=...) aligns with that template AND blends under its face
+    ellipse: a template whose ellipse covers only the middle of the crop changes fewer
+    frame pixels, exactly those of paste_back with that template's mask."""
+    from dataclasses import replace
+
+    from fesgui.align import face_mask
+
+    frame, pts = _frame(seed=5)
+    small = replace(Template.load(), mask_axes=(0.18, 0.22))
+    r_default = Pipeline(ShiftModel(64), FakeSource(pts), RefineParams(enabled=False)).process(frame)
+    r_small = Pipeline(ShiftModel(64), FakeSource(pts), RefineParams(enabled=False),
+                       template=small).process(frame)
+    (face,) = r_small.faces
+    expected = paste_back(frame, face.final, face.matrix, original=face.crop,
+                          mask=face_mask(64, template=small))
+    np.testing.assert_array_equal(r_small.composite, expected)
+    changed_small = (r_small.composite != frame).any(axis=2).sum()
+    changed_default = (r_default.composite != frame).any(axis=2).sum()
+    assert 0 < changed_small < 0.5 * changed_default

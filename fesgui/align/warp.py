@@ -113,7 +113,8 @@ def face_mask(size: int | tuple[int, int], feather: float = FEATHER,
 
 def paste_back(frame: np.ndarray, crop: np.ndarray, matrix: np.ndarray,
                feather: float = FEATHER, original: np.ndarray | None = None,
-               mask: np.ndarray | None = None) -> np.ndarray:
+               mask: np.ndarray | None = None, template: Template | None = None
+               ) -> np.ndarray:
     """``frame`` with ``crop`` warped back into place and blended under the face mask.
 
     ``frame``: (H, W, 3) uint8 (or float); ``crop``: (h, w, 3) float32 in [0, 1] (or the
@@ -124,7 +125,8 @@ def paste_back(frame: np.ndarray, crop: np.ndarray, matrix: np.ndarray,
     the *change* ``crop - original`` is warped back and added to the frame: where the model
     changed nothing the frame keeps its full resolution (the crop is usually much smaller
     than the face in the frame). Without it, the crop replaces the frame under the mask.
-    ``mask`` ((h, w) float in [0, 1]) overrides :func:`face_mask`. Pixels where the warped
+    ``mask`` ((h, w) float in [0, 1]) overrides :func:`face_mask` of ``template`` (default:
+    the shipped one; give the template the crop was aligned with). Pixels where the warped
     mask is 0 are byte-identical to ``frame``; only the bounding box of the warped mask is
     processed.
     """
@@ -134,7 +136,7 @@ def paste_back(frame: np.ndarray, crop: np.ndarray, matrix: np.ndarray,
                           "give both with the same channels")
     if mask is None:
         _check_feather(feather)
-        weight, (ys, xs) = _template_mask(h, w, feather)
+        weight, (ys, xs) = _template_mask(h, w, feather, template)
     else:
         weight = np.asarray(mask, np.float32)
         ys, xs = _support(weight)
