@@ -6,3 +6,18 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402 - after the environment set-up above
+
+
+@pytest.fixture
+def fake_camera(monkeypatch):
+    """``fake_camera(cap)``: camera indices exist and open as the OpenCV-like ``cap``."""
+    from fesgui import video
+
+    def install(cap):
+        monkeypatch.setattr(video, "_camera_exists", lambda index: True)
+        monkeypatch.setattr(video, "_open_capture", lambda *a: cap)
+        return cap
+
+    return install

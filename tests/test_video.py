@@ -149,13 +149,8 @@ class FakeCapture:
         self.released.set()
 
 
-def _fake_camera(monkeypatch, cap):
-    monkeypatch.setattr(video, "_camera_exists", lambda index: True)
-    monkeypatch.setattr(video, "_open_capture", lambda *a: cap)
-
-
-def test_camera_that_stalls_reports_failure_instead_of_hanging(monkeypatch):
-    _fake_camera(monkeypatch, FakeCapture(2, stall=True))
+def test_camera_that_stalls_reports_failure_instead_of_hanging(fake_camera):
+    fake_camera(FakeCapture(2, stall=True))
     cam = CameraSource(0, timeout=0.3)
     first = cam.read()
     assert first is not None and first.shape == (48, 64, 3)
@@ -166,8 +161,8 @@ def test_camera_that_stalls_reports_failure_instead_of_hanging(monkeypatch):
     cam.close()
 
 
-def test_camera_that_stops_reports_failure(monkeypatch):
-    _fake_camera(monkeypatch, FakeCapture(1, stall=False))
+def test_camera_that_stops_reports_failure(fake_camera):
+    fake_camera(FakeCapture(1, stall=False))
     cam = CameraSource(0, timeout=1.0)
     assert cam.read() is not None
     assert cam.read() is None
@@ -175,7 +170,7 @@ def test_camera_that_stops_reports_failure(monkeypatch):
     cam.close()
 
 
-def test_camera_without_pictures_is_an_error(monkeypatch):
-    _fake_camera(monkeypatch, FakeCapture(0, stall=True))
+def test_camera_without_pictures_is_an_error(fake_camera):
+    fake_camera(FakeCapture(0, stall=True))
     with pytest.raises(FesguiError, match="sends no picture"):
         CameraSource(0, timeout=0.2)

@@ -148,24 +148,19 @@ class ScriptedCapture:
         self.released.set()
 
 
-def _camera(monkeypatch, cap):
-    monkeypatch.setattr(video, "_camera_exists", lambda index: True)
-    monkeypatch.setattr(video, "_open_capture", lambda *a: cap)
-
-
-def test_camera_that_does_not_open_is_one_line(monkeypatch):
+def test_camera_that_does_not_open_is_one_line(fake_camera):
     cap = ScriptedCapture("", opened=False)
-    _camera(monkeypatch, cap)
+    fake_camera(cap)
     with pytest.raises(FesguiError, match="does not open") as info:
         CameraSource(2, timeout=0.5)
     assert "\n" not in str(info.value) and "camera 2" in str(info.value)
     assert cap.released.is_set()
 
 
-def test_camera_glitches_are_ridden_out(monkeypatch):
+def test_camera_glitches_are_ridden_out(fake_camera):
     """A failed read or a garbled frame now and then: the stream goes on, garbled frames
     never reach the caller."""
-    _camera(monkeypatch, ScriptedCapture("ff" + "xgf" * 6 + "ff" + "f" * 200))
+    fake_camera(ScriptedCapture("ff" + "xgf" * 6 + "ff" + "f" * 200))
     cam = CameraSource(0, timeout=1.0)
     frames = [cam.read() for _ in range(12)]
     assert all(f is not None and f.shape == (24, 32, 3) for f in frames)
@@ -173,8 +168,8 @@ def test_camera_glitches_are_ridden_out(monkeypatch):
     cam.close()
 
 
-def test_camera_sending_only_garbage_is_lost_not_hung(monkeypatch):
-    _camera(monkeypatch, ScriptedCapture("ff" + "g" * 1000))
+def test_camera_sending_only_garbage_is_lost_not_hung(fake_camera):
+    fake_camera(ScriptedCapture("ff" + "g" * 1000))
     cam = CameraSource(0, timeout=0.5)
     got = [cam.read() for _ in range(4)]  # each read waits at most the timeout
     assert got[0] is not None and got[-1] is None
