@@ -2,9 +2,10 @@
 intensity -> paste back, with per-stage timings. Used by the CLI, the benchmarks and the GUI.
 
 Colour handling: the model sees the aligned crop as float32 RGB in [0, 1]. A model fitted on
-grayscale data (``n_channels_in_ == 1``) is applied to each of R, G and B separately with the
-same weights (the "gray-replicated" colour scheme of the MR paper, Sec. 5.2), so colour
-photos keep their colour; a colour model given a grayscale crop sees it replicated to RGB.
+grayscale data (``n_channels_in_ == 1``) has one weight set, which the core's ``predict``
+applies to each of R, G and B (the "gray-replicated" colour scheme of the MR paper,
+Sec. 5.2), so colour photos keep their colour; a colour model given a grayscale crop sees
+it replicated to RGB.
 
 Speed: the alpha map depends only on the model and the refinement parameters and is cached;
 refinement and the intensity blend run on the small crop; paste-back touches only the
@@ -150,19 +151,11 @@ class Pipeline:
         return self._alpha
 
     # -- stages ----------------------------------------------------------------------------
-    def _predict(self, x: np.ndarray) -> np.ndarray:
-        channels_in = int(getattr(self.model, "n_channels_in_", 3))
-        if channels_in == 1 and x.ndim == 3:
-            # gray-replicated: the same weights on R, G and B (a batch of 3 gray images)
-            y = np.asarray(self.model.predict(np.ascontiguousarray(x.transpose(2, 0, 1))))
-            return np.ascontiguousarray(y.transpose(1, 2, 0), dtype=np.float32)
-        return np.asarray(self.model.predict(x), dtype=np.float32)
-
     def _synthesize(self, crop: np.ndarray, timings: dict[str, float]
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """crop (h, w, 3) float32 -> (crop, output, refined, final)."""
         t0 = time.perf_counter()
-        output = self._predict(crop)
+        output = np.asarray(self.model.predict(crop), dtype=np.float32)
         t1 = time.perf_counter()
         alpha = self.alpha()
         p = self.params

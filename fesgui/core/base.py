@@ -154,13 +154,14 @@ class Model:
         self._cache: dict[Any, Any] = {}
 
     def warm_up(self) -> None:
-        """Predict one blank image of the model's size once. The first predict lays the
-        weights out for the kernel and, for MR, loads the compiled kernel (compiling it on
-        a machine's very first run): call this where waiting is cheap, such as right
-        after loading, so that the first real frame is not the slow one."""
+        """Predict one blank RGB image of the model's size once (RGB is what the pipeline
+        gives every model, grey-fitted ones included). The first predict lays the weights
+        out for the kernel and, for MR, loads the compiled kernel (compiling it on a
+        machine's very first run): call this where waiting is cheap, such as right after
+        loading, so that the first real frame is not the slow one."""
         self._check_fitted()
         h, w = self._image_size
-        self.predict(np.zeros((h, w, 3) if self.n_channels_in_ == 3 else (h, w), np.float32))
+        self.predict(np.zeros((h, w, 3), np.float32))
 
     # ------------------------------------------------------------------ meta
     @property

@@ -141,7 +141,8 @@ def test_read_only_input_and_kernels_called_directly():
 @pytest.mark.parametrize("color", ["shared", "per-channel", "gray"])
 def test_warm_up_prepares_the_kernel_weights_and_changes_nothing(color):
     """``warm_up`` (called by the app right after loading a model) runs predict once on a
-    blank image: MR's kernel layout is then cached for the model's own input channels."""
+    blank RGB image, what the pipeline feeds every model: MR's kernel layout for RGB input
+    is then cached, for grey-fitted models too."""
     from fesgui.errors import FesguiError
 
     X, T = _pairs((6, 7, 3), seed=12)
@@ -150,8 +151,7 @@ def test_warm_up_prepares_the_kernel_weights_and_changes_nothing(color):
     x = X[1] if color != "gray" else X[1, ..., 0]
     assert not any(key[0] == "kernel" for key in model._cache)
     model.warm_up()
-    assert [key for key in model._cache if key[0] == "kernel"] == [
-        ("kernel", 1 if color == "gray" else 3)]
+    assert [key for key in model._cache if key[0] == "kernel"] == [("kernel", 3)]
     np.testing.assert_allclose(model.predict(x), _reference(model, x), atol=ATOL)
     with pytest.raises(FesguiError, match="not fitted"):
         MaskedRegression(size=3).warm_up()
