@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("MPLBACKEND", "Agg")
-
-import pytest  # noqa: E402 - after the environment set-up above
 
 
 @pytest.fixture

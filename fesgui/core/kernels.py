@@ -23,9 +23,9 @@ taps, and each weight is read from memory once per image.
 Compiled on first use and cached on disk by numba (``cache=True``: next to this file, or in
 the user's cache folder when the package folder is read-only), so only the very first call
 on a machine pays the compile time (about a second). Where numba finds no writable cache
-location at all, the kernels are compiled in memory on every run instead. This is the only module of the
-package that imports numba, and ``fesgui.core.masked`` imports it lazily: loading the core
-or the CLI costs nothing until a model with a receptive field predicts.
+location at all, the kernels are compiled in memory on every run instead. This is the only
+module of the package that imports numba, and ``fesgui.core.masked`` imports it lazily:
+loading the core or the CLI costs nothing until a model with a receptive field predicts.
 """
 
 from __future__ import annotations

@@ -42,8 +42,8 @@ def test_window_opens_with_drop_zone_and_lists_the_models(window, model_files):
     assert labels == {"MR 3×3", "MR 5×5", "Pixel-RR"}
 
 
-def test_zero_models_says_so_and_offers_loading_a_file(qtbot, tmp_path, monkeypatch,
-                                                        model_files, detector):
+def _window_without_models(qtbot, tmp_path, monkeypatch, detector):
+    """The main window, shown, with an empty models folder."""
     from fesgui.gui.main_window import MainWindow
 
     empty = tmp_path / "no_models"
@@ -52,6 +52,12 @@ def test_zero_models_says_so_and_offers_loading_a_file(qtbot, tmp_path, monkeypa
     win = MainWindow(landmarks_factory=lambda video: detector)
     qtbot.addWidget(win)
     win.show()
+    return win
+
+
+def test_zero_models_says_so_and_offers_loading_a_file(qtbot, tmp_path, monkeypatch,
+                                                        model_files, detector):
+    win = _window_without_models(qtbot, tmp_path, monkeypatch, detector)
     assert win.controller.refresh_models() == []
     assert win.model_panel.empty.isVisible()
     assert "No models installed" in win.model_panel.empty.text()
@@ -67,14 +73,7 @@ def test_zero_models_says_so_and_offers_loading_a_file(qtbot, tmp_path, monkeypa
 
 def test_without_a_model_the_photo_shows_unchanged(qtbot, tmp_path, monkeypatch, detector,
                                                    face_file, face, model_files):
-    from fesgui.gui.main_window import MainWindow
-
-    empty = tmp_path / "no_models"
-    empty.mkdir()
-    monkeypatch.setenv("FESGUI_MODELS", str(empty))
-    win = MainWindow(landmarks_factory=lambda video: detector)
-    qtbot.addWidget(win)
-    win.show()
+    win = _window_without_models(qtbot, tmp_path, monkeypatch, detector)
     result = open_and_wait(qtbot, win, face_file)
     assert np.array_equal(win.frame_view.image.image, face[0])
     assert result.faces == [] and "no model loaded" in win.statusBar().currentMessage()
