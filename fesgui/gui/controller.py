@@ -44,6 +44,7 @@ class Controller(QObject):
 
     result_ready = Signal(object, object)  # FrameResult, FrameInfo (draw it)
     status = Signal(str)  # a transient message for the status bar
+    status_outdated = Signal(str)  # a frame's message (no face) that a later frame disproved
     stats = Signal(str)  # fps and per-stage milliseconds
     models_listed = Signal(list)  # [ModelEntry]
     model_changed = Signal(object, object)  # model, ModelEntry | None
@@ -94,6 +95,7 @@ class Controller(QObject):
         self.live = False
         self.live_spec: LiveSpec | None = None
         self.last_result: Any = None
+        self._frame_message: str | None = None  # the last frame message sent to `status`
         self.last_info: FrameInfo | None = None
         self.recording: str | None = None
         self.frames_shown = 0  # results drawn
@@ -421,6 +423,10 @@ class Controller(QObject):
         self.stats.emit(self.stats_text(info))
         if result.message:
             self.status.emit(result.message)
+            self._frame_message = result.message
+        elif self._frame_message:  # e.g. "no face found" from a frame or two ago
+            self.status_outdated.emit(self._frame_message)
+            self._frame_message = None
         if info.kind == "live":
             self.worker.ack()
         else:

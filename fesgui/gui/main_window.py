@@ -243,6 +243,7 @@ class MainWindow(QMainWindow):
         # controller -> views
         c.result_ready.connect(self.draw_result)
         c.status.connect(self.show_status)
+        c.status_outdated.connect(self.clear_status)
         c.stats.connect(self.stats_label.setText)
         c.models_listed.connect(self.model_panel.set_entries)
         c.model_changed.connect(self._model_changed)
@@ -310,6 +311,11 @@ class MainWindow(QMainWindow):
 
     def show_status(self, text: str) -> None:
         self.statusBar().showMessage(text, 6000)
+
+    def clear_status(self, text: str) -> None:
+        """Take ``text`` off the status bar if it is still the message shown there."""
+        if self.statusBar().currentMessage() == text:
+            self.statusBar().clearMessage()
 
     def show_user_error(self, text: str) -> None:
         self.statusBar().showMessage("⚠ " + text, 12000)

@@ -126,6 +126,24 @@ def test_switching_source_stops_the_stream(qtbot, window, video, face_file, mode
     assert c.last_info.kind == "still"
 
 
+def test_frames_with_a_face_take_a_missed_frames_message_off_the_status_bar(
+        qtbot, window, tmp_path, model_files, detector):
+    """One missed frame must not leave "no face found" on screen while the following
+    frames show a face (the controller sends status_outdated; the window clears it)."""
+    load_model(qtbot, window, model_files["mr3"])
+    c = window.controller
+    points = detector.points
+    detector.points = None
+    c.open_path(write_video(tmp_path / "long.avi", n=80, fps=20.0))
+    bar = window.statusBar()
+    qtbot.waitUntil(lambda: "no face" in bar.currentMessage(), timeout=5000)
+    detector.points = points
+    qtbot.waitUntil(lambda: c.last_result is not None and bool(c.last_result.faces)
+                    and bar.currentMessage() == "", timeout=5000)
+    c.stop_live()
+    qtbot.waitUntil(lambda: not c.live, timeout=5000)
+
+
 def test_switching_model_while_live_keeps_streaming_with_the_new_model(qtbot, window, video,
                                                                        model_files):
     load_model(qtbot, window, model_files["mr3"])

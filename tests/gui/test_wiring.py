@@ -85,6 +85,16 @@ def test_no_face_sends_none_to_the_inspector(qtbot, window, face_file, model_fil
     assert "no face" in window.statusBar().currentMessage()
 
 
+def test_clear_status_takes_off_only_the_message_still_shown(window):
+    window.show_status("no face found: try again")
+    window.show_status("saved result.png")
+    window.clear_status("no face found: try again")
+    assert window.statusBar().currentMessage() == "saved result.png"
+    window.show_status("no face found: try again")
+    window.clear_status("no face found: try again")
+    assert window.statusBar().currentMessage() == ""
+
+
 def test_inspector_selection_marks_crop_views_and_maps(qtbot, window, face_file,
                                                       model_files):
     load_model(qtbot, window, model_files["mr3"])
