@@ -3,7 +3,8 @@
 :func:`run_app` makes the QApplication and the main window, installs the error hooks,
 opens what the command line asked for (a photo, folder or video; ``--camera N`` or a video
 file standing in for a camera; ``--model``) and runs the event loop. Heavy work (loading the
-model, MediaPipe) happens on the worker thread after the window is shown.
+model, MediaPipe) happens on the worker thread after the window is shown and its views
+are built.
 
 ``--quit-after SECONDS`` closes the window after that many seconds and prints one line to
 stderr: ``fesgui: window shown in X s; processed N live frames, drew M results (F with a
@@ -81,7 +82,14 @@ def run_app(args: argparse.Namespace) -> int:
             except Exception as exc:  # noqa: BLE001 - shown in the window, the app goes on
                 notifier.report(exc)
 
-    QTimer.singleShot(0, startup)
+    # The worker's first jobs import numba (model warm-up) and MediaPipe while the views
+    # import pyqtgraph on this thread; two threads importing the same modules at once can
+    # fail inside importlib on Python 3.11 (seen: KeyError 'colorama', which numba and
+    # pyqtgraph both import). So the worker gets its first job once the views are built.
+    if window.inspector is None:
+        window.views_built.connect(startup)
+    else:
+        QTimer.singleShot(0, startup)
     quit_after = getattr(args, "quit_after", None)
     if quit_after is not None:
         QTimer.singleShot(int(quit_after * 1000), window.close)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -76,8 +76,11 @@ class MainWindow(QMainWindow):
 
     ``defer`` builds the image views and the inspector docks just after the window is
     shown (pyqtgraph and the numerical imports take most of the start-up time); the app
-    uses it, so the window with its drop zone appears at once.
+    uses it, so the window with its drop zone appears at once. ``views_built`` is emitted
+    once they exist.
     """
+
+    views_built = Signal()
 
     def __init__(self, notifier: Notifier | None = None, landmarks_factory: Any = None,
                  defer: bool = False) -> None:
@@ -295,6 +298,7 @@ class MainWindow(QMainWindow):
             self.maps.set_model(c.model)
         self.maps.set_params(c.params)
         self._update_inspection()
+        self.views_built.emit()
 
     # ---- error handling ----
     def guarded(self, slot: Any) -> Any:

@@ -451,3 +451,21 @@ def test_crop_views_fit_a_narrow_central_area(qtbot):
     qtbot.waitUntil(lambda: all(t.item.textWidth() == -1 for t in views.titles), timeout=2000)
     wide = [t.item.boundingRect().height() for t in views.titles]
     assert all(n > 1.5 * w for n, w in zip(narrow, wide, strict=True)), (narrow, wide)
+
+
+def test_deferred_views_announce_themselves_once(qtbot, models_dir, detector):
+    """The app starts the worker's first jobs on ``views_built`` (so that the worker's
+    imports of numba and MediaPipe never run beside this thread's pyqtgraph import)."""
+    from fesgui.gui.main_window import MainWindow
+
+    win = MainWindow(landmarks_factory=lambda video: detector, defer=True)
+    qtbot.addWidget(win)
+    built = []
+    win.views_built.connect(lambda: built.append(win.inspector))
+    win.show()
+    assert win.inspector is None
+    qtbot.waitUntil(lambda: len(built) == 1, timeout=5000)
+    assert built[0] is not None
+    qtbot.wait(100)
+    assert len(built) == 1
+    win.close()
