@@ -1,8 +1,7 @@
-"""Where the shipped files live: ``models/`` and ``resources/``.
+"""Where the shipped files live: ``fesgui/models/`` and ``fesgui/resources/``.
 
-In a source checkout or an editable install they are the top-level folders beside the
-``fesgui`` package; in a wheel they are installed inside the package
-(``fesgui/models``, ``fesgui/resources``). Nothing is ever downloaded.
+Both are package data inside the ``fesgui`` package, so a checkout, an editable install,
+a wheel and a frozen app all find them the same way. Nothing is ever downloaded.
 """
 
 from __future__ import annotations
@@ -13,19 +12,16 @@ from pathlib import Path
 _PACKAGE = Path(__file__).resolve().parent
 
 
-def _first_existing(name: str) -> Path:
-    for candidate in (_PACKAGE / name, _PACKAGE.parent / name):
-        if candidate.is_dir():
-            return candidate
-    return _PACKAGE.parent / name
+def _packaged(name: str) -> Path:
+    return _PACKAGE / name
 
 
 def models_dir() -> Path:
     """Folder of the shipped models (``FESGUI_MODELS`` overrides it)."""
     override = os.environ.get("FESGUI_MODELS")
-    return Path(override) if override else _first_existing("models")
+    return Path(override) if override else _packaged("models")
 
 
 def resources_dir() -> Path:
     """Folder of the small shipped assets (reference face template, icons)."""
-    return _first_existing("resources")
+    return _packaged("resources")

@@ -24,7 +24,7 @@ from fesgui.modelcard import generate_card
 from fesgui.training import DATASET_ATTRIBUTION, release_specs
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS = REPO / "models"
+MODELS = REPO / "fesgui" / "models"
 DATASET = Path(os.environ.get("FESGUI_LONDON_FACES",
                               REPO.parent / "shared" / "datasets" / "london-faces"))
 REQUIRED_META = ("method", "size", "dilation", "lam", "sigma", "color", "image_size", "source",
