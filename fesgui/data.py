@@ -56,7 +56,7 @@ _ALIASES = {
 _SHOT_SUFFIX = re.compile(r"^(.+?)_\d+$")
 
 #: version of the cache layout; bump it when the cached content changes meaning
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: FaceMesh points in the landmark record
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,8 @@ class AlignedSet:
     """Aligned training pairs.
 
     ``X`` and ``T`` are ``(N, H, W, 3)`` uint8 RGB crops (source and target expression of
-    the people in ``ids``, in that order); ``skipped`` lists ``(file, reason)`` for every
+    the people in ``ids``, in that order; :func:`load_aligned` crops both photos of a
+    person in one frame); ``skipped`` lists ``(file, reason)`` for every
     photo that could not be used (its pair is left out too).
     """
 
@@ -81,6 +82,12 @@ class AlignedSet:
     X: np.ndarray
     T: np.ndarray
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    #: (N, 468, 2) float32 FaceMesh points of the source / target face in the crop (x, y),
+    #: or None when the landmark source gives no mesh
+    mesh_X: np.ndarray | None = None
+    mesh_T: np.ndarray | None = None
+    #: how the crops were aligned (:data:`fesgui.align.ALIGNMENTS`); None: not aligned here
+    alignment: str | None = None
 
 
 # --------------------------------------------------------------------------- names
@@ -267,7 +274,7 @@ def _size_hw(size: int | Sequence[int]) -> tuple[int, int]:
     return int(hw[0]), int(hw[1])
 
 
-def _template_key(template, hw: tuple[int, int]) -> str:
+def _template_key(template, hw: tuple[int, int], alignment: str = "eyes-mouth") -> str:
     """A fingerprint of what the template does at this crop size.
 
     The similarity transform a template computes for a fixed reference set of landmarks
@@ -280,7 +287,7 @@ def _template_key(template, hw: tuple[int, int]) -> str:
     points = (np.array([[40, 50], [80, 50], [60, 75], [45, 95], [75, 95]], np.float32)
               + rng.uniform(-3, 3, (5, 2)).astype(np.float32))
     probe = FaceLandmarks(points=points, mesh=None, box=(20.0, 20.0, 100.0, 120.0))
-    matrix = np.asarray(template.matrix(probe, hw), dtype=np.float64)
+    matrix = np.asarray(template.matrix(probe, hw, alignment), dtype=np.float64)
     return hashlib.sha256(np.round(matrix, 6).tobytes()).hexdigest()[:16]
 
 
@@ -334,92 +341,158 @@ class _AlignCache:
                                json.dumps(record, sort_keys=True).encode("utf-8"))
 
 
+@dataclass
+class FoundFace:
+    """The largest face of a photo: its content hash, landmarks, and the image when it had
+    to be read (None when the landmarks came from the cache)."""
+
+    digest: str
+    face: object            # fesgui.align.FaceLandmarks
+    image: np.ndarray | None
+    path: Path
+
+
+class FaceFinder:
+    """Landmarks of photos through the landmark cache (see :func:`load_aligned`).
+
+    ``find(path)`` returns a :class:`FoundFace` or the reason there is none (a line of
+    text). The landmark source (default MediaPipe FaceMesh in photo mode) is started only
+    when a photo is not cached; ``close()`` stops it if this finder started it.
+    """
+
+    def __init__(self, cache: _AlignCache, landmarks=None) -> None:
+        self.cache = cache
+        self.landmarks = landmarks
+        self._own = None
+
+    def _detect(self, image: np.ndarray):
+        if self.landmarks is None:
+            from fesgui.align.mediapipe_source import MediaPipeSource
+
+            self._own = self.landmarks = MediaPipeSource(video=False, max_faces=1)
+        return self.landmarks.detect(image)
+
+    def find(self, path: Path) -> FoundFace | str:
+        from fesgui.align import FaceLandmarks
+
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            return f"cannot read the file ({exc.strerror})"
+        digest = hashlib.sha256(data).hexdigest()
+        record = self.cache.landmarks(digest)
+        image = None
+        if record is None:
+            try:
+                image = read_image(path)
+            except FesguiError as exc:
+                return f"unreadable image ({exc})"
+            faces = self._detect(image)
+            if faces:
+                face = faces[0]
+                record = {"points": np.asarray(face.points, np.float64).round(4).tolist(),
+                          "box": [round(float(v), 4) for v in face.box],
+                          "manual": bool(getattr(face, "manual", False))}
+                if getattr(face, "mesh", None) is not None:
+                    record["mesh"] = np.asarray(face.mesh, np.float64).round(3).tolist()
+            else:
+                record = {"no_face": True}
+            self.cache.put_landmarks(digest, record)
+        if "points" not in record:
+            return "no face found"
+        mesh = record.get("mesh")
+        face = FaceLandmarks(points=np.asarray(record["points"], np.float32),
+                             mesh=None if mesh is None else np.asarray(mesh, np.float32),
+                             box=tuple(record["box"]), manual=bool(record.get("manual")))
+        return FoundFace(digest, face, image, path)
+
+    def close(self) -> None:
+        if self._own is not None:
+            self._own.close()
+            self._own = self.landmarks = None
+
+
 def load_aligned(pairs: Sequence[PairFiles], size: int | Sequence[int],
                  cache_dir: str | os.PathLike | None = None, landmarks=None,
                  progress: Callable[[int, int], None] | None = None,
-                 template=None, use_cache: bool = True) -> AlignedSet:
-    """Align both photos of every pair to the reference face at crop ``size``.
+                 template=None, use_cache: bool = True,
+                 alignment: str = "eyes-mouth") -> AlignedSet:
+    """Align both photos of every pair at crop ``size``, the target registered to the source.
 
     ``size`` is an int (square) or ``(H, W)``. ``landmarks`` is a
     :class:`fesgui.align.LandmarkSource` (default: MediaPipe FaceMesh, started only if some
     photo is not cached yet and closed afterwards); the largest face of a photo is used.
-    ``template`` defaults to the shipped reference face. ``progress(done, total)`` is
-    called after each pair.
+    ``template`` defaults to the shipped reference face.
+
+    ``alignment`` (:data:`fesgui.align.ALIGNMENTS`): with ``"eyes-mouth"`` (the default) the
+    *source* photo is aligned on its eyes and mouth centre and the *target* photo is first
+    registered to the source photo on the eyes and nose tip (which an expression does not
+    move), then cropped with the source's transform: both crops share one frame, so their
+    difference is the expression alone (the mouth's motion included). ``"eyes-nose"``
+    aligns each photo on its own eyes and nose tip (format-1 models).
+    ``progress(done, total)`` is called after each pair.
 
     Cache (``cache_dir``, default :func:`default_cache_dir`; ``use_cache=False`` turns it
-    off): the landmarks of each photo are stored under the SHA-256 of its file content and
-    the landmark source's class name (so every crop size reuses them, and "no face found"
-    is remembered too) and each crop under content hash + source + template fingerprint +
-    size, as lossless PNG. All cache files are written
+    off): the landmarks of each photo (key points, box and, when the source gives them, all
+    FaceMesh points) are stored under the SHA-256 of its file content and the landmark
+    source's class name (so every crop size reuses them, and "no face found" is remembered
+    too), and each crop under content hash (+ the source photo's, for a registered target)
+    + source + template fingerprint + size, as lossless PNG. All cache files are written
     atomically; a damaged cache file is recomputed.
 
     Returns an :class:`AlignedSet`; pairs with an unreadable or faceless photo are left
-    out and reported in ``skipped``.
+    out and reported in ``skipped``. ``mesh_X``/``mesh_T`` hold the FaceMesh points of both
+    faces in the (shared) crop when every kept photo has them.
     """
-    from fesgui.align import FaceLandmarks, Template, warp_to_crop
+    from fesgui.align import ALIGNMENTS, Template, compose, register_pair, warp_to_crop
+    from fesgui.align.template import apply_matrix
 
+    if alignment not in ALIGNMENTS:
+        raise FesguiError(f"alignment {alignment!r} is unknown: use one of {', '.join(ALIGNMENTS)}")
     hw = _size_hw(size)
     template = Template.load() if template is None else template
     root = None
     if use_cache:
         root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     source_name = "MediaPipeSource" if landmarks is None else type(landmarks).__name__
-    cache = _AlignCache(root, source_name, _template_key(template, hw), hw)
-    own_source = None
+    cache = _AlignCache(root, source_name, _template_key(template, hw, alignment), hw)
 
-    def detect(image: np.ndarray):
-        nonlocal own_source, landmarks
-        if landmarks is None:
-            from fesgui.align.mediapipe_source import MediaPipeSource
+    finder = FaceFinder(cache, landmarks)
 
-            own_source = landmarks = MediaPipeSource(video=False, max_faces=1)
-        return landmarks.detect(image)
-
-    def align_one(path: Path) -> np.ndarray | str:
-        """The aligned crop, or the reason it cannot be made."""
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            return f"cannot read the file ({exc.strerror})"
-        digest = hashlib.sha256(data).hexdigest()
-        crop = cache.crop(digest)
+    def crop_of(found: FoundFace, matrix: np.ndarray, key: str) -> np.ndarray | str:
+        image, path = found.image, found.path
+        crop = cache.crop(key)
         if crop is not None and crop.shape[:2] == hw:
             return crop
-        record = cache.landmarks(digest)
-        image = None
-        if record is None or "points" in record:
+        if image is None:
             try:
                 image = read_image(path)
             except FesguiError as exc:
                 return f"unreadable image ({exc})"
-        if record is None:
-            faces = detect(image)
-            if faces:
-                face = faces[0]
-                record = {"points": np.asarray(face.points, np.float64).round(4).tolist(),
-                          "box": [round(float(v), 4) for v in face.box],
-                          "manual": bool(getattr(face, "manual", False))}
-            else:
-                record = {"no_face": True}
-            cache.put_landmarks(digest, record)
-        if "points" not in record:
-            return "no face found"
-        face = FaceLandmarks(points=np.asarray(record["points"], np.float32), mesh=None,
-                             box=tuple(record["box"]), manual=bool(record.get("manual")))
-        crop = warp_to_crop(image, template.matrix(face, hw), hw)
-        crop = np.ascontiguousarray(crop, dtype=np.uint8)
-        cache.put_crop(digest, crop)
+        crop = np.ascontiguousarray(warp_to_crop(image, matrix, hw), dtype=np.uint8)
+        cache.put_crop(key, crop)
         return crop
 
     ids: list[str] = []
     xs: list[np.ndarray] = []
     ts: list[np.ndarray] = []
+    meshes: list[tuple[np.ndarray | None, np.ndarray | None]] = []
     skipped: list[tuple[str, str]] = []
     try:
         for k, pair in enumerate(pairs):
-            x = align_one(Path(pair.source))
-            t = align_one(Path(pair.target))
-            bad = [(str(p), r) for p, r in ((pair.source, x), (pair.target, t))
+            src, tgt = finder.find(Path(pair.source)), finder.find(Path(pair.target))
+            x = t = None
+            if not isinstance(src, str) and not isinstance(tgt, str):
+                m_src = template.matrix(src.face, hw, alignment)
+                if alignment == "eyes-mouth":
+                    m_tgt = compose(m_src, register_pair(src.face.points, tgt.face.points))
+                    tgt_key = f"{tgt.digest}_on{src.digest[:16]}"
+                else:
+                    m_tgt = template.matrix(tgt.face, hw, alignment)
+                    tgt_key = tgt.digest
+                x, t = crop_of(src, m_src, src.digest), crop_of(tgt, m_tgt, tgt_key)
+            bad = [(str(p), r) for p, r in ((pair.source, src), (pair.target, tgt),
+                                            (pair.source, x), (pair.target, t))
                    if isinstance(r, str)]
             if bad:
                 skipped.extend(bad)
@@ -427,15 +500,21 @@ def load_aligned(pairs: Sequence[PairFiles], size: int | Sequence[int],
                 ids.append(pair.id)
                 xs.append(x)
                 ts.append(t)
+                meshes.append(tuple(
+                    None if f.face.mesh is None else apply_matrix(m, f.face.mesh).astype(np.float32)
+                    for f, m in ((src, m_src), (tgt, m_tgt))))
             if progress is not None:
                 progress(k + 1, len(pairs))
     finally:
-        if own_source is not None:
-            own_source.close()
+        finder.close()
     empty = np.zeros((0, *hw, 3), np.uint8)
     X = np.stack(xs) if xs else empty
     T = np.stack(ts) if ts else empty.copy()
-    return AlignedSet(ids, X, T, skipped)
+    mesh_X = mesh_T = None
+    if meshes and all(a is not None and b is not None for a, b in meshes):
+        mesh_X = np.stack([a for a, _ in meshes])
+        mesh_T = np.stack([b for _, b in meshes])
+    return AlignedSet(ids, X, T, skipped, mesh_X, mesh_T, alignment)
 
 
 def load_named(pairs: Sequence[PairFiles]) -> AlignedSet:

@@ -1,5 +1,14 @@
-"""One place that turns a frame into a result: landmarks -> align -> synthesize -> refine ->
-intensity -> paste back, with per-stage timings. Used by the CLI, the benchmarks and the GUI.
+"""One place that turns a frame into a result: landmarks -> align -> shape warp ->
+synthesize -> refine -> intensity -> paste back, with per-stage timings. Used by the CLI,
+the benchmarks and the GUI.
+
+An expression is **shape + appearance**. The shape half (a model's ``shape_field_``, see
+:mod:`fesgui.core.shape`) moves the face's pixels - the mouth corners go up and out - at
+the frame's full resolution (:func:`fesgui.align.warp_face`), inside the face mask only.
+The appearance half (the MR / Pixel-RR / Pixel-KR model) then changes the intensities of
+the moved face's aligned crop (shading, teeth, folds), and only its change is pasted
+back. ``RefineParams.intensity`` scales both; ``shape`` and ``appearance`` scale each.
+A model without a shape field (format 1 files) moves nothing.
 
 Colour handling: the model sees the aligned crop as float32 RGB in [0, 1]. A model fitted on
 grayscale data (``n_channels_in_ == 1``) has one weight set, which the core's ``predict``
@@ -22,17 +31,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fesgui.align import (
+    LEGACY_ALIGNMENT,
     FaceLandmarks,
     LandmarkSource,
     Template,
     crop_shape,
     paste_back,
+    warp_crop,
+    warp_face,
     warp_to_crop,
 )
 from fesgui.align.warp import FEATHER
 from fesgui.errors import FesguiError
 
-STAGES = ("landmarks", "align", "synthesize", "refine", "paste")
+STAGES = ("landmarks", "align", "shape", "synthesize", "refine", "paste")
 #: faces changed per frame with ``all_faces`` (else only the largest)
 MAX_FACES = 4
 NO_FACE = ("no face found: use a frontal, well-lit face, or give the two eyes and the mouth "
@@ -56,6 +68,9 @@ class RefineParams:
     dilation_radius: int | None = None
     blur_sigma: float | None = None
     intensity: float = 1.0
+    #: strength of the shape warp and of the appearance change (each times ``intensity``)
+    shape: float = 1.0
+    appearance: float = 1.0
 
 
 @dataclass
@@ -65,10 +80,13 @@ class FaceResult:
 
     landmarks: FaceLandmarks
     matrix: np.ndarray      # (2, 3) float64, frame -> crop
-    crop: np.ndarray        # aligned input
+    crop: np.ndarray        # aligned input of the appearance model (after the shape warp)
     output: np.ndarray      # raw model output
     refined: np.ndarray     # after RMR (equals output when refinement is off)
     final: np.ndarray       # after the intensity blend: what is pasted back
+    aligned: np.ndarray | None = None   # aligned input before the shape warp (None: the
+                                        # same as ``crop``, nothing was moved)
+    field: np.ndarray | None = None     # (h, w, 2) the displacement applied (crop pixels)
 
 
 @dataclass
@@ -128,6 +146,21 @@ class Pipeline:
         self._model = model
         self._alpha_key = None
         self._alpha = None
+        self._field = getattr(model, "shape_field_", None)
+        meta = getattr(model, "meta", None) or {}
+        self._alignment = meta.get("alignment") or LEGACY_ALIGNMENT
+
+    @property
+    def alignment(self) -> str:
+        """How faces are aligned for this model (its ``meta["alignment"]``, else the
+        eyes + nose alignment that format-1 models were trained with)."""
+        return self._alignment
+
+    def shape_strength(self) -> float:
+        """The shape warp's strength for the current params (0 when there is no field)."""
+        if self._field is None:
+            return 0.0
+        return float(self.params.intensity) * float(self.params.shape)
 
     @property
     def crop_size(self) -> tuple[int, int]:
@@ -165,12 +198,13 @@ class Pipeline:
             refined = refine(crop, output, alpha)
         else:
             refined = output
-        if p.intensity == 1.0:
+        strength = float(p.intensity) * float(p.appearance)
+        if strength == 1.0:
             final = np.clip(refined, 0.0, 1.0)
         else:
             from fesgui.core import blend_intensity
 
-            final = np.asarray(blend_intensity(crop, refined, p.intensity), np.float32)
+            final = np.asarray(blend_intensity(crop, refined, strength), np.float32)
         t2 = time.perf_counter()
         timings["synthesize"] += (t1 - t0) * 1e3
         timings["refine"] += (t2 - t1) * 1e3
@@ -194,11 +228,17 @@ class Pipeline:
         model's size). The result's matrix is the identity and its landmarks are the
         template's points in the crop."""
         timings = dict.fromkeys(STAGES, 0.0)
-        x, y, refined, final = self._synthesize(self._as_crop(crop), timings)
+        aligned = self._as_crop(crop)
+        strength = self.shape_strength()
+        moved = aligned
+        if strength != 0.0:
+            moved = warp_crop(aligned, self._field, strength)
+        x, y, refined, final = self._synthesize(moved, timings)
         h, w = self.crop_size
         pts = self.template.in_crop((h, w)).astype(np.float32)
         lm = FaceLandmarks(pts, None, (0.0, 0.0, float(w), float(h)))
-        return FaceResult(lm, np.eye(2, 3), x, y, refined, final)
+        return FaceResult(lm, np.eye(2, 3), x, y, refined, final, aligned,
+                          self._field_applied(strength))
 
     def _detect(self, frame: np.ndarray) -> list[FaceLandmarks]:
         wanted = MAX_FACES if self.all_faces else 1
@@ -233,21 +273,38 @@ class Pipeline:
         if not self.all_faces:
             faces = faces[:1]
         size = self.crop_size
+        strength = self.shape_strength()
         composite = frame
         results = []
         for lm in faces:
             t0 = time.perf_counter()
-            matrix = self.template.matrix(lm, size)
-            crop = warp_to_crop(frame, matrix, size).astype(np.float32) * np.float32(1 / 255)
-            timings["align"] += (time.perf_counter() - t0) * 1e3
+            matrix = self.template.matrix(lm, size, self._alignment)
+            t1 = time.perf_counter()
+            aligned = None
+            if strength != 0.0:
+                aligned = warp_to_crop(composite, matrix, size).astype(np.float32) \
+                    * np.float32(1 / 255)
+                t1 = time.perf_counter()
+                composite = warp_face(composite, self._field, matrix, strength)
+            t2 = time.perf_counter()
+            crop = warp_to_crop(composite, matrix, size).astype(np.float32) * np.float32(1 / 255)
+            t3 = time.perf_counter()
+            timings["align"] += (t1 - t0 + t3 - t2) * 1e3
+            timings["shape"] += (t2 - t1) * 1e3
             x, y, refined, final = self._synthesize(crop, timings)
             t0 = time.perf_counter()
             composite = paste_back(composite, final, matrix, feather=self.feather, original=x,
                                    template=self.template)
             timings["paste"] += (time.perf_counter() - t0) * 1e3
-            results.append(FaceResult(lm, matrix, x, y, refined, final))
+            results.append(FaceResult(lm, matrix, x, y, refined, final, aligned,
+                                      self._field_applied(strength)))
         timings["total"] = sum(timings[s] for s in STAGES)
         return FrameResult(frame, composite, results, timings, None)
+
+    def _field_applied(self, strength: float) -> np.ndarray | None:
+        if strength == 0.0:
+            return None
+        return self._field * np.float32(strength)
 
     def close(self) -> None:
         """Close the landmark source if the pipeline created it."""

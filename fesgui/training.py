@@ -1,11 +1,23 @@
-"""Fitting models the way the shipped ones are fitted, and the release build of ``models/``.
+"""Fitting models the way the shipped ones are fitted, and the release build of ``fesgui/models/``.
 
 Protocol (MR paper, Section 5): people are split by identity 80/10/10 (seeded,
-:func:`fesgui.data.split_ids`); ``lam`` is chosen by validation MSE over 10 equally spaced
+:func:`fesgui.data.split_ids`); ``lam`` is chosen on validation over 10 equally spaced
 values in [0.1, 10] (:data:`LAM_GRID`; Pixel-KR also over :data:`SIGMA_GRID`); the final
 model is fitted on train + validation with the best value and scored on the test people:
 MSE and SSIM (:mod:`fesgui.evaluation.metrics`) beside two baselines (output = input;
 output = mean training target) and global ridge regression (:func:`ridge_dual_predict`).
+
+Where fesgui departs from the papers (each measured, see ``fesgui/models/EVALUATION.md``):
+
+* **Shape + appearance.** When the pairs come with FaceMesh points, a displacement field
+  (:mod:`fesgui.core.shape`) is fitted first and the inputs are warped by it, so the
+  appearance model learns only what a warp cannot do (``shape=True``).
+* **The change, not the image** (``residual=True``): the appearance model is fitted to
+  ``T - X`` and the input added back (:func:`fesgui.core.fit_change`), so ridge shrinks
+  toward "no change" instead of toward the mean face; ``lam`` runs over
+  :data:`CHANGE_LAM_GRID` and is the one with the least validation MSE among those that
+  keep the mouth's colour and detail (:data:`KEEP_CHROMA`, :data:`KEEP_DETAIL`), since
+  validation MSE alone rewards blur.
 
 Everything here is deterministic: the same data and seed give byte-identical files.
 """
@@ -28,6 +40,14 @@ LAM_GRID: tuple[float, ...] = tuple(float(v) for v in np.round(np.linspace(0.1, 
 SIGMA_GRID: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)
 #: ridge strengths tried for the global l2 baseline, relative to the mean diagonal of X X^T
 RIDGE_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-3, 1, 9))
+
+#: lam values tried for a fit of the change (``residual=True``): the prior is "no change",
+#: so larger values keep more of the input
+CHANGE_LAM_GRID: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
+#: a change fit's lam must keep at least this much of the mouth region's LAB chroma and of
+#: its Laplacian variance (model output over model input, mean over validation faces)
+KEEP_CHROMA = 0.97
+KEEP_DETAIL = 0.8
 
 METHOD_NAMES = {"mr": "MR", "pixel-rr": "Pixel-RR", "pixel-kr": "Pixel-KR"}
 
@@ -150,30 +170,77 @@ class Selection:
     grid: list[tuple[float, float | None, float]]       # (lam, sigma, validation MSE)
     lam: float
     sigma: float | None
+    criterion: str = "validation MSE"
+    kept: list[list[float]] | None = None   # per grid point: mouth (chroma, detail) kept
 
     def as_meta(self) -> dict:
-        return {"criterion": "validation MSE", "lam": self.lam, "sigma": self.sigma,
+        meta = {"criterion": self.criterion, "lam": self.lam, "sigma": self.sigma,
                 "tried": [[lam, sigma, _sig(v)] for lam, sigma, v in self.grid]}
+        if self.kept is not None:
+            meta["mouth_kept"] = self.kept
+        return meta
+
+
+def mouth_kept(outputs: np.ndarray, inputs: np.ndarray) -> tuple[float, float]:
+    """``(chroma, detail)`` of the mouth region kept by ``outputs`` ``(N, H, W, 3)`` from
+    ``inputs`` (float in [0, 1]): mean over images of the LAB-chroma ratio and of the
+    Laplacian-variance ratio, output over input (1 = kept)."""
+    import cv2
+
+    from fesgui.evaluation.expression import mouth_box
+    from fesgui.evaluation.metrics import laplacian_variance
+
+    rows, cols = mouth_box(outputs.shape[1])
+
+    def chroma(a: np.ndarray) -> np.ndarray:
+        u8 = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+        lab = np.stack([cv2.cvtColor(np.ascontiguousarray(im), cv2.COLOR_RGB2LAB) for im in u8])
+        lab = lab.astype(np.float32)
+        return np.hypot(lab[..., 1] - 128, lab[..., 2] - 128).mean(axis=(1, 2))
+
+    o = np.clip(outputs[:, rows, cols], 0, 1)
+    i = inputs[:, rows, cols]
+    c = float(np.mean(chroma(o) / np.maximum(chroma(i), 1e-6)))
+    d = float(np.mean(laplacian_variance(o) / np.maximum(laplacian_variance(i), 1e-12)))
+    return c, d
+
+
+def fit_model(model, X: np.ndarray, T: np.ndarray, residual: bool = False):
+    """``model.fit(X, T)``, or with ``residual`` :func:`fesgui.core.fit_change`."""
+    if residual:
+        from fesgui.core import fit_change
+
+        return fit_change(model, X, T)
+    return model.fit(X, T)
 
 
 def select_hyperparameters(method: str, X_train, T_train, X_val, T_val,
-                           lams: Sequence[float] = LAM_GRID,
+                           lams: Sequence[float] | None = None,
                            sigmas: Sequence[float] | None = None, log: Log = _quiet,
-                           pixel_stride: int = 1, **model_kw) -> Selection:
+                           pixel_stride: int = 1, residual: bool = False,
+                           **model_kw) -> Selection:
     """Fit one model per grid point on train, keep the one with the least validation MSE.
 
+    ``lams`` defaults to :data:`LAM_GRID` (:data:`CHANGE_LAM_GRID` with ``residual``).
     ``sigmas`` defaults to :data:`SIGMA_GRID` for Pixel-KR and is ignored otherwise. Ties
     go to the first grid point (smallest lam, then smallest sigma).
+
+    ``residual``: fit the change (:func:`fit_model`), and choose among the grid points
+    that keep :data:`KEEP_CHROMA` of the mouth's colour and :data:`KEEP_DETAIL` of its
+    detail on validation (all of them when none does: then the one keeping the most).
 
     ``pixel_stride`` (Pixel-RR/KR only): score on every ``s``-th row and column. A pixel
     model fits each pixel on its own data only, so the sub-grid pixels get exactly the fit
     they would get in the full image: the validation MSE is that of the full model on those
-    pixels, at ``1/s^2`` of the cost.
+    pixels, at ``1/s^2`` of the cost (the mouth measures are then taken on the sub-grid
+    image, a smaller copy of the face).
     """
     from fesgui.evaluation.metrics import mse
 
     if len(X_val) == 0:
         raise FesguiError("no validation pairs to choose lam on: add pairs or give --lam")
+    if lams is None:
+        lams = CHANGE_LAM_GRID if residual else LAM_GRID
     if method == "pixel-kr":
         sigma_list: list[float | None] = list(SIGMA_GRID if sigmas is None else sigmas)
     else:
@@ -183,15 +250,30 @@ def select_hyperparameters(method: str, X_train, T_train, X_val, T_val,
     Xt, Tt = to_float(X_train)[sub], to_float(T_train)[sub]
     Xv, Tv = to_float(X_val)[sub], to_float(T_val)[sub]
     grid = []
+    kept = []
     for sigma in sigma_list:
         for lam in lams:
-            model = make_model(method, lam=lam, sigma=sigma, **model_kw).fit(Xt, Tt)
-            val = mse(np.clip(model.predict(Xv), 0, 1), Tv)
+            model = fit_model(make_model(method, lam=lam, sigma=sigma, **model_kw), Xt, Tt,
+                              residual)
+            out = model.predict(Xv)
+            val = mse(np.clip(out, 0, 1), Tv)
             grid.append((float(lam), None if sigma is None else float(sigma), float(val)))
+            note = ""
+            if residual and Xv.ndim == 4:
+                kept.append(mouth_kept(out, Xv))
+                note = f", mouth colour kept {kept[-1][0]:.3f}, detail {kept[-1][1]:.3f}"
             log(f"  lam={lam:g}{'' if sigma is None else f' sigma={sigma:g}'}: "
-                f"validation MSE x10^2 = {100 * val:.4f}")
-    best = min(range(len(grid)), key=lambda k: grid[k][2])
-    return Selection(grid, grid[best][0], grid[best][1])
+                f"validation MSE x10^2 = {100 * val:.4f}{note}")
+    candidates = list(range(len(grid)))
+    if kept:
+        ok = [k for k in candidates if kept[k][0] >= KEEP_CHROMA and kept[k][1] >= KEEP_DETAIL]
+        candidates = ok or [max(candidates, key=lambda k: min(kept[k][0] / KEEP_CHROMA,
+                                                              kept[k][1] / KEEP_DETAIL))]
+    best = min(candidates, key=lambda k: grid[k][2])
+    criterion = ("validation MSE among lam keeping the mouth's colour and detail" if kept
+                 else "validation MSE")
+    return Selection(grid, grid[best][0], grid[best][1], criterion,
+                     [[round(c, 4), round(d, 4)] for c, d in kept] or None)
 
 
 # --------------------------------------------------------------------------- training
@@ -206,6 +288,48 @@ class TrainingData:
     attribution: str | None = None
     license: str | None = None
     extra: dict = field(default_factory=dict)
+    #: (N, M, 2) corresponding landmark points of the source / target face in the crop
+    #: (FaceMesh, :func:`fesgui.data.load_aligned`): what the shape field is fitted on
+    mesh_X: np.ndarray | None = None
+    mesh_T: np.ndarray | None = None
+    #: how the crops were aligned (kept in the model so the pipeline aligns faces alike)
+    alignment: str | None = None
+
+    @classmethod
+    def from_aligned(cls, aligned, **kw) -> TrainingData:
+        """From a :class:`fesgui.data.AlignedSet` (its crops, meshes and alignment)."""
+        return cls(aligned.ids, aligned.X, aligned.T, mesh_X=aligned.mesh_X,
+                   mesh_T=aligned.mesh_T, alignment=aligned.alignment, **kw)
+
+    def swapped(self) -> TrainingData:
+        """The reverse mapping: targets become inputs (and their meshes too)."""
+        return TrainingData(self.ids, self.T, self.X, self.name, self.attribution,
+                            self.license, dict(self.extra), self.mesh_T, self.mesh_X,
+                            self.alignment)
+
+
+def fit_shape_field(mesh_X: np.ndarray, mesh_T: np.ndarray, image_size: tuple[int, int],
+                    template=None) -> np.ndarray:
+    """The mean displacement field (:func:`fesgui.core.shape.fit_mean_field`) of landmark
+    pairs in crops of ``image_size``, allowed to move inside the template's face mask and
+    held still on a ring at 1.15 times the mask ellipse."""
+    from fesgui.align import Template, face_mask
+    from fesgui.core.shape import ellipse_ring, fit_mean_field
+
+    template = Template.load() if template is None else template
+    mask = face_mask(image_size, template=template)
+    ring = template.in_crop(image_size, ellipse_ring(template.mask_centre, template.mask_axes,
+                                                     1.15))
+    return fit_mean_field(mesh_X, mesh_T, image_size, mask, ring)
+
+
+def warp_batch(X: np.ndarray, field_: np.ndarray | None) -> np.ndarray:
+    """Every image of ``X`` (N, H, W[, 3]) warped by a shape field (None: unchanged)."""
+    if field_ is None:
+        return X
+    from fesgui.align import warp_crop
+
+    return np.stack([warp_crop(x, field_) for x in X]) if len(X) else X
 
 
 def split_data(data: TrainingData, seed: int = 0) -> list[tuple[list[str], np.ndarray,
@@ -228,36 +352,57 @@ def train(data: TrainingData, method: str = "mr", size: int = 3, dilation: int =
           color: str = "shared", lam: float | None = None, sigma: float | None = None,
           seed: int = 0, source: str = "neutral", target: str = "happy",
           ridge: bool | dict = True, pixel_stride: int = 1, sigmas: Sequence[float] | None = None,
-          log: Log = _quiet):
+          shape: bool = True, residual: bool = True, log: Log = _quiet):
     """Split ``data`` by identity, choose hyper-parameters, fit, score on the test people.
 
-    ``lam=None`` chooses lam on validation over :data:`LAM_GRID` (and sigma over
-    :data:`SIGMA_GRID` for Pixel-KR when ``sigma`` is None); otherwise the given values
-    are used. The returned model is fitted on train + validation and carries
-    ``meta["metrics"]`` (test MSE/SSIM, baselines) and ``meta["training_data"]``.
-    ``ridge``: True scores the global ridge baseline here, a dict is a precomputed
-    :func:`ridge_baseline` result, False leaves it out. ``pixel_stride`` and ``sigmas``
-    are passed to :func:`select_hyperparameters`.
+    ``shape`` (when ``data`` has meshes): fit the shape field on the train + validation
+    people first (:func:`fit_shape_field`) and fit the appearance model on inputs warped by
+    it; the field goes into the model. ``residual``: fit the change (see the module
+    docstring). ``lam=None`` chooses lam on validation (:func:`select_hyperparameters`;
+    sigma too for Pixel-KR when ``sigma`` is None); otherwise the given values are used.
+    The returned model is fitted on train + validation and carries ``meta["metrics"]``
+    (test MSE/SSIM of shape + appearance on the test crops, baselines) and
+    ``meta["training_data"]``. ``ridge``: True scores the global ridge baseline here, a
+    dict is a precomputed :func:`ridge_baseline` result, False leaves it out.
+    ``pixel_stride`` and ``sigmas`` are passed to :func:`select_hyperparameters`.
     """
     parts = split_data(data, seed)
     (train_ids, Xtr, Ttr), (val_ids, Xva, Tva), (test_ids, Xte, Tte) = parts
+    shape_field = None
+    Xte_input = to_float(Xte)
+    if shape and data.mesh_X is not None and data.mesh_T is not None:
+        index = {ident: k for k, ident in enumerate(data.ids)}
+        rows = [index[i] for i in train_ids + val_ids]
+        shape_field = fit_shape_field(data.mesh_X[rows], data.mesh_T[rows], Xtr.shape[1:3])
+        log(f"shape field fitted on {len(rows)} landmark pairs: moves up to "
+            f"{np.hypot(shape_field[..., 0], shape_field[..., 1]).max():.2f} px")
+        Xtr, Xva, Xte = (warp_batch(to_float(a), shape_field) for a in (Xtr, Xva, Xte))
     Xte, Tte = to_float(Xte), to_float(Tte)
     model_kw = {"size": size, "dilation": dilation, "color": color}
     started = time.perf_counter()
     selection = None
     if lam is None or (method == "pixel-kr" and sigma is None):
-        lams = LAM_GRID if lam is None else (lam,)
+        lams = None if lam is None else (lam,)
         sigmas = sigmas if sigma is None else (sigma,)
         log(f"choosing hyper-parameters on {len(val_ids)} validation people")
         selection = select_hyperparameters(method, Xtr, Ttr, Xva, Tva, lams, sigmas,
-                                           log=log, pixel_stride=pixel_stride, **model_kw)
+                                           log=log, pixel_stride=pixel_stride,
+                                           residual=residual, **model_kw)
         lam, sigma = selection.lam, selection.sigma
     X_fit = to_float(np.concatenate([Xtr, Xva]))
     T_fit = to_float(np.concatenate([Ttr, Tva]))
-    model = make_model(method, lam=lam, sigma=sigma, **model_kw).fit(X_fit, T_fit)
+    model = fit_model(make_model(method, lam=lam, sigma=sigma, **model_kw), X_fit, T_fit,
+                      residual)
+    if shape_field is not None:
+        model.set_shape(shape_field, {"kind": "mean displacement field",
+                                      "fitted_on": "train+val", "points": "FaceMesh 468",
+                                      "n_pairs": len(train_ids) + len(val_ids)})
+    model.set_meta(alignment=data.alignment)
     fit_seconds = time.perf_counter() - started
     metrics = {"split": "test", "n_test": len(test_ids), **scores(model.predict(Xte), Tte),
-               "baselines": baseline_scores(T_fit, Xte, Tte)}
+               "baselines": baseline_scores(T_fit, Xte_input, Tte)}
+    if shape_field is not None:
+        metrics["baselines"]["shape_only"] = scores(Xte, Tte)
     if isinstance(ridge, dict):
         metrics["baselines"]["ridge_l2"] = ridge
     elif ridge:
@@ -270,7 +415,9 @@ def train(data: TrainingData, method: str = "mr", size: int = 3, dilation: int =
         "name": data.name, "attribution": data.attribution, "license": data.license,
         "n_train": len(train_ids), "n_val": len(val_ids), "n_test": len(test_ids),
         "fitted_on": "train+val", "split_seed": seed, "split_fractions": [0.8, 0.1, 0.1],
-        "test_ids": test_ids, "val_ids": val_ids, **data.extra,
+        "test_ids": test_ids, "val_ids": val_ids,
+        "fit": "change (T - X), prior: no change" if residual else "target (T), as in the papers",
+        **data.extra,
     }
     model.set_meta(source=source, target=target, metrics=metrics,
                    training_data=training_data, name=display_name(model.meta, source, target))
@@ -367,12 +514,12 @@ def release_specs() -> list[ReleaseSpec]:
     return specs
 
 
-def _build_group(ids: list[str], X: np.ndarray, T: np.ndarray, specs: list[ReleaseSpec],
-                 out_dir: Path, log: Log | None = None) -> tuple[list[Path], list[str]]:
+def _build_group(dataset: TrainingData, specs: list[ReleaseSpec], out_dir: Path,
+                 log: Log | None = None) -> tuple[list[Path], list[str]]:
     """Fit and save the release models of one mapping and crop size (one process).
 
-    ``X``/``T``: the aligned ``(N, H, W, 3)`` uint8 inputs/targets of the mapping. Returns
-    the written files and the log lines (also sent to ``log`` as they happen, if given).
+    ``dataset``: the aligned pairs of the mapping (inputs, targets, meshes). Returns the
+    written files and the log lines (also sent to ``log`` as they happen, if given).
     """
     lines: list[str] = []
 
@@ -383,10 +530,6 @@ def _build_group(ids: list[str], X: np.ndarray, T: np.ndarray, specs: list[Relea
 
     started = time.perf_counter()
     source, target, crop = specs[0].source, specs[0].target, specs[0].crop
-    dataset = TrainingData(ids, X, T, name=DATASET_NAME, attribution=DATASET_ATTRIBUTION,
-                           license=DATASET_LICENSE,
-                           extra={"alignment": "fesgui.align reference template, "
-                                  "MediaPipe FaceMesh eye centres + nose tip"})
     (_, Xtr, Ttr), (_, Xva, Tva), (_, Xte, Tte) = split_data(dataset, RELEASE_SEED)
     Xte = to_float(Xte)
     ridge = ridge_baseline(to_float(Xtr), to_float(Ttr), to_float(Xva), to_float(Tva), Xte,
@@ -439,10 +582,16 @@ def build_release(dataset_dir: str | Path, out_dir: str | Path, only: str | None
         raise FesguiError(f"no neutral/smiling pairs found in {dataset_dir}: expected "
                           "neutral/NNN_03.jpg and smiling/NNN_08.jpg")
     started = time.perf_counter()
-    groups = []  # (ids, X, T, specs), largest crop first so parallel jobs finish together
+    groups = []  # (dataset, specs), largest crop first so parallel jobs finish together
     for crop in sorted({s.crop for s in specs}, reverse=True):
         aligned = fdata.load_aligned(pairs, crop, cache_dir=cache_dir, use_cache=use_cache,
                                      landmarks=landmarks)
+        data = TrainingData.from_aligned(
+            aligned, name=DATASET_NAME, attribution=DATASET_ATTRIBUTION,
+            license=DATASET_LICENSE,
+            extra={"alignment": "fesgui.align reference template, MediaPipe FaceMesh: the "
+                   "source photo on its eye centres + mouth centre, the target photo "
+                   "registered to it on the eye centres + nose tip"})
         for path, reason in aligned.skipped:
             log(f"skipped {path}: {reason}")
         log(f"{len(aligned.ids)} pairs aligned at {crop} px "
@@ -450,12 +599,12 @@ def build_release(dataset_dir: str | Path, out_dir: str | Path, only: str | None
         for source, target in DIRECTIONS:
             todo = [s for s in specs if s.crop == crop and (s.source, s.target) == (source, target)]
             if todo:
-                X, T = (aligned.X, aligned.T) if source == "neutral" else (aligned.T, aligned.X)
-                groups.append((aligned.ids, X, T, todo))
+                dataset = data if source == "neutral" else data.swapped()
+                groups.append((dataset, todo))
     written: list[Path] = []
     if jobs <= 1 or len(groups) == 1:
-        for ids, X, T, todo in groups:
-            written += _build_group(ids, X, T, todo, out_dir, log)[0]
+        for dataset, todo in groups:
+            written += _build_group(dataset, todo, out_dir, log)[0]
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -463,8 +612,8 @@ def build_release(dataset_dir: str | Path, out_dir: str | Path, only: str | None
         log(f"fitting {len(groups)} groups of models in {jobs} processes")
         context = multiprocessing.get_context("spawn")  # no fork of MediaPipe's threads
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [pool.submit(_build_group, ids, X, T, todo, out_dir)
-                       for ids, X, T, todo in groups]
+            futures = [pool.submit(_build_group, dataset, todo, out_dir)
+                       for dataset, todo in groups]
             for future in futures:
                 paths, lines = future.result()
                 written += paths

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fesgui.align import FaceLandmarks, Template, box_of, paste_back, warp_to_crop
+from fesgui.align import FaceLandmarks, Template, box_of, face_mask, paste_back, warp_to_crop
 from fesgui.core import MaskedRegression, alpha_map
 from fesgui.errors import FesguiError
 from fesgui.pipeline import STAGES, FrameResult, Pipeline, RefineParams
@@ -92,7 +92,7 @@ def test_composite_equals_paste_of_the_refined_blend(model):
     params = RefineParams(enabled=True, tau=0.3, intensity=0.7)
     r = Pipeline(model, FakeSource(pts), params).process(frame)
     t = Template.load()
-    m = t.matrix(FaceLandmarks(pts), 48)
+    m = t.matrix(FaceLandmarks(pts), 48, "eyes-nose")  # the model names no alignment: format 1
     x = warp_to_crop(frame, m, 48).astype(np.float64) / 255
     y = model.predict(x.astype(np.float32)).astype(np.float64)
     a = alpha_map(model, tau=0.3)[:, :, None].astype(np.float64)
@@ -252,3 +252,78 @@ def test_a_custom_template_also_sets_the_paste_back_mask():
     changed_small = (r_small.composite != frame).any(axis=2).sum()
     changed_default = (r_default.composite != frame).any(axis=2).sum()
     assert 0 < changed_small < 0.5 * changed_default
+
+
+# ----------------------------------------------------------------------------- shape + appearance
+class FieldModel(IdentityModel):
+    """Identity appearance with a shape field that pulls the lower face sideways."""
+
+    def __init__(self, size=64, alignment="eyes-mouth"):
+        super().__init__(size)
+        self.meta["alignment"] = alignment
+        yy, xx = np.mgrid[0:size, 0:size]
+        bump = np.exp(-((xx - size / 2) ** 2 + (yy - 0.7 * size) ** 2) / (0.02 * size * size))
+        field = np.zeros((size, size, 2), np.float32)
+        field[..., 0] = 2.5 * bump
+        field *= np.asarray(face_mask(size))[..., None]
+        self.shape_field_ = field
+
+
+def test_shape_warp_moves_the_face_only_and_scales_with_intensity():
+    frame, pts = _frame(seed=4)
+    src = FakeSource(pts)
+    model = FieldModel()
+    with Pipeline(model, landmarks=src) as p:
+        r = p.process(frame)
+        face = r.faces[0]
+        assert face.field is not None and face.aligned is not None
+        changed = np.any(r.composite != frame, axis=2)
+        assert changed.sum() > 100
+        # nothing outside the face ellipse moved (the crop's mask mapped into the frame)
+        mask = warp_to_crop(face_mask(64), cv2_invert(face.matrix), frame.shape[:2])
+        assert not changed[mask == 0].any()
+        # the appearance model saw the moved face
+        assert not np.allclose(face.crop, face.aligned)
+        assert r.timings["shape"] > 0
+        # strength 0: nothing moves; intensity scales the field
+        p.params = RefineParams(shape=0.0)
+        assert np.array_equal(p.process(frame).composite, frame)
+        p.params = RefineParams(intensity=0.5)
+        half = p.process(frame).faces[0].field
+        np.testing.assert_allclose(half, 0.5 * face.field, rtol=1e-6)
+
+
+def test_shape_strength_and_appearance_strength_are_separate():
+    frame, pts = _frame(seed=5)
+    model = FieldModel()
+    model.predict = lambda x: np.asarray(x, np.float32) + np.float32(0.1)
+    with Pipeline(model, landmarks=FakeSource(pts), params=RefineParams(shape=0.0)) as p:
+        appearance_only = p.process(frame)
+        assert appearance_only.faces[0].field is None
+        p.params = RefineParams(appearance=0.0)
+        shape_only = p.process(frame)
+    f = shape_only.faces[0]
+    np.testing.assert_allclose(f.final, np.clip(f.crop, 0, 1), atol=1e-6)  # no appearance
+    assert not np.array_equal(shape_only.composite, appearance_only.composite)
+
+
+def test_model_alignment_picks_the_crop():
+    frame, pts = _frame(seed=6)
+    t = Template.load()
+    with Pipeline(FieldModel(alignment="eyes-nose"), landmarks=FakeSource(pts)) as p:
+        assert p.alignment == "eyes-nose"
+        m_nose = p.process(frame).faces[0].matrix
+    with Pipeline(FieldModel(), landmarks=FakeSource(pts)) as p:
+        m_mouth = p.process(frame).faces[0].matrix
+    lm = FaceLandmarks(np.asarray(pts, np.float32), None, box_of(pts, 0.5))
+    np.testing.assert_allclose(m_nose, t.matrix(lm, 64, "eyes-nose"))
+    np.testing.assert_allclose(m_mouth, t.matrix(lm, 64, "eyes-mouth"))
+    # a model without an alignment (format 1) is aligned as it was trained: eyes + nose
+    with Pipeline(IdentityModel(), landmarks=FakeSource(pts)) as p:
+        assert p.alignment == "eyes-nose"
+
+
+def cv2_invert(matrix):
+    import cv2
+
+    return cv2.invertAffineTransform(np.asarray(matrix, np.float64))

@@ -123,7 +123,7 @@ def test_train_records_split_selection_and_test_metrics():
     from skimage.metrics import structural_similarity
 
     data = _data()
-    model = train(data, method="mr", size=3, seed=5, ridge=True)
+    model = train(data, method="mr", size=3, seed=5, ridge=True, residual=False)
     meta = model.meta
     parts = split_data(data, seed=5)
     (tr_ids, _, _), (va_ids, _, _), (te_ids, Xte, Tte) = parts
@@ -152,7 +152,7 @@ def test_train_with_fixed_lam_skips_the_search_and_fits_train_plus_val():
     from fesgui.core import MaskedRegression
 
     data = _data()
-    model = train(data, method="mr", size=3, lam=0.4, ridge=False)
+    model = train(data, method="mr", size=3, lam=0.4, ridge=False, residual=False)
     assert model.lam == 0.4 and "selection" not in model.meta["metrics"]
     (_, Xtr, Ttr), (_, Xva, Tva), _ = split_data(data, seed=0)
     ref = MaskedRegression(size=3, lam=0.4).fit(
@@ -180,3 +180,72 @@ def test_compact_difference_is_measured_against_the_saved_file(tmp_path):
                  - np.clip(model.predict(X), 0, 1)) * 255
     assert diff["max_abs_255"] == pytest.approx(ref.max(), abs=1e-3)
     assert 0 < diff["max_abs_255"] <= 0.5 + 1e-3  # uint8 tables: at most half a level
+
+
+def test_a_change_fit_chooses_the_least_mse_among_lams_that_keep_the_mouth():
+    from fesgui.training import CHANGE_LAM_GRID, KEEP_CHROMA, KEEP_DETAIL, mouth_kept
+
+    data = _data(24, 32)
+    model = train(data, method="mr", size=3, seed=2, ridge=False)   # residual by default
+    sel = model.meta["metrics"]["selection"]
+    assert model.meta["training_data"]["fit"].startswith("change")
+    assert [row[0] for row in sel["tried"]] == list(CHANGE_LAM_GRID)
+    kept = sel["mouth_kept"]
+    ok = [k for k, (c, d) in enumerate(kept) if c >= KEEP_CHROMA and d >= KEEP_DETAIL]
+    pool = ok or [max(range(len(kept)), key=lambda k: min(kept[k][0] / KEEP_CHROMA,
+                                                          kept[k][1] / KEEP_DETAIL))]
+    best = min(pool, key=lambda k: sel["tried"][k][2])
+    assert model.lam == sel["tried"][best][0]
+    # the recorded mouth measures, recomputed from a model fitted on train only
+    from fesgui.core import MaskedRegression, fit_change
+
+    (_, Xtr, Ttr), (_, Xva, _), _ = split_data(data, seed=2)
+    f = [np.asarray(a, np.float32) / 255 for a in (Xtr, Ttr, Xva)]
+    k = list(CHANGE_LAM_GRID).index(model.lam)
+    ref = fit_change(MaskedRegression(size=3, lam=model.lam), f[0], f[1])
+    assert mouth_kept(ref.predict(f[2]), f[2]) == pytest.approx(tuple(kept[k]), abs=1e-3)
+
+
+def test_a_change_fit_with_fixed_lam_is_fit_change_on_train_plus_val():
+    from fesgui.core import MaskedRegression
+
+    data = _data()
+    model = train(data, method="mr", size=3, lam=3.0, ridge=False)
+    (_, Xtr, Ttr), (_, Xva, Tva), _ = split_data(data, seed=0)
+    X = np.concatenate([Xtr, Xva]).astype(np.float32) / 255
+    T = np.concatenate([Ttr, Tva]).astype(np.float32) / 255
+    change = MaskedRegression(size=3, lam=3.0).fit(X, T - X)   # independent: T - X, then + X
+    np.testing.assert_allclose(model.predict(X[:2]), change.predict(X[:2]) + X[:2], atol=1e-5)
+
+
+def test_pairs_with_landmarks_give_a_model_with_a_shape_field():
+    from fesgui.align import Template, warp_crop
+
+    data = _data(20, 64)
+    t = Template.load()
+    rng = np.random.default_rng(0)
+    base = t.in_crop(64, t.points)                       # 5 points per face
+    grid = np.stack(np.meshgrid(np.linspace(20, 44, 6), np.linspace(24, 48, 6)), -1).reshape(-1, 2)
+    pts = np.vstack([base, grid])
+    src = pts[None] + rng.normal(0, 0.3, (20, *pts.shape))
+    tgt = src.copy()
+    tgt[:, :, 0] += 1.5 * (pts[None, :, 1] > 40)          # the lower face moves right
+    data.mesh_X, data.mesh_T, data.alignment = src, tgt, "eyes-mouth"
+    model = train(data, method="mr", size=3, lam=3.0, ridge=False)
+    field = model.shape_field_
+    assert field is not None and field.shape == (64, 64, 2)
+    assert model.meta["alignment"] == "eyes-mouth" and model.meta["shape"]["n_pairs"] == 18
+    assert field[44, 32, 0] == pytest.approx(-1.5, abs=0.4)   # fetch from the left
+    assert abs(field[28, 32, 0]) < 0.4                       # the upper face stays
+    assert "shape_only" in model.meta["metrics"]["baselines"]
+    # the appearance model was fitted on inputs warped by the field
+    (_, Xtr, Ttr), (_, Xva, Tva), _ = split_data(data, seed=0)
+    X = np.concatenate([Xtr, Xva]).astype(np.float32) / 255
+    T = np.concatenate([Ttr, Tva]).astype(np.float32) / 255
+    Xw = np.stack([warp_crop(x, field) for x in X])
+    from fesgui.core import MaskedRegression, fit_change
+
+    ref = fit_change(MaskedRegression(size=3, lam=3.0), Xw, T)
+    np.testing.assert_allclose(model.weights_, ref.weights_, atol=1e-5)
+    # without meshes, or with shape=False, no field
+    assert train(data, lam=3.0, ridge=False, shape=False).shape_field_ is None

@@ -12,11 +12,20 @@ from fesgui.align.landmarks import (
     parse_landmarks,
 )
 from fesgui.align.smoothing import LandmarkSmoother, OneEuroFilter, SmoothedSource
-from fesgui.align.template import Template, crop_shape, similarity_lstsq
-from fesgui.align.warp import face_mask, paste_back, warp_to_crop
+from fesgui.align.template import (
+    ALIGNMENTS,
+    LEGACY_ALIGNMENT,
+    Template,
+    compose,
+    crop_shape,
+    register_pair,
+    similarity_lstsq,
+)
+from fesgui.align.warp import face_mask, paste_back, warp_crop, warp_face, warp_to_crop
 
 __all__ = [
-    "POINT_NAMES", "FaceLandmarks", "LandmarkSmoother", "LandmarkSource", "OneEuroFilter",
+    "ALIGNMENTS", "LEGACY_ALIGNMENT", "POINT_NAMES", "compose", "register_pair", "warp_crop",
+    "warp_face", "FaceLandmarks", "LandmarkSmoother", "LandmarkSource", "OneEuroFilter",
     "SmoothedSource", "Template", "box_of", "crop_shape", "face_mask", "manual_landmarks",
     "parse_landmarks", "paste_back", "similarity_lstsq", "warp_to_crop",
 ]

@@ -21,6 +21,25 @@ from fesgui.paths import resources_dir
 
 TEMPLATE_FILE = "face_template.json"
 _KEYS = ("left_eye", "right_eye", "nose_tip", "left_mouth", "right_mouth")
+#: how a face is aligned to the template: the points fitted (see :meth:`Template.matrix`)
+ALIGNMENTS = ("eyes-mouth", "eyes-nose")
+#: the alignment of models whose file does not name one (format 1)
+LEGACY_ALIGNMENT = "eyes-nose"
+
+
+def register_pair(source_points: np.ndarray, target_points: np.ndarray) -> np.ndarray:
+    """(2, 3) similarity taking a target photo's frame onto its source photo's frame, fitted
+    on the eye centres and the nose tip (which an expression does not move), so the two
+    photos of one person share one crop and their difference is the expression alone."""
+    src = np.asarray(source_points, np.float64)[:3]
+    tgt = np.asarray(target_points, np.float64)[:3]
+    return similarity_lstsq(tgt, src)
+
+
+def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """(2, 3) affine ``outer`` after ``inner``."""
+    full = np.vstack([np.asarray(inner, np.float64), [0.0, 0.0, 1.0]])
+    return np.asarray(outer, np.float64) @ full
 
 
 def crop_shape(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
@@ -118,18 +137,26 @@ class Template:
         pts = self.points if points is None else np.asarray(points, np.float64)
         return (pts - 0.5) * s + [w / 2 - 0.5, h / 2 - 0.5]
 
-    def matrix(self, landmarks, size: int | tuple[int, int]) -> np.ndarray:
+    def matrix(self, landmarks, size: int | tuple[int, int],
+               alignment: str = "eyes-mouth") -> np.ndarray:
         """(2, 3) float64 similarity from frame pixels to crop pixels of ``size``.
 
-        Automatic landmarks use only the expression-invariant points (eye centres and
-        nose tip): the mouth moves when people smile, and the crop must not. Manual
-        landmarks (``landmarks.manual``) use the two eyes and the mouth centre.
+        ``alignment`` (see :data:`ALIGNMENTS`): ``"eyes-mouth"`` (the default, used by every
+        model trained since format 2) fits the two eye centres and the mouth centre, so
+        every face's mouth lands on the template's mouth and a per-pixel model sees one
+        mouth, not an average of several (the mouth's place in an eyes + nose alignment
+        varies by about 2 px at 128 px). ``"eyes-nose"`` fits the eye centres and the nose
+        tip (models of format 1, which were trained that way). Manual landmarks
+        (``landmarks.manual``) always use the eyes and the mouth centre.
         """
         pts = np.asarray(landmarks.points, np.float64)
         if pts.shape != (5, 2) or not np.all(np.isfinite(pts)):
             raise FesguiError("face landmarks must be 5 finite (x, y) points: "
                               "check the landmark source")
-        if getattr(landmarks, "manual", False):
+        if alignment not in ALIGNMENTS:
+            raise FesguiError(f"alignment {alignment!r} is unknown: use one of "
+                              f"{', '.join(ALIGNMENTS)}")
+        if getattr(landmarks, "manual", False) or alignment == "eyes-mouth":
             src = np.vstack([pts[:2], (pts[3] + pts[4]) / 2])
             ref = np.vstack([self.points[:2], self.mouth_centre])
         else:

@@ -188,3 +188,67 @@ def paste_back(frame: np.ndarray, crop: np.ndarray, matrix: np.ndarray,
         blended = blended.astype(frame.dtype)
     roi[...] = blended.reshape(roi.shape)
     return out
+
+
+# ----------------------------------------------------------------------------- shape warp
+def warp_crop(image: np.ndarray, field: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """``image`` (h, w[, C]) warped by a crop displacement ``field`` (h, w, 2):
+    output(u) = image(u + strength * field(u)), bilinear, replicated borders; same dtype.
+    Used to register training crops; frames use :func:`warp_face` (full resolution)."""
+    h, w = image.shape[:2]
+    if field.shape != (h, w, 2):
+        raise FesguiError(f"shape field {field.shape[:2]} and image {(h, w)} differ: "
+                          "use the field of the model fitted at this crop size")
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    f = np.asarray(field, np.float32) * np.float32(strength)
+    return cv2.remap(image, xx + f[..., 0], yy + f[..., 1], interpolation=cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+def _field_support(field: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
+    return _support(np.abs(field).max(axis=2) > 0)
+
+
+def warp_face(frame: np.ndarray, field: np.ndarray, matrix: np.ndarray,
+              strength: float = 1.0) -> np.ndarray:
+    """``frame`` with the face moved by a crop displacement ``field`` at full resolution.
+
+    ``field``: (h, w, 2) backward displacement in crop pixels (dx, dy) of the crop that
+    ``matrix`` (frame -> crop) aligns; ``strength`` scales it. Each frame pixel x takes the
+    value at x + A^-1 field(M x) (A: the matrix's linear part), so the motion is sampled from
+    the frame itself, never from the small crop. Only the bounding box of the moving part
+    is processed; every pixel whose displacement is exactly zero (everything outside the
+    face mask the field was multiplied by) is byte-identical to ``frame``. Returns a new
+    array (the frame itself when nothing moves).
+    """
+    m = np.asarray(matrix, np.float64)
+    if strength == 0.0:
+        return frame
+    ys, xs = _field_support(field)
+    if ys[1] < ys[0]:
+        return frame
+    fh, fw = frame.shape[:2]
+    corners = np.array([[xs[0] - 1, ys[0] - 1], [xs[1] + 1, ys[0] - 1],
+                        [xs[1] + 1, ys[1] + 1], [xs[0] - 1, ys[1] + 1]], np.float64)
+    back = apply_matrix(invert_matrix(m), corners)
+    x0, y0 = np.clip(np.floor(back.min(axis=0)).astype(int) - 1, 0, [fw, fh])
+    x1, y1 = np.clip(np.ceil(back.max(axis=0)).astype(int) + 2, 0, [fw, fh])
+    if x1 <= x0 or y1 <= y0:
+        return frame
+    # the crop field sampled at every ROI pixel: frame (x, y) -> crop m @ (x + x0, y + y0, 1)
+    roi_to_crop = m @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1.0]])
+    crop_field = cv2.warpAffine(np.asarray(field, np.float32), roi_to_crop, (x1 - x0, y1 - y0),
+                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    # crop displacement -> frame displacement: A^-1 (a similarity: rotation / scale)
+    a_inv = np.linalg.inv(m[:, :2]) * strength
+    dx = a_inv[0, 0] * crop_field[..., 0] + a_inv[0, 1] * crop_field[..., 1]
+    dy = a_inv[1, 0] * crop_field[..., 0] + a_inv[1, 1] * crop_field[..., 1]
+    moving = (crop_field[..., 0] != 0) | (crop_field[..., 1] != 0)
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    moved = cv2.remap(frame, xx + dx.astype(np.float32), yy + dy.astype(np.float32),
+                      interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    out = frame.copy()
+    roi = out[y0:y1, x0:x1]
+    roi[moving] = moved[moving]
+    return out

@@ -5,7 +5,7 @@ Three sources of training pairs, exactly one per run:
 * ``--inputs DIR_A --targets DIR_B``: already-aligned images matched by file name;
 * ``--pairs DIR``: unaligned photos (``DIR/<expression>/<id>.jpg`` or
   ``DIR/<id>/<expression>.jpg``), aligned here with MediaPipe and cached;
-* ``--release DATASET_DIR``: every shipped model of ``models/`` and its model card.
+* ``--release DATASET_DIR``: every shipped model of ``fesgui/models/`` and its model card.
 """
 
 from __future__ import annotations
@@ -50,8 +50,17 @@ def add_parser(sub) -> None:
     lam = p.add_mutually_exclusive_group()
     lam.add_argument("--lam", type=float, default=None, help="ridge strength, e.g. 0.4")
     lam.add_argument("--cv", action="store_true",
-                     help="choose lam on the validation people over 10 values in [0.1, 10] "
-                     "(the default when --lam is not given)")
+                     help="choose lam on the validation people (the default when --lam is "
+                     "not given): with --fit change over 1..300, the least validation MSE "
+                     "among the values that keep the mouth's colour and detail; with --fit "
+                     "target over 10 values in [0.1, 10] by validation MSE, as in the papers")
+    p.add_argument("--fit", choices=("change", "target"), default="change",
+                   help="change (default): fit T - X and add the input back, so ridge "
+                   "shrinks toward 'no change' (sharp); target: fit T as in the papers "
+                   "(shrinks toward the mean face: blur)")
+    p.add_argument("--no-shape", action="store_true",
+                   help="with --pairs: no shape warp (by default a displacement field is "
+                   "learned from the FaceMesh points of the pairs and applied first)")
     p.add_argument("--sigma", type=float, default=None,
                    help="Pixel-KR kernel width in [0, 1] intensity units (default: chosen "
                    "on validation)")
@@ -160,11 +169,12 @@ def run(args: argparse.Namespace) -> int:
                       else (data.canonical_expression(args.source),
                             data.canonical_expression(args.target)))
     folder = Path(args.inputs if mode == "inputs" else args.pairs).expanduser().resolve()
-    dataset = training.TrainingData(aligned.ids, aligned.X, aligned.T, name=folder.name)
+    dataset = training.TrainingData.from_aligned(aligned, name=folder.name)
     model = training.train(dataset, method=args.method, size=args.size,
                            dilation=args.dilation, color=args.color, lam=args.lam,
                            sigma=args.sigma, seed=args.seed, source=source, target=target,
-                           ridge=False, log=_say)
+                           ridge=False, shape=not args.no_shape,
+                           residual=args.fit == "change", log=_say)
     out = Path(args.output).expanduser()
     model.save(out, compact=args.compact)
     metrics = model.meta["metrics"]

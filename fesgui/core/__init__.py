@@ -5,7 +5,7 @@ See docs/architecture.md ("fesgui.core") for the contract the rest of the app us
 """
 
 from fesgui.core import interpret
-from fesgui.core.base import Model
+from fesgui.core.base import Model, fit_change
 from fesgui.core.csr import from_csr, to_csr
 from fesgui.core.masked import MaskedRegression
 from fesgui.core.modelio import load_model, read_meta
@@ -22,6 +22,7 @@ from fesgui.core.refine import (
 
 __all__ = [
     "Model",
+    "fit_change",
     "MaskedRegression",
     "PixelRegression",
     "PixelKernelRegression",

@@ -21,9 +21,13 @@ from fesgui.errors import FesguiError
 
 COLORS = ("shared", "per-channel", "gray")
 METHODS = ("mr", "pixel-rr", "pixel-kr")
-FORMAT_VERSION = 1
-#: meta keys a caller may set; they are kept through save/load
-USER_META_KEYS = ("source", "target", "training_data", "metrics", "name")
+#: 2: an optional shape field (``shape.npy``) and the ``alignment`` the crops were made with
+FORMAT_VERSION = 2
+#: meta keys a caller may set; they are kept through save/load. ``alignment``: how the
+#: training crops were aligned (:data:`fesgui.align.template.ALIGNMENTS`; None = format 1's
+#: eyes + nose); ``shape``: provenance of the shape field (None when there is none)
+USER_META_KEYS = ("source", "target", "training_data", "metrics", "name", "alignment",
+                  "shape")
 LUMA = np.array([0.299, 0.587, 0.114])
 
 
@@ -103,6 +107,19 @@ def solve_batched(A: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.linalg.solve(A, b)
 
 
+def fit_change(model: Model, X: object, T: object) -> Model:
+    """Fit ``model`` to the *change* ``T - X``, then add the input back (``add_identity``).
+
+    Same estimator, same closed form; only the prior moves. Ridge shrinks the weights
+    toward zero, and for a model of ``T`` zero means "output the mean face" (blur); for a
+    model of the change it means "leave the input as it is", so weakly supported pixels
+    keep the input's sharpness instead of fading to the average face.
+    """
+    Xa, Ta = check_pairs(X, T)
+    model.fit(Xa, Ta - Xa)
+    return model.add_identity()
+
+
 class Model:
     """Base of all estimators. Subclasses set ``method`` and implement ``fit``/``predict``.
 
@@ -120,6 +137,24 @@ class Model:
         self.lam = lam
         self.color = color
         self._user_meta: dict[str, Any] = {}
+        #: (H, W, 2) float32 backward displacement (dx, dy) in crop pixels, or None: the
+        #: shape half of the expression (:mod:`fesgui.core.shape`), applied before predict
+        self.shape_field_: np.ndarray | None = None
+
+    def set_shape(self, field: np.ndarray | None, info: dict | None = None) -> Model:
+        """Attach (or with None remove) the model's shape field, which must match its
+        image size, with its provenance ``info`` (kept in ``meta["shape"]``)."""
+        if field is None:
+            self.shape_field_ = None
+            self._user_meta["shape"] = None
+            return self
+        from fesgui.core.shape import check_field, field_stats
+
+        self._check_fitted()
+        self.shape_field_ = check_field(field, self._image_size)
+        self._user_meta["shape"] = {**field_stats(self.shape_field_),
+                                    **copy.deepcopy(info or {})}
+        return self
 
     # ------------------------------------------------------------------ state
     @property

@@ -123,6 +123,16 @@ class MaskedRegression(Model):
         self._set_linear_state(np.stack(ws), np.stack(bs), 1 if X.ndim == 3 else 3)
         return self
 
+    def add_identity(self) -> MaskedRegression:
+        """Add the input to the output: 1 on every pixel's centre tap. A model fitted to the
+        change ``T - X`` becomes, exactly, the model of ``T`` whose ridge prior is "no
+        change" (see :func:`fesgui.core.base.fit_change`)."""
+        self._check_fitted()
+        weights = self.weights_.copy()
+        weights[..., (int(self.size) ** 2) // 2] += 1.0
+        self._set_linear_state(weights, self.bias_, self.n_channels_in_)
+        return self
+
     # ------------------------------------------------------------------ predict
     # Sizes > 1 run a compiled kernel on the image in its own interleaved layout, read as
     # (N, H, C W) rows (see fesgui.core.kernels): a shared set on RGB keeps its (T, H, W)

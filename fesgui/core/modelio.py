@@ -1,12 +1,15 @@
 """Model files: one ``.npz`` (a zip of ``.npy`` arrays) per model. Nothing is pickled and
 nothing in a file is ever executed.
 
-Format (``format_version`` 1)::
+Format (``format_version`` 2; version 1 files, without shape field and alignment, still
+load)::
 
     meta.npy     uint8 (L,)  UTF-8 JSON object: method, size, dilation, lam, sigma, color,
                              image_size [H, W], channels_in, storage, format_version,
                              source, target, training_data, metrics, name
     weights.npy  (K, H, W, size*size)  float32, or float16 when storage == "compact"
+    shape.npy    (H, W, 2)             float32 / float16: the shape field (format 2;
+                                       optional: without it the model moves nothing)
     bias.npy     (K, H, W)             float32 / float16            (MR, Pixel-RR)
     table.npy    (K, H, W, 256)        float32, or uint8 round(255 * value) when compact
                                                                      (Pixel-KR only)
@@ -87,6 +90,13 @@ def model_arrays(model: Model, compact: bool = False) -> dict[str, np.ndarray]:
     return {"weights": model.weights_.astype(dtype), "bias": model.bias_.astype(dtype)}
 
 
+def _shape_member(model: Model, compact: bool) -> dict[str, np.ndarray]:
+    field = getattr(model, "shape_field_", None)
+    if field is None:
+        return {}
+    return {"shape": field.astype(np.float16 if compact else np.float32)}
+
+
 def save_model(model: Model, path: str | Path, compact: bool = False) -> Path:
     """Write ``model`` to ``path`` (``.npz``) atomically and byte-deterministically.
 
@@ -101,6 +111,7 @@ def save_model(model: Model, path: str | Path, compact: bool = False) -> Path:
     meta["storage"] = "compact" if compact else "full"
     members = {"meta": np.frombuffer(_meta_bytes(meta), dtype=np.uint8)}
     members.update(model_arrays(model, compact))
+    members.update(_shape_member(model, compact))
     with atomic_write(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, array in members.items():
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE)
@@ -256,6 +267,13 @@ def load_model(path: str | Path) -> Model:
                 model = MaskedRegression(size=r, dilation=meta["dilation"], lam=meta["lam"],
                                          color=meta["color"])
             model._set_linear_state(weights, bias, n_in)
-    model.set_meta(**{key: meta.get(key) for key in USER_META_KEYS})
+        field = None
+        if "shape.npy" in zf.namelist():
+            field = _expect(path, zf, "shape", (h, w, 2),
+                            (np.float16,) if compact else (np.float32,))
+    model.set_meta(**{key: meta.get(key) for key in USER_META_KEYS if key != "shape"})
+    if field is not None:
+        shape_info = meta.get("shape")
+        model.set_shape(field, shape_info if isinstance(shape_info, dict) else None)
     model._storage = meta.get("storage", "full")
     return model

@@ -159,6 +159,13 @@ class PixelKernelRegression(Model):
         self.table_ = table
         self._train_x = self._coef = None
 
+    def add_identity(self) -> PixelKernelRegression:
+        """Add the input level to every table entry (see :meth:`MaskedRegression.add_identity`)."""
+        self._check_fitted()
+        levels = np.arange(256, dtype=np.float32) / np.float32(255.0)
+        self._set_table(self.table_ + levels, self.n_channels_in_)
+        return self
+
     def _base(self, shape: tuple[int, ...]) -> np.ndarray:
         """Flat table offset of each pixel (and channel) for a batch item ``shape``."""
         key = ("base", shape)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -157,3 +158,69 @@ def test_paste_rejects_mismatched_channels():
     m = Template.load().matrix(lm, 64)
     with pytest.raises(FesguiError, match="same channels"):
         paste_back(frame, np.zeros((64, 64), np.float32), m)
+
+
+# ----------------------------------------------------------------------------- shape warp
+def _reference_warp_face(frame, field, matrix, strength):
+    """Independent formulation with scipy: every frame pixel x takes the bilinear frame
+    value at x + A^-1 field(M x), the field read bilinearly at M x (0 outside the crop)."""
+    from scipy.ndimage import map_coordinates
+
+    fh, fw = frame.shape[:2]
+    yy, xx = np.mgrid[0:fh, 0:fw].astype(np.float64)
+    m = np.asarray(matrix, np.float64)
+    u = m[0, 0] * xx + m[0, 1] * yy + m[0, 2]
+    v = m[1, 0] * xx + m[1, 1] * yy + m[1, 2]
+    f = [map_coordinates(field[..., k].astype(np.float64), [v, u], order=1, mode="constant",
+                         cval=0.0) for k in range(2)]
+    a_inv = np.linalg.inv(m[:, :2]) * strength
+    dx = a_inv[0, 0] * f[0] + a_inv[0, 1] * f[1]
+    dy = a_inv[1, 0] * f[0] + a_inv[1, 1] * f[1]
+    out = np.stack([map_coordinates(frame[..., c].astype(np.float64), [yy + dy, xx + dx],
+                                    order=1, mode="nearest") for c in range(3)], axis=-1)
+    return out, (f[0] != 0) | (f[1] != 0)
+
+
+@pytest.mark.parametrize("angle, scale", [(0.0, 0.5), (12.0, 0.8), (-20.0, 0.35)])
+def test_warp_face_matches_an_independent_formulation(angle, scale):
+    from fesgui.align import warp_face
+
+    rng = np.random.default_rng(3)
+    frame = cv2.GaussianBlur(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8), (0, 0), 1.5)
+    h = w = 32
+    field = np.zeros((h, w, 2), np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    bump = np.exp(-((xx - 16) ** 2 + (yy - 18) ** 2) / 40.0)
+    field[..., 0], field[..., 1] = 2.0 * bump, -1.5 * bump
+    field[bump < 0.05] = 0.0              # a field that is exactly zero outside a disc
+    matrix = cv2.getRotationMatrix2D((60.0, 45.0), angle, scale)
+    matrix[:, 2] += [16 - 60, 16 - 45]    # the frame point (60, 45) -> crop centre
+    out = warp_face(frame, field, matrix, strength=1.3)
+    ref, moving = _reference_warp_face(frame, field, matrix, 1.3)
+    assert out.shape == frame.shape and out.dtype == np.uint8
+    assert moving.sum() > 50
+    # OpenCV interpolates with 5-bit weights: allow a couple of levels
+    assert np.abs(out[moving].astype(float) - ref[moving]).max() <= 3
+    # where the field is exactly zero, every byte is the frame's
+    still = ~cv2.dilate(moving.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert np.array_equal(out[still], frame[still])
+
+
+def test_warp_face_with_no_motion_returns_the_frame_untouched():
+    from fesgui.align import warp_face
+
+    frame = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    matrix = np.array([[1.0, 0, -5], [0, 1.0, -3]])
+    assert warp_face(frame, np.zeros((16, 16, 2), np.float32), matrix) is frame
+    assert warp_face(frame, np.ones((16, 16, 2), np.float32), matrix, strength=0.0) is frame
+
+
+def test_warp_crop_moves_content_by_the_field():
+    from fesgui.align import warp_crop
+
+    img = np.zeros((20, 20), np.float32)
+    img[10, 12] = 1.0
+    field = np.zeros((20, 20, 2), np.float32)
+    field[..., 0] = 2.0                    # output (x) fetches input (x + 2)
+    out = warp_crop(img, field)
+    assert out[10, 10] == pytest.approx(1.0) and out[10, 12] == 0.0
