@@ -1,4 +1,4 @@
-"""The installed models: what ships in ``models/`` and how to find one by name."""
+"""The installed models: what ships in ``fesgui/models/`` and how to find one by name."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from pathlib import Path
 
 from fesgui.errors import FesguiError
 from fesgui.paths import models_dir
+
+#: the model the app starts with and the commands use without -m: the best-measured
+#: neutral -> happy model on held-out people (fesgui/models/EVALUATION.md, "As a user sees it")
+DEFAULT_MODEL = "neutral2happy_mr5_128"
 
 
 @dataclass(frozen=True)

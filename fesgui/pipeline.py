@@ -71,6 +71,9 @@ class RefineParams:
     #: strength of the shape warp and of the appearance change (each times ``intensity``)
     shape: float = 1.0
     appearance: float = 1.0
+    #: what the alpha map marks (:data:`fesgui.core.refine.ALPHA_SOURCES`): "l1", the MR
+    #: paper's rule, or "change", where the model departs from leaving the input as it is
+    alpha_source: str = "l1"
 
 
 @dataclass
@@ -173,13 +176,15 @@ class Pipeline:
         p = self.params
         if not p.enabled:
             return None
-        key = (id(self.model), float(p.k), float(p.tau), p.dilation_radius, p.blur_sigma)
+        key = (id(self.model), float(p.k), float(p.tau), p.dilation_radius, p.blur_sigma,
+               p.alpha_source)
         if key != self._alpha_key or self._alpha is None:
             from fesgui.core import alpha_map
 
             self._alpha = np.asarray(alpha_map(self.model, k=p.k, tau=p.tau,
                                                dilation_radius=p.dilation_radius,
-                                               blur_sigma=p.blur_sigma), np.float32)
+                                               blur_sigma=p.blur_sigma,
+                                               source=p.alpha_source), np.float32)
             self._alpha_key = key
         return self._alpha
 

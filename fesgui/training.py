@@ -515,11 +515,15 @@ def release_specs() -> list[ReleaseSpec]:
 
 
 def _build_group(dataset: TrainingData, specs: list[ReleaseSpec], out_dir: Path,
-                 log: Log | None = None) -> tuple[list[Path], list[str]]:
+                 cases: list | None = None, log: Log | None = None
+                 ) -> tuple[list[Path], list[str]]:
     """Fit and save the release models of one mapping and crop size (one process).
 
-    ``dataset``: the aligned pairs of the mapping (inputs, targets, meshes). Returns the
-    written files and the log lines (also sent to ``log`` as they happen, if given).
+    ``dataset``: the aligned pairs of the mapping (inputs, targets, meshes). ``cases``: the
+    test people's photos (:func:`fesgui.evaluation.expression.load_cases`): each saved
+    model is also run through the pipeline on them and scored as a user sees it
+    (``metrics["expression"]``). Returns the written files and the log lines (also sent to
+    ``log`` as they happen, if given).
     """
     lines: list[str] = []
 
@@ -534,6 +538,13 @@ def _build_group(dataset: TrainingData, specs: list[ReleaseSpec], out_dir: Path,
     Xte = to_float(Xte)
     ridge = ridge_baseline(to_float(Xtr), to_float(Ttr), to_float(Xva), to_float(Tva), Xte,
                            to_float(Tte))
+    scorer = smile = None
+    if cases:
+        from fesgui.align.mediapipe_source import MediaPipeSource
+        from fesgui.evaluation.expression import Scorer
+
+        smile = MediaPipeSource(video=False, max_faces=1)
+        scorer = Scorer(cases, smile)
     written = []
     for spec in specs:
         say(f"{spec.filename}:")
@@ -542,23 +553,46 @@ def _build_group(dataset: TrainingData, specs: list[ReleaseSpec], out_dir: Path,
                       pixel_stride=max(1, crop // RELEASE_KR_GRID_PIXELS),
                       sigmas=RELEASE_KR_SIGMAS, log=lambda m: say("  " + m))
         metrics = dict(model.meta["metrics"])
-        metrics["compact"] = compact_difference(model, Xte)
+        metrics["compact"] = compact_difference(model, warp_batch(Xte, model.shape_field_))
         model.set_meta(metrics=metrics)
-        written.append(model.save(out_dir / spec.filename, compact=True))
+        path = model.save(out_dir / spec.filename, compact=True)
         say(f"  compact storage changes outputs by at most "
             f"{metrics['compact']['max_abs_255']:g}/255 "
             f"({time.perf_counter() - started:.0f} s into {source} -> {target}, {crop} px)")
+        if scorer is not None:
+            from fesgui.core import load_model
+            from fesgui.evaluation.expression import run_pipeline
+
+            shipped = load_model(path)   # what ships: the compact file
+            result = scorer.score(spec.filename, run_pipeline(shipped, scorer.cases))
+            metrics["expression"] = result.as_dict()
+            model.set_meta(metrics=metrics)
+            path = model.save(path, compact=True)
+            say(f"  as a user sees it: {describe_expression(result.as_dict())}")
+        written.append(path)
+    if smile is not None:
+        smile.close()
     return written, lines
+
+
+def describe_expression(e: dict) -> str:
+    """One line of :class:`fesgui.evaluation.expression.ExpressionScores` numbers."""
+    smile = "-" if e.get("smile") is None else f"{e['smile']:.2f}"
+    return (f"smile {smile} of the real change, mouth colour kept {e['chroma']:.3f}, "
+            f"detail kept {e['sharpness']:.3f}, MSE x10^2 {100 * e['mse']:.4f}, "
+            f"SSIM {e['ssim']:.4f} ({e['n']} people)")
 
 
 def build_release(dataset_dir: str | Path, out_dir: str | Path, only: str | None = None,
                   cache_dir: str | Path | None = None, use_cache: bool = True,
-                  landmarks=None, jobs: int = 2, log: Log = _quiet) -> list[Path]:
+                  landmarks=None, jobs: int = 2, score: bool = True,
+                  log: Log = _quiet) -> list[Path]:
     """Rebuild the shipped models from the London set into ``out_dir``, deterministically.
 
     ``only``: rebuild just the models whose file name contains this text (the model card
     and figures are then left alone). ``landmarks``: a landmark source (default
-    MediaPipe). ``jobs``: processes fitting (mapping, crop) groups side by side (the fits
+    MediaPipe). ``score``: also score every model through the pipeline on the test
+    people's photos (``metrics["expression"]``; needs MediaPipe for the smile measure). ``jobs``: processes fitting (mapping, crop) groups side by side (the fits
     are single-threaded numpy; every model is computed the same way in any process, so the
     files do not depend on ``jobs``). Returns the written model files. Raises
     :class:`FesguiError` (one line) when the dataset folder is missing or holds no pairs.
@@ -602,9 +636,20 @@ def build_release(dataset_dir: str | Path, out_dir: str | Path, only: str | None
                 dataset = data if source == "neutral" else data.swapped()
                 groups.append((dataset, todo))
     written: list[Path] = []
+    from fesgui.evaluation.expression import load_cases
+
+    test_ids = split_data(groups[0][0], RELEASE_SEED)[2][0] if groups else []
+    cases = {}
+    if score:
+        log(f"loading the photos of the {len(test_ids)} test people")
+        forward = load_cases(pairs, test_ids, cache_dir=cache_dir, landmarks=landmarks)
+        reverse = load_cases([fdata.PairFiles(p.id, p.target, p.source) for p in pairs],
+                             test_ids, cache_dir=cache_dir, landmarks=landmarks)
+        cases = {("neutral", "happy"): forward, ("happy", "neutral"): reverse}
+    groups = [(d, todo, cases.get((todo[0].source, todo[0].target))) for d, todo in groups]
     if jobs <= 1 or len(groups) == 1:
-        for dataset, todo in groups:
-            written += _build_group(dataset, todo, out_dir, log)[0]
+        for dataset, todo, group_cases in groups:
+            written += _build_group(dataset, todo, out_dir, group_cases, log)[0]
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -612,8 +657,8 @@ def build_release(dataset_dir: str | Path, out_dir: str | Path, only: str | None
         log(f"fitting {len(groups)} groups of models in {jobs} processes")
         context = multiprocessing.get_context("spawn")  # no fork of MediaPipe's threads
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [pool.submit(_build_group, dataset, todo, out_dir)
-                       for dataset, todo in groups]
+            futures = [pool.submit(_build_group, dataset, todo, out_dir, group_cases)
+                       for dataset, todo, group_cases in groups]
             for future in futures:
                 paths, lines = future.result()
                 written += paths

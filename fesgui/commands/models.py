@@ -10,8 +10,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "models",
         help="list the installed models (method, mapping, crop size, file size, test MSE)",
-        description="List the models in the shipped models folder (or --folder): name, "
-        "method, expression mapping, crop size, size on disk and test-set MSE x10^2.",
+        description="List the models in the shipped models folder (or --folder): name "
+        "(the default model is marked), method, expression mapping, crop size, colour, how far "
+        "its shape warp moves pixels, size on disk and test-set MSE x10^2.",
     )
     p.add_argument("--folder", default=None, help="list the models of this folder instead")
     p.set_defaults(run=run)
@@ -31,16 +32,23 @@ def _size(n: int) -> str:
 
 def format_table(infos) -> str:
     """The model list as aligned text columns (one header line, one line per model)."""
-    rows = [("name", "method", "mapping", "crop", "colour", "on disk", "test MSE x10^2")]
+    from fesgui.catalog import DEFAULT_MODEL
+
+    rows = [("name", "method", "mapping", "crop", "colour", "shape", "on disk",
+             "test MSE x10^2")]
     for info in infos:
         meta = info.meta
         hw = meta.get("image_size") or ["?", "?"]
         metrics = meta.get("metrics") or {}
         mse = metrics.get("mse")
-        rows.append((info.name, _method(meta),
+        shape = meta.get("shape")
+        moves = (f"{shape['max_px']:.1f} px" if isinstance(shape, dict)
+                 and isinstance(shape.get("max_px"), int | float) else "-")
+        name = info.name + (" (default)" if info.name == DEFAULT_MODEL else "")
+        rows.append((name, _method(meta),
                      f"{meta.get('source') or '?'} -> {meta.get('target') or '?'}",
-                     f"{hw[0]}x{hw[1]}", str(meta.get("color", "?")), _size(info.size_bytes),
-                     "-" if mse is None else f"{100 * mse:.3f}"))
+                     f"{hw[0]}x{hw[1]}", str(meta.get("color", "?")), moves,
+                     _size(info.size_bytes), "-" if mse is None else f"{100 * mse:.3f}"))
     widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 

@@ -14,16 +14,26 @@ from fesgui.errors import FesguiError
 
 
 def add_synthesis_options(p: argparse.ArgumentParser) -> None:
-    """-m/--model, --refine/--no-refine, --intensity, --all-faces."""
-    p.add_argument("-m", "--model", required=True, metavar="MODEL",
-                   help="a model .npz file, or the name of an installed model (fesgui models)")
+    """-m/--model, --refine/--no-refine, --intensity, --shape, --appearance, --all-faces."""
+    p.add_argument("-m", "--model", default=None, metavar="MODEL",
+                   help="a model .npz file, or the name of an installed model (fesgui "
+                   "models); default: the best-measured neutral -> happy model")
     p.add_argument("--refine", action=argparse.BooleanOptionalAction,
                    default=False,  # = RefineParams.enabled (not imported here: keeps --help fast)
                    help="blend the output into the input where the alpha map says the model "
                    "acts (RMR): sharper, but a weaker expression (default off)")
+    p.add_argument("--alpha", choices=("l1", "change"), default="l1",
+                   help="with --refine: what the alpha map marks: l1 = the MR paper's L1 "
+                   "norm of each receptive field (default), change = where the model "
+                   "departs from leaving the input as it is")
     p.add_argument("--intensity", type=float, default=1.0, metavar="T",
                    help="expression strength: 0 = unchanged, 1 = the model (default), "
-                   ">1 exaggerates (up to 3)")
+                   ">1 exaggerates (up to 3); scales both the shape and the appearance")
+    p.add_argument("--shape", type=float, default=1.0, metavar="S",
+                   help="strength of the shape warp (the mouth's motion), 0 to 3 (default 1)")
+    p.add_argument("--appearance", type=float, default=1.0, metavar="A",
+                   help="strength of the appearance change (shading, teeth), 0 to 3 "
+                   "(default 1)")
     p.add_argument("--all-faces", action="store_true",
                    help="change every face found, not only the largest")
 
@@ -46,18 +56,26 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def check_intensity(value: float) -> float:
+def check_intensity(value: float, option: str = "--intensity") -> float:
     if not math.isfinite(value) or not 0.0 <= value <= 3.0:
-        raise FesguiError(f"--intensity {value} is out of range: use 0 to 3 (1 = the model)")
+        raise FesguiError(f"{option} {value} is out of range: use 0 to 3 (1 = the model)")
     return float(value)
 
 
-def load_model_arg(name_or_path: str):
-    """The model named on the command line (a path or an installed name)."""
-    from fesgui.catalog import find_model
+def check_strengths(args: argparse.Namespace) -> dict[str, float]:
+    """``intensity``, ``shape`` and ``appearance`` of the shared options, checked."""
+    return {"intensity": check_intensity(args.intensity),
+            "shape": check_intensity(args.shape, "--shape"),
+            "appearance": check_intensity(args.appearance, "--appearance")}
+
+
+def load_model_arg(name_or_path: str | None):
+    """The model named on the command line (a path or an installed name; None: the
+    default model, :data:`fesgui.catalog.DEFAULT_MODEL`)."""
+    from fesgui.catalog import DEFAULT_MODEL, find_model
     from fesgui.core import load_model
 
-    return load_model(find_model(name_or_path))
+    return load_model(find_model(DEFAULT_MODEL if name_or_path is None else name_or_path))
 
 
 def make_face_finder(args: argparse.Namespace, video: bool):
@@ -72,7 +90,7 @@ def make_pipeline(args: argparse.Namespace, model, landmarks=None):
     """A :class:`fesgui.pipeline.Pipeline` from the shared options."""
     from fesgui.pipeline import Pipeline, RefineParams
 
-    params = RefineParams(enabled=args.refine, intensity=check_intensity(args.intensity))
+    params = RefineParams(enabled=args.refine, alpha_source=args.alpha, **check_strengths(args))
     return Pipeline(model, landmarks=landmarks, params=params, all_faces=args.all_faces)
 
 
@@ -92,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if args.aligned and args.landmarks:
         raise FesguiError("--aligned and --landmarks exclude each other: an aligned face "
                           "needs no landmarks")
-    check_intensity(args.intensity)
+    check_strengths(args)
     manual = parse_landmarks(args.landmarks) if args.landmarks else None
     frame = read_image(args.photo)
     model = load_model_arg(args.model)

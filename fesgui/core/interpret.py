@@ -127,3 +127,31 @@ def transfer_curve(model: Model, i: int, j: int, channel: int = 0,
         patch[r // 2, r // 2] = 0.0
         rest = float(np.sum(weights.astype(np.float64) * patch))
     return levels, (centre * LEVELS + rest + bias).astype(np.float32)
+
+
+def flow_image(field: np.ndarray, scale: float | None = None) -> np.ndarray:
+    """A displacement field ``(H, W, 2)`` (dx, dy) as an RGB colour wheel ``(H, W, 3)``
+    float32 in [0, 1]: the hue is the direction the pixel's content comes *from*
+    (0 deg = from the right, red), the brightness its length over ``scale`` (default: the
+    largest length; black = no motion)."""
+    f = np.asarray(field, np.float64)
+    if f.ndim != 3 or f.shape[2] != 2:
+        raise FesguiError(f"a displacement field is (H, W, 2), got {f.shape}")
+    length = np.hypot(f[..., 0], f[..., 1])
+    top = float(length.max()) if scale is None else float(scale)
+    value = np.clip(length / top, 0.0, 1.0) if top > 0 else np.zeros_like(length)
+    hue = (np.degrees(np.arctan2(f[..., 1], f[..., 0])) % 360.0) / 60.0
+    # HSV -> RGB with saturation 1 (the standard sector formula)
+    k = (np.array([5.0, 3.0, 1.0]) + hue[..., None]) % 6.0
+    rgb = value[..., None] * (1.0 - np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0))
+    return rgb.astype(np.float32)
+
+
+def field_vector(field: np.ndarray, i: int, j: int) -> tuple[float, float]:
+    """``(dx, dy)`` of pixel ``(i, j)``: the output there fetches the input at
+    ``(j + dx, i + dy)`` (crop pixels)."""
+    h, w = field.shape[:2]
+    if not (0 <= i < h and 0 <= j < w):
+        raise FesguiError(f"pixel ({i}, {j}) is outside the {h}x{w} field: "
+                          f"use 0 <= i < {h}, 0 <= j < {w}")
+    return float(field[i, j, 0]), float(field[i, j, 1])

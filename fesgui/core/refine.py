@@ -56,6 +56,24 @@ def l1_map(model: Model) -> np.ndarray:
     return s.mean(axis=0).astype(np.float32)
 
 
+#: what the alpha map's ``s`` measures: "l1" = the MR paper's L1 norm of each receptive
+#: field (with the bias); "change" = the L1 norm of how far each receptive field is from
+#: leaving the input as it is (weights minus the identity tap, and the bias): where the
+#: training pairs changed, after the shape warp
+ALPHA_SOURCES = ("l1", "change")
+
+
+def change_map(model: Model) -> np.ndarray:
+    """``(H, W)`` float32: L1 norm of each receptive field *minus the identity* (1 on the
+    centre tap) including the bias, averaged over the K weight sets: 0 where the model
+    leaves the input unchanged, large where it learned to change it."""
+    model._check_fitted()
+    w = np.asarray(model.weights_, np.float64).copy()
+    w[..., w.shape[-1] // 2] -= 1.0
+    s = np.abs(w).sum(axis=-1) + np.abs(model.bias_)
+    return s.mean(axis=0).astype(np.float32)
+
+
 def _rescale(a: np.ndarray, constant: float) -> np.ndarray:
     lo, hi = float(a.min()), float(a.max())
     if not hi - lo > 1e-12 * max(1.0, abs(hi), abs(lo)):  # constant up to rounding
@@ -64,11 +82,15 @@ def _rescale(a: np.ndarray, constant: float) -> np.ndarray:
 
 
 def alpha_stages(model: Model, k: float = 10.0, tau: float = 0.2,
-                 dilation_radius: int | None = None, blur_sigma: float | None = None
-                 ) -> dict[str, np.ndarray]:
+                 dilation_radius: int | None = None, blur_sigma: float | None = None,
+                 source: str = "l1") -> dict[str, np.ndarray]:
     """Every stage of the RMR alpha map: ``{"s", "z", "dilated", "stepped", "alpha"}``,
-    each ``(H, W)`` float32. ``alpha`` is in [0, 1]."""
-    s = l1_map(model).astype(np.float64)
+    each ``(H, W)`` float32. ``alpha`` is in [0, 1]. ``source`` (:data:`ALPHA_SOURCES`):
+    ``s`` is :func:`l1_map` (the paper) or :func:`change_map`."""
+    if source not in ALPHA_SOURCES:
+        raise FesguiError(f"alpha source {source!r} is unknown: use one of "
+                          f"{', '.join(ALPHA_SOURCES)}")
+    s = (l1_map(model) if source == "l1" else change_map(model)).astype(np.float64)
     h, w = s.shape
     radius = default_dilation_radius(h, w) if dilation_radius is None else dilation_radius
     sigma = default_blur_sigma(h, w) if blur_sigma is None else blur_sigma
@@ -95,9 +117,10 @@ def alpha_stages(model: Model, k: float = 10.0, tau: float = 0.2,
 
 
 def alpha_map(model: Model, k: float = 10.0, tau: float = 0.2,
-              dilation_radius: int | None = None, blur_sigma: float | None = None) -> np.ndarray:
+              dilation_radius: int | None = None, blur_sigma: float | None = None,
+              source: str = "l1") -> np.ndarray:
     """The final RMR alpha map ``(H, W)`` float32 in [0, 1] (see :func:`alpha_stages`)."""
-    return alpha_stages(model, k, tau, dilation_radius, blur_sigma)["alpha"]
+    return alpha_stages(model, k, tau, dilation_radius, blur_sigma, source)["alpha"]
 
 
 def _alpha_like(alpha: np.ndarray, x: np.ndarray) -> np.ndarray:

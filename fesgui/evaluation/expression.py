@@ -70,10 +70,11 @@ class ExpressionScores:
 
 def load_cases(pairs, ids: Sequence[str], cache_dir=None, landmarks=None) -> list[Case]:
     """The :class:`Case` of every pair whose id is in ``ids`` (both faces found)."""
+    from pathlib import Path
+
     from fesgui.align import register_pair
     from fesgui.data import FaceFinder, _AlignCache, default_cache_dir
     from fesgui.imageio import read_image
-    from pathlib import Path
 
     root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     source_name = "MediaPipeSource" if landmarks is None else type(landmarks).__name__

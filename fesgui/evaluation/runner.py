@@ -74,6 +74,7 @@ class Settings:
     mr_sizes: Sequence[int] = MR_SIZES
     smile: bool = True
     shipped: bool = True          # also score the shipped models of models/
+    expression: bool = True       # whole photos through the pipeline (needs MediaPipe)
     blas_threads: int | None = 1  # many small solves: one BLAS thread is faster on a busy box
 
 
@@ -152,6 +153,10 @@ class Evaluation:
     #: the shipped models of models/ scored on the same test people: (source, target, row)
     shipped: list[tuple[str, str, MethodResult]] = field(default_factory=list)
     shipped_note: str | None = None
+    #: whole photos through the pipeline (fesgui.evaluation.expression): (source, target,
+    #: what, scores) with what = "reference", "shipped" or "ablation"
+    expression: list[tuple[str, str, str, object]] = field(default_factory=list)
+    expression_note: str | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -459,6 +464,9 @@ def evaluate_shipped(pairs, split, cache_dir=None, landmarks=None, smile_source=
             add(source, target, f"target {size[0]}", "reference", "real photos", T, X, T)
         log(f"shipped models: {info.name}")
         model = load_model(info.path)
+        from fesgui.training import warp_batch
+
+        X = warp_batch(X, model.shape_field_)   # the shape half first (nothing without one)
         Y = model.predict(X)
         desc = f"{meta.get('method')} {meta.get('size')}x{meta.get('size')}, " \
                f"{meta.get('color')}, lam={_fmt(float(meta.get('lam')))}"
@@ -474,6 +482,68 @@ def evaluate_shipped(pairs, split, cache_dir=None, landmarks=None, smile_source=
         note = (f"the recorded test identities of {', '.join(notes)} differ from this split: "
                 "their rows may include people they were trained on")
     return rows, note
+
+
+#: the ablation of the default model (and its counterpart in the other direction):
+#: (label, pipeline params)
+ABLATION = (
+    ("shape only", {"appearance": 0.0}),
+    ("appearance only", {"shape": 0.0}),
+    ("shape + appearance", {}),
+    ("shape + appearance, RMR (paper alpha)", {"enabled": True, "alpha_source": "l1"}),
+    ("shape + appearance, RMR (change alpha)", {"enabled": True, "alpha_source": "change"}),
+    ("shape + appearance, intensity 1.5", {"intensity": 1.5}),
+)
+
+
+def evaluate_expression(pairs, split, cache_dir=None, landmarks=None, smile_source=None,
+                        log: Log = print) -> list[tuple[str, str, str, object]]:
+    """Every shipped model, and an ablation of the default one, run on the test people's
+    whole photos through the pipeline (:mod:`fesgui.evaluation.expression`).
+
+    Returns ``[(source, target, what, ExpressionScores)]``; per direction the first row
+    is the unchanged input and the second the real photos of the target expression."""
+    from fesgui.catalog import DEFAULT_MODEL, list_models
+    from fesgui.core import load_model
+    from fesgui.data import PairFiles, canonical_expression
+    from fesgui.evaluation.expression import Scorer, load_cases, run_pipeline
+
+    default_tag = DEFAULT_MODEL.split("_", 1)[1]        # e.g. "mr5_128"
+    rows = []
+    for source, target in (("neutral", "happy"), ("happy", "neutral")):
+        flipped = [PairFiles(p.id, p.target, p.source) for p in pairs] \
+            if source == "happy" else list(pairs)
+        cases = load_cases(flipped, split[2], cache_dir=cache_dir, landmarks=landmarks)
+        log(f"as a user sees it, {source} -> {target}: {len(cases)} test photos")
+        scorer = Scorer(cases, smile_source)
+        rows.append((source, target, "reference",
+                     scorer.score("input (unchanged)", [c.photo for c in cases])))
+        rows.append((source, target, "reference",
+                     scorer.score("target (real photos)", [
+                         _registered_target(c) for c in cases])))
+        for info in list_models():
+            meta = info.meta
+            if (canonical_expression(str(meta.get("source") or "")),
+                    canonical_expression(str(meta.get("target") or ""))) != (source, target):
+                continue
+            model = load_model(info.path)
+            log(f"  {info.name}")
+            rows.append((source, target, "shipped",
+                         scorer.score(info.name, run_pipeline(model, cases))))
+            if info.name.endswith(default_tag):
+                for label, params in ABLATION:
+                    rows.append((source, target, "ablation", scorer.score(
+                        f"{info.name}: {label}", run_pipeline(model, cases, **params))))
+    return rows
+
+
+def _registered_target(case) -> np.ndarray:
+    """The target photo in the source photo's frame (so it is scored like a result)."""
+    import cv2
+
+    h, w = case.photo.shape[:2]
+    return cv2.warpAffine(case.target, case.target_to_source, (w, h), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
 
 
 def _blas_limit(threads: int | None):
@@ -562,6 +632,13 @@ def run_evaluation(pairs_dir: str | Path, settings: Settings | None = None,
                                                          smile_source, log)
             except FesguiError as exc:
                 shipped_note = f"shipped models not scored: {exc}"
+        expression, expression_note = [], None
+        if settings.expression and settings.shipped:
+            try:
+                expression = evaluate_expression(pairs, split, cache_dir, landmarks,
+                                                 smile_source, log)
+            except FesguiError as exc:
+                expression_note = f"whole photos not scored: {exc}"
     finally:
         if own_smile is not None:
             own_smile.close()
@@ -569,4 +646,5 @@ def run_evaluation(pairs_dir: str | Path, settings: Settings | None = None,
                       skipped=big.skipped + [s for s in small.skipped if s not in big.skipped],
                       problems=problems, split=split, directions=directions,
                       seconds=time.perf_counter() - t_start, smile_note=smile_note,
-                      shipped=shipped, shipped_note=shipped_note)
+                      shipped=shipped, shipped_note=shipped_note, expression=expression,
+                      expression_note=expression_note)

@@ -143,12 +143,15 @@ class Controller(QObject):
         return entries
 
     def default_entry(self) -> ModelEntry | None:
-        """The model to start with: neutral -> happy first, then MR, then the smallest window,
-        then the smallest image (the fastest for live video)."""
+        """The model to start with: the shipped default (:data:`fesgui.catalog.DEFAULT_MODEL`,
+        the best-measured neutral -> happy model), else neutral -> happy first, then MR, then
+        the smallest window, then the smallest image (the fastest for live video)."""
+        from fesgui.catalog import DEFAULT_MODEL
 
         def rank(e: ModelEntry) -> tuple:
             m = e.meta
-            return ((m.get("source"), m.get("target")) != ("neutral", "happy"),
+            return (e.path.stem != DEFAULT_MODEL,
+                    (m.get("source"), m.get("target")) != ("neutral", "happy"),
                     m.get("method") != "mr", int(m.get("size") or 0),
                     min(m.get("image_size") or [0]), e.name)
 

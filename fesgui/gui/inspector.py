@@ -318,11 +318,12 @@ class InspectorPanel(QtWidgets.QWidget):
         """The model's alpha map under ``params`` (``None`` when refinement is off)."""
         if params is None or not params.enabled:
             return None
-        key = (params.k, params.tau, params.dilation_radius, params.blur_sigma)
+        key = (params.k, params.tau, params.dilation_radius, params.blur_sigma,
+               params.alpha_source)
         if key != self._alpha_key:
             self._alpha = alpha_map(self._model, k=params.k, tau=params.tau,
                                     dilation_radius=params.dilation_radius,
-                                    blur_sigma=params.blur_sigma)
+                                    blur_sigma=params.blur_sigma, source=params.alpha_source)
             self._alpha_key = key
         return self._alpha
 
@@ -519,6 +520,11 @@ class InspectorPanel(QtWidgets.QWidget):
                 values["refined"] = arith.output
             if self._params is not None:
                 notes.append(f"intensity {self._params.intensity:g}")
+            field = getattr(self._model, "shape_field_", None)
+            if field is not None:
+                dx, dy = interpret.field_vector(field, row, col)
+                notes.append(f"shape: x here was fetched from dx {dx:+.2f}, dy {dy:+.2f} px "
+                             "(times shape × intensity) before the model")
         else:
             notes.append("load a face to see Σ w·x and the output")
         if method == "pixel-kr":

@@ -11,7 +11,10 @@
 * the weight of one tap at every pixel (``interpret.tap_map``), with a tap selector laid
   out like the receptive field: where the model trusts the input;
 * the relative importance of weights and bias, mean ``|W x|`` against mean ``|b|``
-  (Fig. 8, ``interpret.importance``).
+  (Fig. 8, ``interpret.importance``);
+* the shape field (how the face moves before the appearance model; ``interpret.flow_image``:
+  hue = the direction a pixel's content comes from, brightness = how far); hovering or
+  clicking a pixel reads its vector.
 
 Every array is drawn exactly as the core returns it (``MapItem.data``); every map can be
 exported as a PNG (rendered with its colormap) and a ``.npy`` (raw values).
@@ -46,6 +49,7 @@ MAPS = (
     ("stepped", "α stepped", "positive"),
     ("alpha", "α blurred", "positive"),
     ("tap", "tap weights", "signed"),
+    ("field", "shape field", "image"),
 )
 STAGES = ("z", "dilated", "stepped", "alpha")
 CELL_WIDTH = 170  # screen pixels per map column: narrow docks get fewer columns
@@ -264,6 +268,11 @@ class ModelMapsPanel(QtWidgets.QWidget):
         if image is None or row < 0:
             self.hover_label.setText("")
             return
+        if name == "field":
+            dx, dy = self.field_vector(row, col)
+            self.hover_label.setText(f"shape at ({row}, {col}): fetches from "
+                                     f"dx {dx:+.2f}, dy {dy:+.2f} px")
+            return
         value = np.atleast_1d(image[row, col])
         shown = ", ".join(f"{float(v):.4f}" for v in value)
         self.hover_label.setText(f"{name} at ({row}, {col}) = {shown}")
@@ -315,9 +324,24 @@ class ModelMapsPanel(QtWidgets.QWidget):
             self.tap_label.setText("tap")
             return
         self._guard(lambda: self.maps["s"].set_data(l1_map(self._model)))
+        self._refresh_field()
         self._refresh_tap()
         self._refresh_face()
         self._refresh_alpha()
+
+    def _refresh_field(self) -> None:
+        field = getattr(self._model, "shape_field_", None)
+        if field is None:
+            self.maps["field"].set_data(None, title="shape field (none: moves nothing)")
+            return
+        top = float(np.hypot(field[..., 0], field[..., 1]).max())
+        self._guard(lambda: self.maps["field"].set_data(
+            interpret.flow_image(field), title=f"shape field (up to {top:.1f} px)"))
+
+    def field_vector(self, row: int, col: int) -> tuple[float, float] | None:
+        """``(dx, dy)`` of the model's shape field at a pixel (None without a field)."""
+        field = getattr(self._model, "shape_field_", None)
+        return None if field is None else interpret.field_vector(field, row, col)
 
     def _refresh_tap(self) -> None:
         if self._model is None:
@@ -371,7 +395,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
             self._alpha_key = None
             stages = alpha_stages(self._model, k=params.k, tau=params.tau,
                                   dilation_radius=params.dilation_radius,
-                                  blur_sigma=params.blur_sigma)
+                                  blur_sigma=params.blur_sigma, source=params.alpha_source)
             for name in STAGES:
                 self.maps[name].set_data(stages[name])
             off = "" if params.enabled else " (off)"
@@ -390,4 +414,5 @@ class ModelMapsPanel(QtWidgets.QWidget):
 
 def _alpha_key(params: RefineParams) -> tuple:
     """What the alpha stages depend on (besides the model)."""
-    return (params.enabled, params.k, params.tau, params.dilation_radius, params.blur_sigma)
+    return (params.enabled, params.k, params.tau, params.dilation_radius, params.blur_sigma,
+            params.alpha_source)

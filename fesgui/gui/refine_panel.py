@@ -1,4 +1,5 @@
-"""Refinement sliders: RMR on/off, k, tau, dilation radius, blur sigma, intensity.
+"""Expression and refinement sliders: intensity, shape and appearance strengths; RMR on/off,
+k, tau, dilation radius, blur sigma.
 
 The panel only holds values: every change emits ``params_changed(RefineParams)``. The
 dilation radius and blur sigma follow the model's defaults (shown on the sliders) until
@@ -12,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -74,26 +76,42 @@ class RefinePanel(QWidget):
         self.enabled.setToolTip("Blend input and output by the alpha map (MR paper, Section 6):"
                                 " sharper, but a weaker expression")
         self.enabled.setChecked(False)
+        self.alpha_source = QComboBox()
+        self.alpha_source.addItem("L1 norm of the weights (paper)", "l1")
+        self.alpha_source.addItem("where the model changes the face", "change")
         self.k = FloatSlider(0.5, 40.0, 0.5, 1)
         self.tau = FloatSlider(0.0, 1.0, 0.01, 2)
         self.radius = FloatSlider(0, 40, 1, 0)
         self.sigma = FloatSlider(0.0, 20.0, 0.01, 2)
         self.intensity = FloatSlider(0.0, 1.5, 0.01, 2)
+        self.shape = FloatSlider(0.0, 2.0, 0.01, 2)
+        self.appearance = FloatSlider(0.0, 2.0, 0.01, 2)
         self.reset = QPushButton("Reset to defaults")
         self.reset.setToolTip("Ctrl+R")
+        expression = QGridLayout()
+        self._add_rows(expression, [
+            ("Intensity", self.intensity, "0 = input, 1 = full expression, 1.5 = more "
+             "(scales the shape and the appearance)"),
+            ("Shape", self.shape, "how far the face moves (the learned displacement "
+             "field: the mouth corners go up and out); 0 = no motion"),
+            ("Appearance", self.appearance, "how much the appearance model changes "
+             "intensities (shading, teeth, folds); 0 = the moved input")])
         grid = QGridLayout()
-        rows = [("Steepness k", self.k, "logistic step steepness of the alpha map"),
-                ("Threshold τ", self.tau, "where the logistic step is centred (0..1)"),
-                ("Dilation radius", self.radius, "grey dilation disk radius (pixels)"),
-                ("Blur σ", self.sigma, "Gaussian blur of the alpha map (pixels)"),
-                ("Intensity", self.intensity, "0 = input, 1 = full expression, 1.5 = more")]
-        for n, (name, slider, tip) in enumerate(rows):
-            label = QLabel(name)
-            label.setToolTip(tip)
-            slider.setToolTip(tip)
-            grid.addWidget(label, n, 0)
-            grid.addWidget(slider, n, 1)
+        label = QLabel("α marks")
+        tip = ("what the alpha map marks: the paper's L1 norm of each receptive field, or "
+               "how far each one is from leaving the input as it is (where the training "
+               "pairs changed)")
+        label.setToolTip(tip)
+        self.alpha_source.setToolTip(tip)
+        grid.addWidget(label, 4, 0)
+        grid.addWidget(self.alpha_source, 4, 1)
+        self._add_rows(grid, [
+            ("Steepness k", self.k, "logistic step steepness of the alpha map"),
+            ("Threshold τ", self.tau, "where the logistic step is centred (0..1)"),
+            ("Dilation radius", self.radius, "grey dilation disk radius (pixels)"),
+            ("Blur σ", self.sigma, "Gaussian blur of the alpha map (pixels)")])
         layout = QVBoxLayout(self)
+        layout.addLayout(expression)
         layout.addWidget(self.enabled)
         layout.addLayout(grid)
         layout.addWidget(self.reset)
@@ -103,12 +121,24 @@ class RefinePanel(QWidget):
         self._sigma_auto = True
         self.enabled.toggled.connect(self._emit)
         self.k.value_changed.connect(self._emit)
+        self.alpha_source.currentIndexChanged.connect(self._emit)
         self.tau.value_changed.connect(self._emit)
         self.intensity.value_changed.connect(self._emit)
+        self.shape.value_changed.connect(self._emit)
+        self.appearance.value_changed.connect(self._emit)
         self.radius.value_changed.connect(self._radius_moved)
         self.sigma.value_changed.connect(self._sigma_moved)
         self.reset.clicked.connect(self.reset_requested)
         self.set_params(self._default_params())
+
+    @staticmethod
+    def _add_rows(grid: QGridLayout, rows: list[tuple[str, FloatSlider, str]]) -> None:
+        for n, (name, slider, tip) in enumerate(rows):
+            label = QLabel(name)
+            label.setToolTip(tip)
+            slider.setToolTip(tip)
+            grid.addWidget(label, n, 0)
+            grid.addWidget(slider, n, 1)
 
     @staticmethod
     def _default_params() -> Any:
@@ -133,9 +163,14 @@ class RefinePanel(QWidget):
         self.enabled.blockSignals(True)
         self.enabled.setChecked(bool(params.enabled))
         self.enabled.blockSignals(False)
+        self.alpha_source.blockSignals(True)
+        self.alpha_source.setCurrentIndex(max(0, self.alpha_source.findData(params.alpha_source)))
+        self.alpha_source.blockSignals(False)
         self.k.set_value(params.k)
         self.tau.set_value(params.tau)
         self.intensity.set_value(params.intensity)
+        self.shape.set_value(params.shape)
+        self.appearance.set_value(params.appearance)
         self._radius_auto = params.dilation_radius is None
         self._sigma_auto = params.blur_sigma is None
         if not self._radius_auto:
@@ -156,6 +191,9 @@ class RefinePanel(QWidget):
             dilation_radius=None if self._radius_auto else int(self.radius.value()),
             blur_sigma=None if self._sigma_auto else float(self.sigma.value()),
             intensity=float(self.intensity.value()),
+            shape=float(self.shape.value()),
+            appearance=float(self.appearance.value()),
+            alpha_source=str(self.alpha_source.currentData()),
         )
 
     def _radius_moved(self, _value: float) -> None:
@@ -168,7 +206,7 @@ class RefinePanel(QWidget):
 
     def _update_enabled(self) -> None:
         on = self.enabled.isChecked()
-        for slider in (self.k, self.tau, self.radius, self.sigma):
+        for slider in (self.alpha_source, self.k, self.tau, self.radius, self.sigma):
             slider.setEnabled(on)
 
     def _emit(self, *_args: Any) -> None:

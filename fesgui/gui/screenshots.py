@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from fesgui.catalog import DEFAULT_MODEL  # the app's default model
 from fesgui.errors import FesguiError
 
-DEFAULT_MODEL = "neutral2happy_mr5_128"
 WINDOW_SIZE = (1280, 800)  # (width, height) in pixels
 
 

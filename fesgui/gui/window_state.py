@@ -15,7 +15,7 @@ from fesgui.gui.settings import open_settings, read_bool, read_float
 if TYPE_CHECKING:
     from fesgui.gui.main_window import MainWindow
 
-_REFINE_KEYS = ("k", "tau", "dilation_radius", "blur_sigma", "intensity")
+_REFINE_KEYS = ("k", "tau", "dilation_radius", "blur_sigma", "intensity", "shape", "appearance")
 
 
 def save(window: MainWindow) -> None:
@@ -29,6 +29,7 @@ def save(window: MainWindow) -> None:
         s.setValue("model/path", str(c.model_entry.path))
     p = c.params
     s.setValue("refine/enabled", bool(p.enabled))
+    s.setValue("refine/alpha_source", str(p.alpha_source))
     for key in _REFINE_KEYS:
         value = getattr(p, key)
         s.setValue(f"refine/{key}", "" if value is None else float(value))
@@ -55,7 +56,7 @@ def restore(window: MainWindow) -> None:
     window.model_panel.last_folder = folder
     defaults = RefineParams()
     values = {key: read_float(s, f"refine/{key}", getattr(defaults, key)) for key in _REFINE_KEYS}
-    for key in ("k", "tau", "intensity"):  # never None
+    for key in ("k", "tau", "intensity", "shape", "appearance"):  # never None
         values[key] = float(getattr(defaults, key) if values[key] is None else values[key])
     radius = values["dilation_radius"]
     params = RefineParams(
@@ -65,12 +66,21 @@ def restore(window: MainWindow) -> None:
         dilation_radius=None if radius is None else int(radius),
         blur_sigma=values["blur_sigma"],
         intensity=values["intensity"],
+        shape=values["shape"],
+        appearance=values["appearance"],
+        alpha_source=_alpha_source(s.value("refine/alpha_source", defaults.alpha_source)),
     )
     c.set_params(params)
     camera = str(s.value("camera/index", "0") or "0")
     c.camera = int(camera) if camera.isdigit() else 0
     c.set_mirror(read_bool(s, "camera/mirror", False))
     window.input_panel.mirror.setChecked(c.mirror)
+
+
+def _alpha_source(value: object) -> str:
+    from fesgui.core.refine import ALPHA_SOURCES
+
+    return str(value) if str(value) in ALPHA_SOURCES else ALPHA_SOURCES[0]
 
 
 def saved_model() -> Path | None:

@@ -560,3 +560,21 @@ def test_header_names_mapping_method_and_size_once(inspector):
     bare = copy.deepcopy(model).set_meta(name="my own model")
     inspector.set_model(bare)
     assert inspector.model_label.text().startswith("<b>my own model</b> · MR 5×5 · ")
+
+
+def test_shape_field_map_shows_the_models_field_as_a_colour_wheel(maps, qtbot):
+    from fesgui.core.interpret import field_vector, flow_image
+
+    model, _, _ = show_face(maps, "mr-per-channel")
+    assert maps.maps["field"].data is None and "none" in maps.maps["field"].title
+    h, w = model.image_size
+    field = np.zeros((h, w, 2), np.float32)
+    field[h // 2:, :, 0] = 1.5
+    field[h // 2:, :, 1] = -0.5
+    model.set_shape(field)
+    maps.set_model(model)
+    assert np.array_equal(maps.maps["field"].data, flow_image(field))
+    assert maps.field_vector(h - 1, 0) == field_vector(field, h - 1, 0) == (1.5, -0.5)
+    maps._hovered("field", h - 1, 0)
+    assert "dx +1.50, dy -0.50" in maps.hover_label.text()
+    model.set_shape(None)

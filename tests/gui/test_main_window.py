@@ -367,6 +367,9 @@ def test_settings_survive_a_restart(qtbot, models_dir, model_files, detector, fa
     win.refine_panel.tau.set_value(0.35, emit=True)
     win.refine_panel.radius.set_value(6, emit=True)
     win.refine_panel.intensity.set_value(0.8, emit=True)
+    win.refine_panel.shape.set_value(1.25, emit=True)
+    win.refine_panel.appearance.set_value(0.5, emit=True)
+    win.refine_panel.alpha_source.setCurrentIndex(1)
     win.input_panel.mirror.setChecked(True)
     win.resize(700, 560)  # within the offscreen screen (800x800): restore clamps to it
     qtbot.waitUntil(lambda: win.width() == 700, timeout=2000)
@@ -379,6 +382,7 @@ def test_settings_survive_a_restart(qtbot, models_dir, model_files, detector, fa
     again.show()
     params = again.controller.params
     assert (params.tau, params.dilation_radius, params.intensity) == (0.35, 6, 0.8)
+    assert (params.shape, params.appearance, params.alpha_source) == (1.25, 0.5, "change")
     assert params.blur_sigma is None and params.k == 10.0
     assert again.refine_panel.params() == params
     assert again.input_panel.mirror.isChecked() and again.controller.mirror
