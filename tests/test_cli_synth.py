@@ -113,6 +113,8 @@ def test_no_face_and_no_points_is_exit_2_without_output(tmp_path, model_path, ca
     (["--landmarks", "1,2,3"], "has 3 numbers"),
     (["--landmarks", "1000,10,1100,10,1050,90"], "outside"),
     (["--intensity", "7"], "out of range"),
+    (["--shape", "-1"], "--shape -1.0 is out of range"),
+    (["--appearance", "nan"], "--appearance nan is out of range"),
     (["--aligned", "--landmarks", "1,2,3,4,5,6"], "exclude"),
 ])
 def test_bad_options_are_one_line(tmp_path, model_path, photo, capsys, args, match):
@@ -224,3 +226,58 @@ def test_manual_points_land_on_the_template(photo):
     m = t.matrix(lm, 64)
     eyes = lm.points[:2] @ m[:, :2].T + m[:, 2]
     np.testing.assert_allclose(eyes, t.in_crop(64)[:2], atol=1.5)
+
+
+@pytest.fixture(scope="module")
+def shape_model_path(tmp_path_factory):
+    """A model whose appearance is the identity and whose shape field moves the mouth."""
+    from fesgui.align import face_mask
+
+    X, _ = make_pairs(8, 64, 64, seed=4)
+    model = MaskedRegression(size=1, lam=1e9).fit(X, X)   # ~ predict(x) = 0
+    model.add_identity()                                   # ~ predict(x) = x
+    field = np.zeros((64, 64, 2), np.float32)
+    field[38:52, 18:46, 0] = 2.0
+    model.set_shape(field * face_mask(64)[..., None])
+    model.set_meta(alignment="eyes-mouth")
+    path = tmp_path_factory.mktemp("shape") / "n2h_shape_64.npz"
+    return model.save(path)
+
+
+def test_shape_and_appearance_strengths(tmp_path, shape_model_path, photo):
+    path, img, points = photo
+    outs = {}
+    for name, extra in {"both": [], "no-shape": ["--shape", "0"],
+                        "no-intensity": ["--intensity", "0"],
+                        "strong": ["--shape", "2", "--appearance", "0"]}.items():
+        out = tmp_path / f"{name}.png"
+        assert main(["synth", str(path), "-m", str(shape_model_path), "-o", str(out),
+                     "--landmarks", points, *extra]) == 0
+        outs[name] = read_image(out)
+    moved = (outs["both"] != img).any(axis=2)
+    assert moved.sum() > 50                                  # the field moved the mouth
+    assert np.abs(outs["no-shape"].astype(int) - img).max() <= 1   # identity appearance
+    assert np.array_equal(outs["no-intensity"], img)
+    assert (outs["strong"] != img).any(axis=2).sum() >= moved.sum()
+
+
+def test_without_m_the_default_model_is_used(tmp_path, model_path, photo, monkeypatch):
+    import fesgui.catalog
+
+    monkeypatch.setenv("FESGUI_MODELS", str(model_path.parent))
+    monkeypatch.setattr(fesgui.catalog, "DEFAULT_MODEL", "tiny_mr3_64")
+    path, _, points = photo
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    assert main(["synth", str(path), "-o", str(a), "--landmarks", points]) == 0
+    assert main(["synth", str(path), "-m", "tiny_mr3_64", "-o", str(b), "--landmarks",
+                 points]) == 0
+    assert np.array_equal(read_image(a), read_image(b))
+
+
+def test_the_shipped_default_model_exists_and_is_marked(capsys):
+    from fesgui.catalog import DEFAULT_MODEL, list_models
+
+    names = [i.name for i in list_models()]
+    assert DEFAULT_MODEL in names
+    assert main(["models"]) == 0
+    assert f"{DEFAULT_MODEL} (default)" in capsys.readouterr().out
