@@ -18,7 +18,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
 from fesgui.catalog import ModelInfo as ModelEntry  # a model the user can choose
-from fesgui.catalog import list_models
+from fesgui.catalog import list_all_models
 from fesgui.errors import FesguiError
 from fesgui.gui.notify import Notifier
 from fesgui.gui.worker import FrameInfo, LiveSpec, StillRequest, Worker
@@ -128,8 +128,8 @@ class Controller(QObject):
 
     # ---- models ----
     def refresh_models(self, extra: list[Path] = ()) -> list[ModelEntry]:
-        """List the installed models (plus user-loaded files still present)."""
-        entries = list_models()
+        """List the installed models, the user's trained ones (plus loaded files still present)."""
+        entries = list_all_models()
         known = {e.path.resolve() for e in entries}
         for e in self.entries:
             if e.path.resolve() not in known and e.path.exists():
