@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fesgui.gui import window_state
+from fesgui.gui import screen_fit, window_state
 from fesgui.gui.controller import Controller
 from fesgui.gui.file_actions import FileActions
 from fesgui.gui.input_panel import InputPanel
@@ -112,12 +112,13 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(30, self._build_heavy)  # after the first paint
         else:
             self._build_heavy()
-        self.resize(1280, 800)
+        screen_fit.fit_window(self)  # the available screen, down to 1280x720
         self.resizeDocks([self.input_dock, self.inspector_dock], [320, 420],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.input_dock, self.model_dock, self.refine_dock], [250, 150, 250],
                          Qt.Orientation.Vertical)
         window_state.restore(self)
+        screen_fit.keep_on_screen(self)  # remembered on a larger monitor: fit this one
         self._save_timer.stop()  # restoring is not a change worth writing back
 
     # ---- layout ----
@@ -215,7 +216,7 @@ class MainWindow(QMainWindow):
         self.overlay_action = self._action(view_menu, "Landmarks and crop box",
                                            lambda on: self.frame_view.set_overlay_visible(on),
                                            "Ctrl+L", checkable=True)
-        self.overlay_action.setChecked(True)
+        self.overlay_action.setChecked(False)  # the face first; Ctrl+L shows the landmarks
         self._action(view_menu, "Full screen", self.toggle_fullscreen).setShortcuts(
             [QKeySequence("F11"), QKeySequence("Ctrl+F")])
         view_menu.addSeparator()
@@ -323,6 +324,9 @@ class MainWindow(QMainWindow):
 
     def show_user_error(self, text: str) -> None:
         self.statusBar().showMessage("⚠ " + text, 12000)
+        # a model that failed to load: the boxes name the model actually loaded (or none)
+        entry = self.controller.model_entry
+        self.model_panel.set_current(entry.path if entry is not None else None)
 
     def show_unexpected_error(self, summary: str, details: str) -> None:
         self.unexpected_errors.append(summary)
