@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
                             | QMainWindow.DockOption.AllowTabbedDocks)
         self.notifier = notifier or Notifier()
+        self.landmarks_factory = landmarks_factory  # also for training (None: MediaPipe)
         self.controller = Controller(self.notifier, landmarks_factory)
         self.unexpected_errors: list[str] = []  # summaries of error dialogs shown
         self.error_box: QMessageBox | None = None
@@ -205,6 +206,7 @@ class MainWindow(QMainWindow):
         self.record_action = self._action(file_menu, "Record live output…",
                                           files.toggle_recording, "Ctrl+Shift+R", checkable=True)
         self._action(file_menu, "Process open folder…", files.ask_batch, "Ctrl+B")
+        self._action(file_menu, "Train expression from photos…", self.open_training, "Ctrl+T")
         file_menu.addSeparator()
         self._action(file_menu, "Quit", self.close, "Ctrl+Q")
         live_menu = bar.addMenu("&Live")
@@ -219,6 +221,7 @@ class MainWindow(QMainWindow):
         self.overlay_action.setChecked(False)  # the face first; Ctrl+L shows the landmarks
         self._action(view_menu, "Full screen", self.toggle_fullscreen).setShortcuts(
             [QKeySequence("F11"), QKeySequence("Ctrl+F")])
+        self._build_toolbar(view_menu)
         view_menu.addSeparator()
         for dock in (self.input_dock, self.model_dock, self.refine_dock, self.inspector_dock,
                      self.maps_dock):
@@ -284,6 +287,9 @@ class MainWindow(QMainWindow):
         self.frame_view.set_overlay_visible(self.overlay_action.isChecked())
         self.placer.view = self.frame_view
         self.frame_view.clicked.connect(self.guarded(self.placer.click))
+        self.compare.attach(self.frame_view)
+        self.faces.attach(self.frame_view)
+        self.frame_view.clicked.connect(self.guarded(self.faces.click))
 
         self.inspector, self.maps = InspectorPanel(), ModelMapsPanel()
         self.inspector_dock.widget().setWidget(self.inspector)
@@ -348,6 +354,8 @@ class MainWindow(QMainWindow):
         face = result.faces[0] if result.faces else None
         crop_size = None if face is None else face.crop.shape[:2]
         self.frame_view.set_faces(result.faces, crop_size)
+        self.compare.set_result(result)
+        self.faces.set_result(result)
         if face is None:
             self.crop_views.set_images(None, None, None)
         else:
@@ -427,6 +435,55 @@ class MainWindow(QMainWindow):
         self.placer.set_active(on)
         if on:
             self.stack.setCurrentWidget(self.frame_view)
+
+    # ---- compare, faces, presets, training (each in its own module) ----
+    def _build_toolbar(self, view_menu: Any) -> None:
+        from fesgui.gui.compare import CompareControls
+        from fesgui.gui.face_picker import FacePicker
+        from fesgui.gui.presets import PresetsBar
+
+        bar = self.addToolBar("Tools")
+        bar.setObjectName("tools_toolbar")
+        bar.setMovable(False)
+        self.toolbar = bar
+        self.compare = CompareControls(self)
+        self.faces = FacePicker(self)
+        view_menu.addSeparator()
+        for action in (*self.compare.actions, self.faces.all_action):
+            bar.addAction(action)
+            view_menu.addAction(action)
+        bar.insertSeparator(self.faces.all_action)
+        bar.addSeparator()
+        self.presets = PresetsBar(lambda: self.controller.params)
+        self.presets.apply.connect(self.guarded(self.controller.set_params))
+        self.presets.saved.connect(lambda name: self.show_status(f"saved preset {name!r}"))
+        bar.addWidget(self.presets)
+        bar.addSeparator()
+        self.train_action = QAction("Train expression…", self)
+        self.train_action.setToolTip("Train a model from your own photo pairs (Ctrl+T)")
+        self.train_action.triggered.connect(self.guarded(self.open_training))
+        bar.addAction(self.train_action)
+        self.train_dialog: Any = None
+
+    def open_training(self) -> Any:
+        """The "Train an expression" dialog (one at a time; not modal)."""
+        from fesgui.gui.train_dialog import TrainDialog
+
+        if self.train_dialog is None:
+            self.train_dialog = TrainDialog(self, self.input_panel.last_folder,
+                                            self.landmarks_factory)
+            self.train_dialog.trained.connect(self.guarded(self._trained))
+            self.train_dialog.failed.connect(self.notifier.report)
+        self.train_dialog.show()
+        self.train_dialog.raise_()
+        return self.train_dialog
+
+    def _trained(self, path: str) -> None:
+        """A model was trained into the user models folder: list it and select it."""
+        self.controller.refresh_models()
+        self.controller.select_model(path)
+        self.model_panel.set_current(path)
+        self.show_status(f"trained {Path(path).name}: selected")
 
     def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt naming
         if event.key() == Qt.Key.Key_Escape and self.placer.active:
