@@ -104,7 +104,6 @@ def test_split_view_shows_before_left_and_after_right_of_a_draggable_divider(qtb
         cut = _widget_x(view, x)
         rows = slice(_widget_y(view, 0.4 * h), _widget_y(view, 0.95 * h))  # below the labels
         left, right = slice(None, cut - 4), slice(cut + 4, None)
-        d = np.abs(split[rows, left].astype(int) - before[rows, left])
         if x_frame == w / 2:  # both halves of the band hold part of the change
             assert (before[rows, left] != after[rows, left]).any()
             assert (before[rows, right] != after[rows, right]).any()
