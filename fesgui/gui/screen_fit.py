@@ -15,8 +15,10 @@ from PySide6.QtCore import QRect, QSize
 PREFERRED = QSize(1280, 800)
 #: the share of a screen larger than PREFERRED the window takes
 SHARE = 0.85
-#: room for the title bar and borders the window manager adds (unknown before showing)
-FRAME = QSize(0, 32)
+#: room the window manager adds (unknown before the window is shown): the title bar above
+#: the client area, and a border on the left, right and bottom
+TITLE, BORDER = 32, 4
+FRAME = QSize(2 * BORDER, TITLE + BORDER)
 #: the smallest useful window; less than the screen in any case
 MINIMUM = QSize(800, 560)
 
@@ -33,7 +35,7 @@ def fitted_geometry(available: QRect, preferred: QSize = PREFERRED,
     width = min(room.width(), max(preferred.width(), round(available.width() * SHARE)))
     height = min(room.height(), max(preferred.height(), round(available.height() * SHARE)))
     x = available.x() + (available.width() - width) // 2
-    y = available.y() + (available.height() - frame.height() - height) // 2 + frame.height()
+    y = available.y() + TITLE + (room.height() - height) // 2
     return QRect(x, y, width, height)
 
 
