@@ -171,3 +171,31 @@ def test_a_bad_model_argument_says_so_and_the_boxes_name_the_loaded_model(qtbot,
     assert panel.current == entry.path and panel.method.currentData() == str(entry.path)
     assert window.controller.model_entry.path == entry.path
     assert window.windowTitle().endswith(entry.name)
+
+
+def test_save_asks_where_remembers_the_folder_and_confirms(qtbot, window, model_files,
+                                                           face_file, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from fesgui.imageio import read_image
+
+    from .helpers import open_and_wait
+
+    load_model(qtbot, window, model_files["mr3"])
+    result = open_and_wait(qtbot, window, face_file)
+    asked = []
+    out = tmp_path / "exports"
+    out.mkdir()
+
+    def answer(parent, title, start, filters):
+        asked.append(start)
+        return str(out / Path(start).name), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(answer))
+    window.files.ask_save("frame")
+    assert Path(asked[0]).parent == face_file.parent  # first time: the photo's folder
+    saved = out / "face_result.png"
+    assert (read_image(saved) == result.composite).all()
+    assert window.statusBar().currentMessage() == f"saved {saved}"
+    window.files.ask_save("crop")
+    assert Path(asked[1]) == out / "face_face.png"  # the folder of the last export
