@@ -77,6 +77,7 @@ class FacePicker(QObject):
     the "All faces" action edits every face. Talks to the controller only."""
 
     HINT = "{n} faces: click one to edit it, or choose All faces"
+    HINT_ALL = "{n} faces, all changed: click one to change only that face"
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)
@@ -118,7 +119,8 @@ class FacePicker(QObject):
         self._chosen.setData(*outline(chosen), connect="finite")
         if several and self._hinted != len(self.found):
             self._hinted = len(self.found)
-            self.window.show_status(self.HINT.format(n=len(self.found)))
+            hint = self.HINT_ALL if self.all_action.isChecked() else self.HINT
+            self.window.show_status(hint.format(n=len(self.found)))
         elif not several:
             self._hinted = 0
 

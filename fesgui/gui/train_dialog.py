@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -323,10 +324,11 @@ class TrainDialog(QDialog):
             self._set_running(False)
             return
         self.pairs = pairs
+        for problem in problems:  # first: what the user may want to fix
+            self.found.addItem(f"✗ {problem}")
+            self.found.item(self.found.count() - 1).setForeground(QColor(200, 60, 40))
         for pair in pairs:
             self.found.addItem(f"✓ {pair.id}: {pair.source.name} → {pair.target.name}")
-        for problem in problems:
-            self.found.addItem(f"✗ skipped: {problem}")
         summary = f"<b>{len(pairs)} pairs</b> found"
         if problems:
             summary += f"; {len(problems)} photos or people skipped (listed below with why)"
