@@ -1,4 +1,5 @@
-"""The installed models: what ships in ``fesgui/models/`` and how to find one by name."""
+"""The installed models: what ships in ``fesgui/models/``, what the user trained (the user models
+folder, :func:`fesgui.paths.user_models_dir`) and how to find one by name."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fesgui.errors import FesguiError
-from fesgui.paths import models_dir
+from fesgui.paths import models_dir, user_models_dir
 
 #: the model the app starts with and the commands use without -m: the best-measured
 #: neutral -> happy model on held-out people (fesgui/models/EVALUATION.md, "As a user sees it")
@@ -19,6 +20,7 @@ class ModelInfo:
     path: Path
     meta: dict
     size_bytes: int
+    user: bool = False  # trained by the user (in the user models folder), not shipped
 
 
 def list_models(folder: Path | None = None) -> list[ModelInfo]:
@@ -30,13 +32,28 @@ def list_models(folder: Path | None = None) -> list[ModelInfo]:
 
     folder = models_dir() if folder is None else Path(folder)
     infos = []
-    for path in sorted(folder.glob("*.npz")):
+    paths = sorted(folder.glob("*.npz")) if folder.is_dir() else []
+    for path in paths:
         try:
             meta = read_meta(path)
         except FesguiError:
             continue
         infos.append(ModelInfo(path.stem, path, meta, path.stat().st_size))
     return infos
+
+
+def list_all_models() -> list[ModelInfo]:
+    """The shipped models, then the user's own (``user=True``), each group sorted by name.
+
+    A user model with the name of a shipped one is still listed (its path tells them apart).
+    """
+    from dataclasses import replace
+
+    shipped = list_models()
+    user_folder = user_models_dir()
+    if user_folder.resolve() == models_dir().resolve():
+        return shipped
+    return shipped + [replace(info, user=True) for info in list_models(user_folder)]
 
 
 def find_model(name_or_path: str) -> Path:
@@ -46,7 +63,9 @@ def find_model(name_or_path: str) -> Path:
         if not path.exists():
             raise FesguiError(f"model file {path} does not exist: check the path")
         return path
-    names = {info.name: info.path for info in list_models()}
+    names: dict[str, Path] = {}
+    for info in list_all_models():  # a shipped model wins over a user model of its name
+        names.setdefault(info.name, info.path)
     if name_or_path in names:
         return names[name_or_path]
     known = ", ".join(sorted(names)) or "none installed"

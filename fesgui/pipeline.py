@@ -101,6 +101,8 @@ class FrameResult:
     faces: list[FaceResult]
     timings: dict[str, float] = field(default_factory=dict)   # milliseconds per stage
     message: str | None = None        # e.g. "no face found: ..." (composite == frame)
+    # issue 18 (the app's face picker): every face found, changed or not, largest first
+    found: list[FaceLandmarks] = field(default_factory=list)
 
 
 def model_size(model) -> tuple[int, int]:
@@ -256,11 +258,12 @@ class Pipeline:
             self._owned_source = True
         return list(self.landmarks.detect(frame))
 
-    def process(self, frame: np.ndarray, manual: FaceLandmarks | None = None) -> FrameResult:
+    def process(self, frame: np.ndarray, manual: FaceLandmarks | None = None,
+                pick=None) -> FrameResult:
         """Find the face(s) of an (H, W, 3) uint8 RGB frame, change their expression and
         paste them back. ``manual`` landmarks skip detection. The largest face only, or all
-        with ``all_faces``. No face: the composite is a copy of the frame and ``message``
-        says why."""
+        with ``all_faces``, or ``pick(found) -> faces to change`` (the app's face picker).
+        No face: the composite is a copy of the frame and ``message`` says why."""
         frame = np.asarray(frame)
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise FesguiError(f"a frame must be (H, W, 3) uint8 RGB, got {frame.dtype} "
@@ -275,7 +278,10 @@ class Pipeline:
         if not faces:
             timings["total"] = timings["landmarks"]
             return FrameResult(frame, frame.copy(), [], timings, NO_FACE)
-        if not self.all_faces:
+        found = list(faces)
+        if pick is not None:  # issue 18: the faces the user picked
+            faces = list(pick(found))
+        elif not self.all_faces:
             faces = faces[:1]
         size = self.crop_size
         strength = self.shape_strength()
@@ -304,7 +310,7 @@ class Pipeline:
             results.append(FaceResult(lm, matrix, x, y, refined, final, aligned,
                                       self._field_applied(strength)))
         timings["total"] = sum(timings[s] for s in STAGES)
-        return FrameResult(frame, composite, results, timings, None)
+        return FrameResult(frame, composite, results, timings, None, found)
 
     def _field_applied(self, strength: float) -> np.ndarray | None:
         if strength == 0.0:

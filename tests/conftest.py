@@ -21,3 +21,11 @@ def fake_camera(monkeypatch):
         return cap
 
     return install
+
+
+@pytest.fixture(autouse=True)
+def user_models_dir(tmp_path_factory, monkeypatch):
+    """The user models folder of every test is an empty temporary folder (never the real one)."""
+    folder = tmp_path_factory.mktemp("user_models")
+    monkeypatch.setenv("FESGUI_USER_MODELS", str(folder))
+    return folder

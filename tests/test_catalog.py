@@ -50,3 +50,47 @@ def test_empty_folder_lists_nothing(tmp_path, monkeypatch):
     assert list_models() == []
     with pytest.raises(FesguiError, match="none installed"):
         find_model("anything")
+
+
+def test_user_models_are_listed_after_the_shipped_ones(models_folder, user_models_dir):
+    from fesgui.catalog import list_all_models
+
+    X, T = make_pairs(3, 8, 8, seed=1)
+    mine = PixelRegression(lam=0.4).fit(X, T)
+    mine.set_meta(source="neutral", target="happy", name="mine")
+    mine.save(user_models_dir / "mine.npz")
+    mine.save(user_models_dir / "a_model.npz")  # the name of a shipped model
+    infos = list_all_models()
+    assert [(i.name, i.user) for i in infos] == [("a_model", False), ("b_model", False),
+                                                 ("a_model", True), ("mine", True)]
+    assert find_model("mine") == user_models_dir / "mine.npz"
+    assert find_model("a_model") == models_folder / "a_model.npz"  # shipped wins
+    assert list_models() == infos[:2]  # the shipped list is unchanged (evaluation, cards)
+
+
+def test_missing_user_folder_lists_nothing_more(models_folder, tmp_path, monkeypatch):
+    from fesgui.catalog import list_all_models
+
+    monkeypatch.setenv("FESGUI_USER_MODELS", str(tmp_path / "not" / "yet"))
+    assert [i.name for i in list_all_models()] == ["a_model", "b_model"]
+
+
+@pytest.mark.parametrize(("platform", "env", "expected"), [
+    ("linux", {"XDG_DATA_HOME": "/data"}, "/data/fesgui/models"),
+    ("linux", {}, "HOME/.local/share/fesgui/models"),
+    ("darwin", {}, "HOME/Library/Application Support/fesgui/models"),
+    ("win32", {"APPDATA": "/roaming"}, "/roaming/fesgui/models"),
+])
+def test_user_models_dir_per_platform(platform, env, expected, monkeypatch, tmp_path):
+    from fesgui import paths
+
+    monkeypatch.delenv("FESGUI_USER_MODELS")
+    for key in ("XDG_DATA_HOME", "APPDATA"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(paths.sys, "platform", platform)
+    monkeypatch.setattr(paths.Path, "home", classmethod(lambda cls: tmp_path))
+    assert paths.user_models_dir() == paths.Path(expected.replace("HOME", str(tmp_path)))
+    monkeypatch.setenv("FESGUI_USER_MODELS", str(tmp_path / "mine"))
+    assert paths.user_models_dir() == tmp_path / "mine"

@@ -23,14 +23,35 @@ _START = time.perf_counter()  # fesgui.cli imports this module as soon as the ap
 
 def _pick_model(window, requested: str | None) -> None:
     """Select the requested model, else the last one used, else the first installed."""
+    from PySide6.QtCore import QTimer
+
     from fesgui.catalog import find_model
+    from fesgui.errors import FesguiError
     from fesgui.gui import window_state
 
     c = window.controller
     entries = c.refresh_models()
     if requested:
-        c.select_model(find_model(requested))
-        return
+        try:
+            c.select_model(find_model(requested))
+            return
+        except FesguiError as exc:  # say so, then start with the usual model
+            fallback = window_state.saved_model() or (c.default_entry().path if entries
+                                                      else None)
+            using = f"; using {fallback.stem} instead" if fallback is not None else ""
+            why = str(exc).split(":")[0]  # "no model named 'x'" / "model file x does not exist"
+            problem = FesguiError(f"--model {requested}: {why}{using}")
+            if fallback is None:
+                window.notifier.report(problem)
+                return
+
+            def tell(*_args) -> None:  # after "model … ready", so the warning stays in view
+                c.model_changed.disconnect(tell)
+                QTimer.singleShot(0, lambda: window.notifier.report(problem))
+
+            c.model_changed.connect(tell)
+            c.select_model(fallback)
+            return
     saved = window_state.saved_model()
     if saved is not None:
         c.select_model(saved)

@@ -18,7 +18,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
 from fesgui.catalog import ModelInfo as ModelEntry  # a model the user can choose
-from fesgui.catalog import list_models
+from fesgui.catalog import list_all_models
 from fesgui.errors import FesguiError
 from fesgui.gui.notify import Notifier
 from fesgui.gui.worker import FrameInfo, LiveSpec, StillRequest, Worker
@@ -87,6 +87,7 @@ class Controller(QObject):
         self.frame: np.ndarray | None = None  # the still image on screen (RGB uint8)
         self.frame_path: Path | None = None
         self.manual: Any = None  # FaceLandmarks placed by hand for the current image
+        self.face_choice: Any = None  # None (largest face), "all", or (x, y) of a clicked face
         self.folder: list[Path] = []
         self.index = -1
         self.video_path: Path | None = None
@@ -128,8 +129,8 @@ class Controller(QObject):
 
     # ---- models ----
     def refresh_models(self, extra: list[Path] = ()) -> list[ModelEntry]:
-        """List the installed models (plus user-loaded files still present)."""
-        entries = list_models()
+        """List the installed models, the user's trained ones (plus loaded files still present)."""
+        entries = list_all_models()
         known = {e.path.resolve() for e in entries}
         for e in self.entries:
             if e.path.resolve() not in known and e.path.exists():
@@ -246,6 +247,9 @@ class Controller(QObject):
         self.frame = frame
         self.frame_path = path
         self.manual = None
+        if isinstance(self.face_choice, tuple):  # a face clicked on the previous image
+            self.face_choice = None
+            self.worker.set_face_choice(None)
         self._token += 1
         self.reprocess()
 
@@ -303,6 +307,13 @@ class Controller(QObject):
         self._still_busy = True
         self._still_dirty = False
         self.worker.submit_still(StillRequest(self.frame, self.params, self.manual, self._token))
+
+    def set_face_choice(self, choice: Any) -> None:
+        """Which faces to change: None (the largest), "all", or the (x, y) frame point of
+        the face the user clicked (see :mod:`fesgui.gui.face_picker`)."""
+        self.face_choice = choice
+        self.worker.set_face_choice(choice)
+        self.reprocess()
 
     # ---- live ----
     def open_video(self, path: str | Path) -> None:

@@ -19,6 +19,28 @@ if TYPE_CHECKING:
     from fesgui.gui.main_window import MainWindow
 
 IMAGE_SAVE_FILTER = "PNG image (*.png);;JPEG image (*.jpg *.jpeg)"
+EXPORT_KEY = "files/export_folder"  # the settings key of the folder of the last export
+
+
+def export_folder(fallback: str | Path = "") -> Path:
+    """Where the next export dialog starts: the folder of the last export (if it still
+    exists), else ``fallback`` (the folder of the open photo), else the home folder."""
+    from fesgui.gui.settings import open_settings
+
+    for candidate in (open_settings().value(EXPORT_KEY), fallback):
+        if candidate and Path(str(candidate)).is_dir():
+            return Path(str(candidate))
+    return Path.home()
+
+
+def remember_export(path: str | Path) -> None:
+    """Remember the folder of an exported file (or an output folder) for the next export."""
+    from fesgui.gui.settings import open_settings
+
+    path = Path(path)
+    s = open_settings()
+    s.setValue(EXPORT_KEY, str(path if path.is_dir() else path.parent))
+    s.sync()
 VIDEO_SAVE_FILTER = "AVI video (*.avi);;MP4 video (*.mp4)"
 
 
@@ -36,7 +58,7 @@ class FileActions(QObject):
         c.recording_changed.connect(self._recording_changed)
 
     def _folder(self) -> Path:
-        return Path(self.window.input_panel.last_folder or ".")
+        return export_folder(self.window.input_panel.last_folder)
 
     def ask_save(self, what: str) -> None:
         """Ask for a file name and save the result ("frame") or the face crop ("crop")."""
@@ -47,7 +69,8 @@ class FileActions(QObject):
         path, _ = QFileDialog.getSaveFileName(self.window, "Save result", start,
                                               IMAGE_SAVE_FILTER)
         if path:
-            c.save_result(path, what)
+            saved = c.save_result(path, what)  # "saved <path>" on the status bar
+            remember_export(saved)
 
     def toggle_recording(self, on: bool) -> None:
         """Start (asking for a file) or stop recording the live output."""
@@ -62,6 +85,7 @@ class FileActions(QObject):
                                               VIDEO_SAVE_FILTER)
         if path:
             c.start_recording(path)
+            remember_export(path)
 
     def _recording_changed(self, recording: bool, path: str) -> None:
         action = self.window.record_action
@@ -79,6 +103,7 @@ class FileActions(QObject):
                                                str(self._folder()))
         if out:
             self.start_batch(out)
+            remember_export(out)
 
     def start_batch(self, out_dir: str) -> QProgressDialog:
         """Process the open folder into ``out_dir`` with a cancellable progress dialog."""

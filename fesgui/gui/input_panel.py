@@ -31,7 +31,8 @@ from fesgui.imageio import IMAGE_EXTENSIONS, read_thumbnail
 
 IMAGE_FILTER = f"Images ({' '.join('*' + e for e in IMAGE_EXTENSIONS)});;All files (*)"
 VIDEO_FILTER = f"Videos ({' '.join('*' + e for e in VIDEO_SUFFIXES)});;All files (*)"
-THUMB = 72
+THUMB = 72  # thumbnails are decoded at this size
+STRIP_ICON = 40  # and shown at this size beside the file name
 
 
 class InputPanel(QWidget):
@@ -85,30 +86,34 @@ class InputPanel(QWidget):
         self.place.setToolTip("The detector missed the face? Click the left eye, the right eye "
                               "and the mouth centre on the frame.")
 
+        # the open folder: one row per photo, a thumbnail beside its whole name (a long name
+        # is shortened in the middle, the tooltip has it all); one vertical scroll bar
         self.strip = QListWidget()
-        self.strip.setViewMode(QListView.ViewMode.IconMode)
-        self.strip.setFlow(QListView.Flow.LeftToRight)
-        self.strip.setWrapping(False)
-        self.strip.setIconSize(QSize(THUMB, THUMB))
-        self.strip.setFixedHeight(THUMB + 42)
+        self.strip.setViewMode(QListView.ViewMode.ListMode)
+        self.strip.setIconSize(QSize(STRIP_ICON, STRIP_ICON))
+        self.strip.setUniformItemSizes(True)
+        self.strip.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.strip.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.strip.setMinimumHeight(3 * (STRIP_ICON + 6))
         self.strip.setMovement(QListView.Movement.Static)
         self.strip.setVisible(False)
-        self.prev = QPushButton("◀")
-        self.next = QPushButton("▶")
+        self.prev = QPushButton("◀ Previous")
+        self.next = QPushButton("Next ▶")
+        self.prev.setToolTip("Previous photo (PgUp)")
+        self.next.setToolTip("Next photo (PgDn)")
         for button in (self.prev, self.next):
-            button.setFixedWidth(32)
             button.setVisible(False)
-        strip_row = QHBoxLayout()
-        strip_row.addWidget(self.prev)
-        strip_row.addWidget(self.strip, 1)
-        strip_row.addWidget(self.next)
+        step_row = QHBoxLayout()
+        step_row.addWidget(self.prev)
+        step_row.addWidget(self.next)
 
         layout = QVBoxLayout(self)
         layout.addLayout(files)
         layout.addWidget(camera_box)
         layout.addWidget(self.place)
-        layout.addLayout(strip_row)
-        layout.addStretch(1)
+        layout.addWidget(self.strip, 1)
+        layout.addLayout(step_row)
+        layout.addStretch(0)
 
         self._pending: list[int] = []
         self._files: list[Path] = []
@@ -171,7 +176,7 @@ class InputPanel(QWidget):
         placeholder = QPixmap(THUMB, THUMB)
         placeholder.fill(Qt.GlobalColor.darkGray)
         for path in self._files:
-            item = QListWidgetItem(QIcon(placeholder), path.name[:12])
+            item = QListWidgetItem(QIcon(placeholder), path.name)
             item.setToolTip(path.name)
             self.strip.addItem(item)
         self.strip.blockSignals(False)

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fesgui.gui import window_state
+from fesgui.gui import screen_fit, window_state
 from fesgui.gui.controller import Controller
 from fesgui.gui.file_actions import FileActions
 from fesgui.gui.input_panel import InputPanel
@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
                             | QMainWindow.DockOption.AllowTabbedDocks)
         self.notifier = notifier or Notifier()
+        self.landmarks_factory = landmarks_factory  # also for training (None: MediaPipe)
         self.controller = Controller(self.notifier, landmarks_factory)
         self.unexpected_errors: list[str] = []  # summaries of error dialogs shown
         self.error_box: QMessageBox | None = None
@@ -112,12 +113,13 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(30, self._build_heavy)  # after the first paint
         else:
             self._build_heavy()
-        self.resize(1280, 800)
+        screen_fit.fit_window(self)  # the available screen, down to 1280x720
         self.resizeDocks([self.input_dock, self.inspector_dock], [320, 420],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.input_dock, self.model_dock, self.refine_dock], [250, 150, 250],
                          Qt.Orientation.Vertical)
         window_state.restore(self)
+        screen_fit.keep_on_screen(self)  # remembered on a larger monitor: fit this one
         self._save_timer.stop()  # restoring is not a change worth writing back
 
     # ---- layout ----
@@ -204,6 +206,7 @@ class MainWindow(QMainWindow):
         self.record_action = self._action(file_menu, "Record live output…",
                                           files.toggle_recording, "Ctrl+Shift+R", checkable=True)
         self._action(file_menu, "Process open folder…", files.ask_batch, "Ctrl+B")
+        self._action(file_menu, "Train expression from photos…", self.open_training, "Ctrl+T")
         file_menu.addSeparator()
         self._action(file_menu, "Quit", self.close, "Ctrl+Q")
         live_menu = bar.addMenu("&Live")
@@ -215,9 +218,10 @@ class MainWindow(QMainWindow):
         self.overlay_action = self._action(view_menu, "Landmarks and crop box",
                                            lambda on: self.frame_view.set_overlay_visible(on),
                                            "Ctrl+L", checkable=True)
-        self.overlay_action.setChecked(True)
+        self.overlay_action.setChecked(False)  # the face first; Ctrl+L shows the landmarks
         self._action(view_menu, "Full screen", self.toggle_fullscreen).setShortcuts(
             [QKeySequence("F11"), QKeySequence("Ctrl+F")])
+        self._build_toolbar(view_menu)
         view_menu.addSeparator()
         for dock in (self.input_dock, self.model_dock, self.refine_dock, self.inspector_dock,
                      self.maps_dock):
@@ -283,6 +287,9 @@ class MainWindow(QMainWindow):
         self.frame_view.set_overlay_visible(self.overlay_action.isChecked())
         self.placer.view = self.frame_view
         self.frame_view.clicked.connect(self.guarded(self.placer.click))
+        self.compare.attach(self.frame_view)
+        self.faces.attach(self.frame_view)
+        self.frame_view.clicked.connect(self.guarded(self.faces.click))
 
         self.inspector, self.maps = InspectorPanel(), ModelMapsPanel()
         self.inspector_dock.widget().setWidget(self.inspector)
@@ -323,6 +330,9 @@ class MainWindow(QMainWindow):
 
     def show_user_error(self, text: str) -> None:
         self.statusBar().showMessage("⚠ " + text, 12000)
+        # a model that failed to load: the boxes name the model actually loaded (or none)
+        entry = self.controller.model_entry
+        self.model_panel.set_current(entry.path if entry is not None else None)
 
     def show_unexpected_error(self, summary: str, details: str) -> None:
         self.unexpected_errors.append(summary)
@@ -344,6 +354,8 @@ class MainWindow(QMainWindow):
         face = result.faces[0] if result.faces else None
         crop_size = None if face is None else face.crop.shape[:2]
         self.frame_view.set_faces(result.faces, crop_size)
+        self.compare.set_result(result)
+        self.faces.set_result(result)
         if face is None:
             self.crop_views.set_images(None, None, None)
         else:
@@ -423,6 +435,55 @@ class MainWindow(QMainWindow):
         self.placer.set_active(on)
         if on:
             self.stack.setCurrentWidget(self.frame_view)
+
+    # ---- compare, faces, presets, training (each in its own module) ----
+    def _build_toolbar(self, view_menu: Any) -> None:
+        from fesgui.gui.compare import CompareControls
+        from fesgui.gui.face_picker import FacePicker
+        from fesgui.gui.presets import PresetsBar
+
+        bar = self.addToolBar("Tools")
+        bar.setObjectName("tools_toolbar")
+        bar.setMovable(False)
+        self.toolbar = bar
+        self.compare = CompareControls(self)
+        self.faces = FacePicker(self)
+        view_menu.addSeparator()
+        for action in (*self.compare.actions, self.faces.all_action):
+            bar.addAction(action)
+            view_menu.addAction(action)
+        bar.insertSeparator(self.faces.all_action)
+        bar.addSeparator()
+        self.presets = PresetsBar(lambda: self.controller.params)
+        self.presets.apply.connect(self.guarded(self.controller.set_params))
+        self.presets.saved.connect(lambda name: self.show_status(f"saved preset {name!r}"))
+        bar.addWidget(self.presets)
+        bar.addSeparator()
+        self.train_action = QAction("Train expression…", self)
+        self.train_action.setToolTip("Train a model from your own photo pairs (Ctrl+T)")
+        self.train_action.triggered.connect(self.guarded(self.open_training))
+        bar.addAction(self.train_action)
+        self.train_dialog: Any = None
+
+    def open_training(self) -> Any:
+        """The "Train an expression" dialog (one at a time; not modal)."""
+        from fesgui.gui.train_dialog import TrainDialog
+
+        if self.train_dialog is None:
+            self.train_dialog = TrainDialog(self, self.input_panel.last_folder,
+                                            self.landmarks_factory)
+            self.train_dialog.trained.connect(self.guarded(self._trained))
+            self.train_dialog.failed.connect(self.notifier.report)
+        self.train_dialog.show()
+        self.train_dialog.raise_()
+        return self.train_dialog
+
+    def _trained(self, path: str) -> None:
+        """A model was trained into the user models folder: list it and select it."""
+        self.controller.refresh_models()
+        self.controller.select_model(path)
+        self.model_panel.set_current(path)
+        self.show_status(f"trained {Path(path).name}: selected")
 
     def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt naming
         if event.key() == Qt.Key.Key_Escape and self.placer.active:

@@ -148,6 +148,7 @@ class ModelPanel(QWidget):
         super().__init__(parent)
         self.mapping = QComboBox()
         self.method = QComboBox()
+        self.method.setPlaceholderText("no model loaded")
         self.card_button = QPushButton("Model card…")
         self.load_button = QPushButton("Load model file…")
         self.empty = QLabel("No models installed. Train one with <b>fesgui train</b> or "
@@ -191,6 +192,7 @@ class ModelPanel(QWidget):
             self.set_current(self.current)
         else:
             self._fill_methods()
+            self.method.setCurrentIndex(-1)  # listed, none loaded yet
 
     def entry(self, path: str | Path) -> Any:
         return next((e for e in self.entries if e.path == Path(path)), None)
@@ -200,7 +202,8 @@ class ModelPanel(QWidget):
         self.current = None if path is None else Path(path)
         entry = None if path is None else self.entry(path)
         self.card_button.setEnabled(entry is not None)
-        if entry is None:
+        if entry is None:  # nothing loaded: the method box names no model
+            self.method.setCurrentIndex(-1)
             return
         self.mapping.blockSignals(True)
         self.mapping.setCurrentText(mapping_label(entry.meta))
@@ -215,6 +218,8 @@ class ModelPanel(QWidget):
         labels = [method_label(e.meta) for e in chosen]
         labels = _disambiguate(labels, [detail_label(e.meta) for e in chosen])
         labels = _disambiguate(labels, [e.name for e in chosen])
+        labels = [f"{e.name} (yours: {lb})" if getattr(e, "user", False) else lb
+                  for e, lb in zip(chosen, labels, strict=True)]
         self.method.clear()
         for entry, label in zip(chosen, labels, strict=True):
             self.method.addItem(label, str(entry.path))
@@ -222,10 +227,31 @@ class ModelPanel(QWidget):
                                     Qt.ItemDataRole.ToolTipRole)
 
     def _mapping_changed(self, _index: int) -> None:
+        """Another mapping: the same method (and crop) if that mapping has it, else the first."""
+        previous = self.entry(self.current) if self.current is not None else None
         self._fill_methods()
         if self.method.count():
-            self.method.setCurrentIndex(0)
-            self._method_activated(0)
+            index = self._same_method_index(previous)
+            self.method.setCurrentIndex(index)
+            self._method_activated(index)
+
+    def _same_method_index(self, previous: Any) -> int:
+        """Row of the method box whose model is most like ``previous``: same method, window,
+        dilation, colour and crop (and both shipped or both the user's), then the same method
+        and window; 0 if none is."""
+        if previous is None:
+            return 0
+
+        def key(entry: Any, fields: tuple[str, ...]) -> list:
+            return [entry.meta.get(k) for k in fields] + [bool(getattr(entry, "user", False))]
+
+        full = ("method", "size", "dilation", "color", "image_size")
+        for fields in (full, full[:2]):
+            for row in range(self.method.count()):
+                entry = self.entry(self.method.itemData(row))
+                if entry is not None and key(entry, fields) == key(previous, fields):
+                    return row
+        return 0
 
     def _method_activated(self, index: int) -> None:
         path = self.method.itemData(index)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -38,6 +38,34 @@ def _report_left_click(event: Any, locate: Any, signal: Any) -> None:
         hit = locate(event.scenePos())
         if hit is not None:
             signal.emit(*hit)
+
+
+class _RefitOnResize(QObject):
+    """Fit ``image`` into the views again when ``widget`` is resized (a window made larger
+    or maximised), unless the user has zoomed or panned since the last fit."""
+
+    def __init__(self, widget: QWidget, views: list, image: Any) -> None:
+        super().__init__(widget)
+        self.views, self.image = views, image
+        self.fitted = True
+        for view in views:
+            view.sigRangeChangedManually.connect(self._moved)
+        widget.installEventFilter(self)
+
+    def _moved(self, *_args: Any) -> None:
+        self.fitted = False
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt naming
+        if event.type() == QEvent.Type.Resize and self.fitted:
+            QTimer.singleShot(0, self._fit)  # after the layout has sized the views
+        return False
+
+    def _fit(self) -> None:
+        try:
+            if self.fitted and self.image.image is not None:
+                self.views[0].autoRange(padding=0.01, items=[self.image])
+        except RuntimeError:  # the window closed meanwhile (its views are gone)
+            pass
 
 
 def crop_box_corners(matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -77,6 +105,7 @@ class FrameView(pg.GraphicsLayoutWidget):
             self.view.addItem(item)
         self.show_overlay = True
         self._shape: tuple[int, ...] | None = None
+        self._refit = _RefitOnResize(self, [self.view], self.image)
         self.scene().sigMouseClicked.connect(
             lambda event: _report_left_click(event, self.map_to_frame, self.clicked))
 
@@ -86,6 +115,7 @@ class FrameView(pg.GraphicsLayoutWidget):
         if frame.shape != self._shape:
             self._shape = frame.shape
             self.view.autoRange(padding=0.01)
+            self._refit.fitted = True
 
     def set_faces(self, faces: list, crop_size: tuple[int, int] | None) -> None:
         """Draw the landmarks (and mesh) and crop outline of ``faces`` (FaceResult list)."""
@@ -174,6 +204,7 @@ class CropViews(QWidget):
             self.images.append(image)
             self.cross.append(lines)
         self._shape: tuple[int, ...] | None = None
+        self._refit = _RefitOnResize(self.canvas, self.views, self.images[0])
         self.crosshair: tuple[int, int] | None = None
         self.canvas.scene().sigMouseClicked.connect(
             lambda event: _report_left_click(event, self.pixel_at, self.pixel_clicked))
@@ -200,6 +231,7 @@ class CropViews(QWidget):
         if crop is not None and crop.shape[:2] != (self._shape or (None,))[:2]:
             self._shape = crop.shape
             self.views[0].autoRange(padding=0.01)
+            self._refit.fitted = True
 
     def set_crosshair(self, row: int, col: int) -> None:
         """Draw a crosshair on pixel (row, col) in all three views."""

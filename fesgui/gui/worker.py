@@ -216,6 +216,7 @@ class Worker(QObject):
         self._model: Any = None
         self._lock = threading.Lock()
         self._params: Any = None
+        self._face_choice: Any = None  # which faces to change: see face_picker.face_pick
         self._still: StillRequest | None = None
         self._gui_ready = threading.Event()
         self._gui_ready.set()
@@ -238,6 +239,12 @@ class Worker(QObject):
         """New refinement parameters for the next frame. Thread-safe."""
         with self._lock:
             self._params = params
+
+    def set_face_choice(self, choice: Any) -> None:
+        """Which faces to change from the next frame on: None (the largest), "all", or the
+        (x, y) frame point of the face the user clicked. Thread-safe."""
+        with self._lock:
+            self._face_choice = choice
 
     def set_mirror(self, mirror: bool) -> None:
         """Mirror live frames left-right from the next frame on. Thread-safe."""
@@ -386,6 +393,7 @@ class Worker(QObject):
 
         with self._lock:
             params = self._params
+            choice = self._face_choice
         pipeline = self._pipeline(video)
         if pipeline is None:
             result = FrameResult(frame=frame, composite=frame, faces=[], timings={},
@@ -393,7 +401,9 @@ class Worker(QObject):
             return result, params
         if params is not None and pipeline.params != params:
             pipeline.params = params
-        return pipeline.process(frame, manual=manual), params
+        from fesgui.gui.face_picker import face_pick
+
+        return pipeline.process(frame, manual=manual, pick=face_pick(choice)), params
 
     @Slot()
     def _on_wake(self) -> None:

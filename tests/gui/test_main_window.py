@@ -105,8 +105,9 @@ def test_open_image_shows_the_pipeline_result(qtbot, window, face_file, face, mo
     xs, ys = window.frame_view.points.getData()
     assert np.allclose(np.c_[xs, ys], face[1])
     assert window.frame_view.box.getData()[0].size == 6  # 5 corners + the break
-    window.overlay_action.trigger()
-    assert not window.frame_view.points.isVisible()
+    assert not window.frame_view.points.isVisible()  # off by default: the face first
+    window.overlay_action.trigger()  # Ctrl+L
+    assert window.frame_view.points.isVisible() and window.frame_view.box.isVisible()
     assert window.statusBar().currentMessage() != ""
 
 
@@ -371,8 +372,8 @@ def test_settings_survive_a_restart(qtbot, models_dir, model_files, detector, fa
     win.refine_panel.appearance.set_value(0.5, emit=True)
     win.refine_panel.alpha_source.setCurrentIndex(1)
     win.input_panel.mirror.setChecked(True)
-    win.resize(700, 560)  # within the offscreen screen (800x800): restore clamps to it
-    qtbot.waitUntil(lambda: win.width() == 700, timeout=2000)
+    win.resize(760, 600)  # within the offscreen screen (800x800): restore clamps to it
+    qtbot.waitUntil(lambda: win.height() == 600, timeout=2000)
     size = (win.width(), win.height())
     win.close()
     assert (settings_dir / "fesgui.ini").is_file()

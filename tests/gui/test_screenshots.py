@@ -9,13 +9,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import QRect
 
 from fesgui.errors import FesguiError
-from fesgui.gui.screenshots import WINDOW_SIZE, main, mouth_pixel, take_screenshots
+from fesgui.gui.screen_fit import fitted_geometry
+from fesgui.gui.screenshots import SCREENS, main, mouth_pixel, take_screenshots
 
 from .helpers import FakeLandmarks
 
-pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
+pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints", "does not support raise")
 
 
 def test_mouth_pixel_is_the_mouth_corners_midpoint_in_the_crop():
@@ -36,15 +38,24 @@ def test_screenshots_are_written_as_small_palette_pngs(qtbot, tmp_path, face_fil
     out.mkdir()
     paths = take_screenshots(out, photo=face_file, model=model_files["mr3"], maps_width=700,
                              landmarks_factory=lambda video: FakeLandmarks(face[1]))
-    assert paths == [out / "app.png", out / "inspector.png"]
-    first, second = (np.asarray(Image.open(p).convert("RGB")) for p in paths)
-    for path, pixels in zip(paths, (first, second), strict=True):
+    names = ["app-1280x720.png", "compare.png", "inspector.png", "faces.png", "train.png",
+             "app-1920x1080.png"]
+    assert paths == [out / name for name in names]
+    pixels = {p.name: np.asarray(Image.open(p).convert("RGB")) for p in paths}
+    for path in paths:
         assert Image.open(path).mode == "P"  # 256 colours
-        assert pixels.shape == (WINDOW_SIZE[1], WINDOW_SIZE[0], 3)
-        assert pixels.std() > 10  # a drawn window, not a blank grab
+        assert pixels[path.name].std() > 10  # a drawn window, not a blank grab
         assert path.stat().st_size < 300_000
-    assert np.abs(first.astype(int) - second).mean() > 1  # the maps tab was raised
-    assert sorted(p.name for p in out.iterdir()) == ["app.png", "inspector.png"]  # no temps
+    for screen in SCREENS:  # the window as it opens on that screen
+        size = fitted_geometry(QRect(0, 0, *screen)).size()
+        shot = pixels["app-{}x{}.png".format(*screen)]
+        assert shot.shape == (size.height(), size.width(), 3)
+    app = pixels["app-1280x720.png"]
+    for name in ("compare.png", "inspector.png", "faces.png"):
+        assert pixels[name].shape == app.shape
+        assert (pixels[name] != app).any(), name  # something else shown
+    assert pixels["train.png"].shape[1] < app.shape[1]  # the dialog alone
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)  # no temporary files
     # the user's settings were neither used nor changed
     assert os.environ["FESGUI_SETTINGS_DIR"] == str(settings_dir)
     assert not (settings_dir / "fesgui.ini").exists()
