@@ -135,3 +135,31 @@ def test_release_rebuild_reproduces_the_shipped_files(tmp_path):
     assert not different, f"rebuilt models differ from models/: {different}"
     if full:
         assert (tmp_path / "README.md").read_text() == (MODELS / "README.md").read_text()
+
+
+def _expression(spec_or_name) -> dict:
+    name = spec_or_name if isinstance(spec_or_name, str) else spec_or_name.filename[:-4]
+    return read_meta(MODELS / f"{name}.npz")["metrics"]["expression"]
+
+
+def test_every_shipped_model_was_scored_as_a_user_sees_it():
+    for spec in SPECS:
+        e = _expression(spec)
+        assert e["n"] == read_meta(MODELS / spec.filename)["metrics"]["n_test"]
+        assert e["smile"] is not None and e["n_smile"] >= e["n"] - 1
+        assert 0 < e["chroma"] and 0 < e["sharpness"] and 0 < e["mse"]
+
+
+def test_the_default_model_is_the_best_measured_and_meets_the_targets():
+    from fesgui.catalog import DEFAULT_MODEL
+    from fesgui.modelcard import TARGETS
+
+    def meets(e):
+        return all(e[k] is not None and e[k] >= v for k, v in TARGETS.items())
+
+    candidates = {s.filename[:-4]: _expression(s) for s in SPECS
+                  if (s.source, s.target) == ("neutral", "happy")}
+    assert meets(candidates[DEFAULT_MODEL]), candidates[DEFAULT_MODEL]
+    best = min((n for n, e in candidates.items() if meets(e)),
+               key=lambda n: candidates[n]["mse"])
+    assert DEFAULT_MODEL == best, f"{best} measures better than the default {DEFAULT_MODEL}"

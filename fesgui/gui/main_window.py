@@ -359,7 +359,9 @@ class MainWindow(QMainWindow):
         if face is None:
             self.crop_views.set_images(None, None, None)
         else:
-            self.crop_views.set_images(face.crop, face.output, face.refined)
+            # the aligned face before the shape warp (the model's input is the moved face)
+            before = face.crop if face.aligned is None else face.aligned
+            self.crop_views.set_images(before, face.output, face.refined)
         self._face, self._face_params = face, info.params
         if info.kind != "live":
             self._update_inspection()

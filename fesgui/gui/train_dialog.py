@@ -134,8 +134,8 @@ def run_training(request: TrainRequest, progress: Callable[[int, str], None],
     if len(aligned.ids) < 3:
         raise FesguiError(f"only {len(aligned.ids)} usable pairs: at least 3 people are needed "
                           "(train / validation / test); add more pairs")
-    grid = len(training.LAM_GRID) * (len(training.SIGMA_GRID)
-                                     if request.method == "pixel-kr" else 1)
+    grid = len(training.CHANGE_LAM_GRID) * (len(training.SIGMA_GRID)
+                                            if request.method == "pixel-kr" else 1)
     tried = [0]
 
     def log(line: str) -> None:
@@ -148,8 +148,9 @@ def run_training(request: TrainRequest, progress: Callable[[int, str], None],
             progress(_ALIGN_SHARE + _FIT_SHARE, "fitted; saving")
 
     progress(_ALIGN_SHARE, f"training on {len(aligned.ids)} pairs")
-    dataset = training.TrainingData(aligned.ids, aligned.X, aligned.T,
-                                    name=Path(request.folder).name)
+    # the same data as `fesgui train --pairs`: crops, FaceMesh points (the shape field)
+    # and how the crops were aligned
+    dataset = training.TrainingData.from_aligned(aligned, name=Path(request.folder).name)
     model = training.train(dataset, method=request.method, size=request.size,
                            source=data.canonical_expression(request.source),
                            target=data.canonical_expression(request.target),
