@@ -19,12 +19,14 @@ from fesgui.core.refine import (
     l1_map,
     refine,
 )
+from fesgui.core.sparse import SparseReceptiveField
 
 __all__ = [
     "Model",
     "MaskedRegression",
     "PixelRegression",
     "PixelKernelRegression",
+    "SparseReceptiveField",
     "load_model",
     "read_meta",
     "alpha_map",

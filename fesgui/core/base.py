@@ -20,8 +20,10 @@ from fesgui.core.geometry import tap_offsets
 from fesgui.errors import FesguiError
 
 COLORS = ("shared", "per-channel", "gray")
-METHODS = ("mr", "pixel-rr", "pixel-kr")
-FORMAT_VERSION = 1
+METHODS = ("mr", "pixel-rr", "pixel-kr", "sparse")
+#: the newest model file format this fesgui reads; version 2 added method "sparse" (each
+#: model writes the oldest version that holds it, so older fesgui still read MR files)
+FORMAT_VERSION = 2
 #: meta keys a caller may set; they are kept through save/load
 USER_META_KEYS = ("source", "target", "training_data", "metrics", "name")
 LUMA = np.array([0.299, 0.587, 0.114])
@@ -115,6 +117,7 @@ class Model:
     size = 1
     dilation = 1
     sigma: float | None = None
+    format_version = 1  # written to the model file (see FORMAT_VERSION)
 
     def __init__(self, lam: float = 0.4, color: str = "shared") -> None:
         self.lam = lam
@@ -190,7 +193,7 @@ class Model:
             "color": self.color,
             "image_size": h_w,
             "channels_in": getattr(self, "n_channels_in_", None) if self.fitted else None,
-            "format_version": FORMAT_VERSION,
+            "format_version": int(self.format_version),
             "storage": getattr(self, "_storage", "full"),
         }
         for key in USER_META_KEYS:
