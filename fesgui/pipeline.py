@@ -150,6 +150,12 @@ class Pipeline:
             self._alpha_key = key
         return self._alpha
 
+    # -- issue 16 (sparse models): a model that records its authors' framing ------------
+    def face_template(self) -> Template:
+        """The template faces are aligned to: the model's own framing when it records one
+        (``meta["template"]``, e.g. an imported LSRF/OMP model), else ``self.template``."""
+        return Template.for_model(self.model, self.template)
+
     # -- stages ----------------------------------------------------------------------------
     def _synthesize(self, crop: np.ndarray, timings: dict[str, float]
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -196,7 +202,7 @@ class Pipeline:
         timings = dict.fromkeys(STAGES, 0.0)
         x, y, refined, final = self._synthesize(self._as_crop(crop), timings)
         h, w = self.crop_size
-        pts = self.template.in_crop((h, w)).astype(np.float32)
+        pts = self.face_template().in_crop((h, w)).astype(np.float32)
         lm = FaceLandmarks(pts, None, (0.0, 0.0, float(w), float(h)))
         return FaceResult(lm, np.eye(2, 3), x, y, refined, final)
 
@@ -233,17 +239,18 @@ class Pipeline:
         if not self.all_faces:
             faces = faces[:1]
         size = self.crop_size
+        template = self.face_template()  # issue 16: the model's own framing, if any
         composite = frame
         results = []
         for lm in faces:
             t0 = time.perf_counter()
-            matrix = self.template.matrix(lm, size)
+            matrix = template.matrix(lm, size)
             crop = warp_to_crop(frame, matrix, size).astype(np.float32) * np.float32(1 / 255)
             timings["align"] += (time.perf_counter() - t0) * 1e3
             x, y, refined, final = self._synthesize(crop, timings)
             t0 = time.perf_counter()
             composite = paste_back(composite, final, matrix, feather=self.feather, original=x,
-                                   template=self.template)
+                                   template=template)
             timings["paste"] += (time.perf_counter() - t0) * 1e3
             results.append(FaceResult(lm, matrix, x, y, refined, final))
         timings["total"] = sum(timings[s] for s in STAGES)
