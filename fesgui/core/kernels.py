@@ -122,20 +122,26 @@ def sparse_gather(x: np.ndarray, idx: np.ndarray, w: np.ndarray, b: np.ndarray,
     for n in range(N):
         xn = x[n]
         yn = y[n]
-        if K == 1:
+        if K == 1 and C == 3:  # one set shared by R, G and B: each tap read once
             ip, wp, bp = idx[0], w[0], b[0]
             for p in range(D):
-                for c in range(C):
-                    yn[p, c] = bp[p]
+                a0 = bp[p]
+                a1 = a0
+                a2 = a0
                 for f in range(F):
                     q = ip[p, f]
                     wt = wp[p, f]
-                    for c in range(C):
-                        yn[p, c] += wt * xn[q, c]
-        else:
+                    a0 += wt * xn[q, 0]
+                    a1 += wt * xn[q, 1]
+                    a2 += wt * xn[q, 2]
+                yn[p, 0] = a0
+                yn[p, 1] = a1
+                yn[p, 2] = a2
+        else:  # grey images (C = 1), or one set per channel (K = C = 3)
             for p in range(D):
                 for c in range(C):
-                    acc = b[c, p]
+                    k = c if K > 1 else 0
+                    acc = b[k, p]
                     for f in range(F):
-                        acc += w[c, p, f] * xn[idx[c, p, f], c]
+                        acc += w[k, p, f] * xn[idx[k, p, f], c]
                     yn[p, c] = acc
