@@ -29,7 +29,7 @@ class PixelArithmetic:
     pixels they read (padded slots: the pixel itself with weight 0), ``patch`` the input
     as its matrix sees it (after its input min-max scaling), ``wx + bias = raw`` (the
     matrix output) and ``output = out_scale * raw + out_offset`` (its output scaling;
-    1 and 0 without one).
+    1 and 0 without one); ``scaled_input`` the pixel's own input as the matrix sees it.
     """
 
     i: int
@@ -47,6 +47,7 @@ class PixelArithmetic:
     raw: float | None = None
     out_scale: float = 1.0
     out_offset: float = 0.0
+    scaled_input: float | None = None
 
 
 def _channel_image(model: Model, x: np.ndarray, channel: int) -> np.ndarray:
@@ -105,13 +106,14 @@ def _sparse_arithmetic(model: Model, x: np.ndarray, i: int, j: int, channel: int
     raw = wx + bias
     scale, offset = model.output_scaling(x)
     output = scale * raw + offset
+    own = float(scaled[i, j])
     a = refined = None
     if alpha is not None:
         a = float(np.asarray(alpha)[i, j])
         refined = (1.0 - a) * float(plane[i, j]) + a * output
     return PixelArithmetic(i, j, channel, weights, patch[None].astype(np.float32), wx, bias,
                            output, float(plane[i, j]), a, refined, positions, raw, scale,
-                           offset)
+                           offset, own)
 
 
 def tap_reach_map(model: Model, channel: int | None = None) -> np.ndarray:
