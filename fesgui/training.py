@@ -29,7 +29,8 @@ SIGMA_GRID: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)
 #: ridge strengths tried for the global l2 baseline, relative to the mean diagonal of X X^T
 RIDGE_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-3, 1, 9))
 
-METHOD_NAMES = {"mr": "MR", "pixel-rr": "Pixel-RR", "pixel-kr": "Pixel-KR"}
+METHOD_NAMES = {"mr": "MR", "pixel-rr": "Pixel-RR", "pixel-kr": "Pixel-KR",
+                "sparse": "Sparse RF"}  # sparse: imported LSRF / OMP (fesgui.core.sparse)
 
 Log = Callable[[str], None]
 

@@ -136,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
                else "no preprocessing")
         frame = (f"authors' framing: eyes {args.eye_distance:g} apart at {args.eye_y:g}, "
                  f"mouth at {args.mouth_y:g}" if template else "fesgui's framing")
-        print(f"wrote {output} (sparse receptive fields, {model.n_taps} taps per pixel, "
+        taps = f"{model.n_taps} tap{'s' if model.n_taps > 1 else ''}"
+        print(f"wrote {output} (sparse receptive fields, {taps} per pixel, "
               f"{model.color}, {h}x{w}; {how}; {frame})")
     else:
         print(f"wrote {output} (MR {model.size}x{model.size}, dilation {model.dilation}, "

@@ -240,6 +240,11 @@ def _sparse_from_coo(coo: list, H: int, W: int, preprocess: object,
         slot = np.arange(len(r)) - starts[r]
         index[k, r, slot] = c
         weights[k, r, slot] = v
+    # slot 0 = each pixel's strongest tap, and so on (padding last): a tap-slot map then
+    # shows the main weights; the CSR order is restored on export
+    order = np.argsort(-np.abs(weights), axis=-1, kind="stable")
+    index = np.take_along_axis(index, order, axis=-1)
+    weights = np.take_along_axis(weights, order, axis=-1)
     model = SparseReceptiveField(color="per-channel" if K == 3 else "shared",
                                  preprocess=preprocess, template=template)
     model._set_sparse_state(index.reshape(K, H, W, F), weights.reshape(K, H, W, F),

@@ -114,7 +114,8 @@ class SparseReceptiveField(Model):
     a bias; one set shared by the channels (color "shared") or one per channel.
 
     Learned state: ``index_`` int32 ``(K, H, W, F)``, ``weights_`` float32 ``(K, H, W, F)``
-    (0 on padded slots), ``bias_`` float32 ``(K, H, W)``. Made by
+    (0 on padded slots), ``bias_`` float32 ``(K, H, W)``. ``from_csr`` orders each pixel's
+    slots by decreasing ``|weight|`` (slot 0: its strongest tap; padding last). Made by
     :func:`fesgui.core.from_csr` or :func:`fesgui.core.load_model`, never fitted.
     """
 

@@ -481,7 +481,8 @@ class InspectorPanel(QtWidgets.QWidget):
 
         The labels are made once per window size and then only re-texted (plain text, no
         HTML), and only when a shown value changes: a live frame costs nothing here."""
-        if weights is None or weights.shape[0] > 3:  # larger windows: hover shows values
+        if (weights is None or weights.shape[0] > 3  # larger windows: hover shows values
+                or self._method == "sparse"):  # a row of slots: listed below the views
             for text in self._weight_texts:
                 text.setVisible(False)
             self._weight_strings = None
@@ -573,10 +574,13 @@ class InspectorPanel(QtWidgets.QWidget):
         for axis in ("bottom", "left"):
             self.footprint.getAxis(axis).setTicks(None)
         far = float(np.hypot(offs[:, 0], offs[:, 1]).max(initial=0.0))
+        listed = ", ".join(f"({r}, {c}) {fmt(v)}" for (r, c), v in
+                           zip(positions[keep][:8], w[keep][:8], strict=True))
         self.geometry_label.setText(
             f"sparse receptive field: {int(keep.sum())} of {w.size} tap slots used, "
             f"anywhere in the image; the farthest {far:.1f} px away "
-            "(marked on the input, left)")
+            f"(marked on the input, left). Taps (row, col) w: {listed}"
+            + (" …" if keep.sum() > 8 else ""))
 
     def _draw_numbers(self, arith: Any, bias: float, method: str) -> None:
         values: dict[str, float | None] = dict.fromkeys(self.labels)

@@ -93,6 +93,8 @@ def test_shared_predict_equals_csr_matvec(kind, images):
     model = from_csr(mat, H, W)
     assert isinstance(model, SparseReceptiveField)
     assert model.n_taps == max(np.diff(mat[:, :D].tocsr().indptr))
+    # slot 0 holds each pixel's strongest tap, padding (weight 0) comes last
+    assert np.all(np.diff(np.abs(model.weights_), axis=-1) <= 0)
     ref = csr_apply([mat], images[0])
     np.testing.assert_allclose(model.predict(images[0]), ref, atol=2e-6, rtol=1e-5)
     # a batch and a grey image too
