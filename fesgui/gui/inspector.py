@@ -82,6 +82,7 @@ class InspectorPanel(QtWidgets.QWidget):
         self._static_key: tuple | None = None  # what the face-independent views show
         self._static_refs: tuple = (None, None)  # (model, weights_) they were drawn from
         self._method = "?"  # the model's method, read from its meta with the header
+        self._preprocess: dict = {}  # a sparse model's min-max steps (meta "preprocess")
         self.arithmetic: Any = None  # the last PixelArithmetic drawn (None without a face)
         self.curve: tuple[np.ndarray, np.ndarray] | None = None  # last transfer curve
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
@@ -391,6 +392,7 @@ class InspectorPanel(QtWidgets.QWidget):
         if static:
             meta = model.meta
             self._method = meta.get("method", "?")
+            self._preprocess = meta.get("preprocess") or {}
             mapping = (mapping_label(meta) if meta.get("source") or meta.get("target")
                        else str(meta.get("name") or "model"))
             self.model_label.setText(f"<b>{html.escape(mapping)}</b> · "
@@ -601,9 +603,14 @@ class InspectorPanel(QtWidgets.QWidget):
         else:
             notes.append("load a face to see Σ w·x and the output")
         if method == "sparse" and arith is not None:
-            notes.append(f"sparse: x is min-max scaled first if the model says so; "
-                         f"Σ w·x + b = z = {fmt(arith.raw)}; y = {arith.out_scale:.6g}·z "
-                         f"{arith.out_offset:+.6g} (output min-max)")
+            scaled_in = self._preprocess.get("input") == "minmax"
+            note = ("sparse: Σ w·x over the face min-max scaled to [0, 1]" if scaled_in
+                    else "sparse: Σ w·x over the input as it is")
+            note += f"; Σ w·x + b = z = {fmt(arith.raw)}"
+            if self._preprocess.get("output") == "minmax":
+                note += (f"; y = {arith.out_scale:.6g}·z {arith.out_offset:+.6g} (z min-max "
+                         "scaled back to the face's range)")
+            notes.append(note)
         if method == "pixel-kr":
             notes.append("Pixel-KR: y is read from the pixel's table (see the curve); w and b "
                          "are the least-squares line through it, so Σ w·x shows y − b")
