@@ -11,7 +11,7 @@ from fesgui.paths import models_dir, user_models_dir
 
 #: the model the app starts with and the commands use without -m: the best-measured
 #: neutral -> happy model on held-out people (fesgui/models/EVALUATION.md, "As a user sees it")
-DEFAULT_MODEL = "neutral2happy_mr5_128"
+DEFAULT_MODEL = "neutral2happy_pixelrr_256"
 
 
 @dataclass(frozen=True)

@@ -392,8 +392,9 @@ def generate_card(folder: str | Path) -> str:
     if figures:
         w("## Pictures\n")
         w("The public-domain astronaut photo (Eileen Collins, NASA; `skimage.data.astronaut()`)"
-          f" aligned to a {FIGURE_CROP} px crop and passed through the {FIGURE_CROP} px "
-          "models. Raw model outputs, no paste-back.\n")
+          f" passed through the {FIGURE_CROP} px models as the app does it (shape warp at the "
+          "photo's resolution, appearance model, paste-back of the change), each shown as "
+          f"the same {FIGURE_CROP} px crop.\n")
         for s, t in figures:
             w(f"**{s} -> {t}.** {_figure_caption(infos, s, t)}\n")
             w(f"![astronaut, {s} -> {t}]({figure_name(s, t)})\n")

@@ -153,7 +153,11 @@ class Pipeline:
         self._alpha = None
         self._field = getattr(model, "shape_field_", None)
         meta = getattr(model, "meta", None) or {}
-        self._alignment = meta.get("alignment") or LEGACY_ALIGNMENT
+        # a model with its own framing (issue 16: an imported LSRF/OMP model) records its
+        # eyes and mouth centre: it is aligned on those
+        framed = isinstance(getattr(model, "template", None), dict)
+        self._alignment = meta.get("alignment") or ("eyes-mouth" if framed
+                                                    else LEGACY_ALIGNMENT)
 
     @property
     def alignment(self) -> str:
@@ -189,6 +193,12 @@ class Pipeline:
                                                source=p.alpha_source), np.float32)
             self._alpha_key = key
         return self._alpha
+
+    # -- issue 16 (sparse models): a model that records its authors' framing ------------
+    def face_template(self) -> Template:
+        """The template faces are aligned to: the model's own framing when it records one
+        (``meta["template"]``, e.g. an imported LSRF/OMP model), else ``self.template``."""
+        return Template.for_model(self.model, self.template)
 
     # -- stages ----------------------------------------------------------------------------
     def _synthesize(self, crop: np.ndarray, timings: dict[str, float]
@@ -242,7 +252,7 @@ class Pipeline:
             moved = warp_crop(aligned, self._field, strength)
         x, y, refined, final = self._synthesize(moved, timings)
         h, w = self.crop_size
-        pts = self.template.in_crop((h, w)).astype(np.float32)
+        pts = self.face_template().in_crop((h, w)).astype(np.float32)
         lm = FaceLandmarks(pts, None, (0.0, 0.0, float(w), float(h)))
         return FaceResult(lm, np.eye(2, 3), x, y, refined, final, aligned,
                           self._field_applied(strength))
@@ -285,11 +295,12 @@ class Pipeline:
             faces = faces[:1]
         size = self.crop_size
         strength = self.shape_strength()
+        template = self.face_template()  # issue 16: the model's own framing, if any
         composite = frame
         results = []
         for lm in faces:
             t0 = time.perf_counter()
-            matrix = self.template.matrix(lm, size, self._alignment)
+            matrix = template.matrix(lm, size, self._alignment)
             t1 = time.perf_counter()
             aligned = None
             if strength != 0.0:
@@ -305,7 +316,7 @@ class Pipeline:
             x, y, refined, final = self._synthesize(crop, timings)
             t0 = time.perf_counter()
             composite = paste_back(composite, final, matrix, feather=self.feather, original=x,
-                                   template=self.template)
+                                   template=template)
             timings["paste"] += (time.perf_counter() - t0) * 1e3
             results.append(FaceResult(lm, matrix, x, y, refined, final, aligned,
                                       self._field_applied(strength)))

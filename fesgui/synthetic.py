@@ -91,3 +91,52 @@ def make_pairs(n: int, h: int = 32, w: int = 32, color: bool = True, seed: int =
         lum = np.array([0.299, 0.587, 0.114], np.float32)
         X, T = X @ lum, T @ lum
     return X, T
+
+
+def sparse_smile_csr(size: int = 128, taps: int = 1, far: bool = False, seed: int = 0):
+    """A ``scipy.sparse`` CSR matrix ``(D, D + 1)`` float64 with the structure of the MR
+    authors' published sparse models, for tests, benchmarks and demos (issue 16).
+
+    Every output pixel reads the input a few pixels below itself around the mouth
+    corners of the authors' framing (mouth centre at (0.5, 0.72) of the crop, corners
+    0.12 of the width to each side), so the corners rise as in a smile, up to
+    ``0.03 * size`` pixels (4 px at 128: the reach of LSRF f=1). ``taps=1``: that one
+    pixel (LSRF f=1). ``taps=5`` (``far=False``): it and its 4 neighbours (LSRF f=5,
+    within +-2 px of the displaced point). ``far=True``: the displaced pixel plus
+    ``taps - 1`` small weights anywhere in the image (OMP). Each row ends with a bias.
+    """
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    h = w = int(size)
+    d = h * w
+    ii, jj = np.mgrid[0:h, 0:w].astype(np.float64)
+    bump = sum(np.exp(-((jj - (0.5 + side) * w) ** 2 + (ii - 0.72 * h) ** 2)
+                      / (2 * (0.06 * w) ** 2)) for side in (-0.12, 0.12))
+    src_i = np.clip(np.rint(ii + 0.03 * size * bump), 0, h - 1).astype(np.int64)
+    centre = (src_i * w + jj.astype(np.int64)).ravel()
+    rows = [np.arange(d)]
+    cols = [centre]
+    if taps == 1:
+        vals = [np.full(d, 1.0)]
+    elif not far:
+        vals = [np.full(d, 0.6)]
+        ci, cj = centre // w, centre % w
+        for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            ni, nj = np.clip(ci + dy, 0, h - 1), np.clip(cj + dx, 0, w - 1)
+            rows.append(np.arange(d))
+            cols.append(ni * w + nj)
+            vals.append(np.full(d, 0.1))
+    else:
+        vals = [np.full(d, 0.95)]
+        for _ in range(taps - 1):
+            rows.append(np.arange(d))
+            cols.append(rng.integers(0, d, d))
+            vals.append(rng.normal(0.0, 0.01, d))
+    rows.append(np.arange(d))
+    cols.append(np.full(d, d))
+    vals.append(rng.normal(0.0, 0.002, d))
+    mat = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                        shape=(d, d + 1))
+    mat.sum_duplicates()  # a clipped neighbour may repeat a tap at the border
+    return mat

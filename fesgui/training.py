@@ -49,7 +49,8 @@ CHANGE_LAM_GRID: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
 KEEP_CHROMA = 0.97
 KEEP_DETAIL = 0.8
 
-METHOD_NAMES = {"mr": "MR", "pixel-rr": "Pixel-RR", "pixel-kr": "Pixel-KR"}
+METHOD_NAMES = {"mr": "MR", "pixel-rr": "Pixel-RR", "pixel-kr": "Pixel-KR",
+                "sparse": "Sparse RF"}  # sparse: imported LSRF / OMP (fesgui.core.sparse)
 
 Log = Callable[[str], None]
 

@@ -56,8 +56,12 @@ def test_predict_rows(predict_fit_kr):
     sec = predict_fit_kr[0]
     _check_section(sec, "predict")
     cases = {r.case for r in sec.rows}
-    assert cases == {"MR r=3 24px RGB", "Pixel-RR 24px RGB"}
+    assert cases == {"MR r=3 24px RGB", "Pixel-RR 24px RGB", "sparse LSRF f=1 24px RGB",
+                     "sparse LSRF f=5 24px RGB", "sparse OMP f=5 24px RGB"}
     assert all(r.ratio is not None for r in sec.rows if "vs CSR" in r.target)
+    # the sparse models are timed against their own CSR matrix (an outputs check ran)
+    assert all(r.baseline_name == "CSR" and "agree" in r.note
+               for r in sec.rows if r.case.startswith("sparse"))
 
 
 def test_fit_rows(predict_fit_kr):

@@ -64,14 +64,15 @@ def test_bad_inputs_exit_2_with_one_line(pairs, tmp_path, capsys):
     mr = MaskedRegression().fit(X, T).save(tmp_path / "mr.npz")
     (tmp_path / "junk.npz").write_bytes(b"junk")
     sp.save_npz(tmp_path / "csr.npz", sp.random(120, 121, density=0.5, format="csr"))
+    sp.save_npz(tmp_path / "dense.npz", sp.csr_matrix(np.ones((300, 301))))
     cases = [
         [str(kr), str(tmp_path / "o.npz")],  # Pixel-KR cannot be exported
         [str(tmp_path / "junk.npz"), str(tmp_path / "o.npz")],
         [str(tmp_path / "missing.npz"), str(tmp_path / "o.npz")],
         [str(mr), str(tmp_path / "o.txt")],
         [str(mr), str(tmp_path / "csr.npz"), str(tmp_path / "o.npz")],  # mixed
-        [str(tmp_path / "csr.npz"), str(tmp_path / "o.npz"), "--height", "12",
-         "--width", "10"],  # not a local window
+        [str(tmp_path / "dense.npz"), str(tmp_path / "o.npz"), "--height", "15",
+         "--width", "20"],  # neither a local window nor sparse
         [str(tmp_path / "csr.npz"), str(tmp_path / "o.npz")],  # not square
     ]
     for args in cases:

@@ -96,13 +96,17 @@ class Template:
 
     ``points``: (5, 2) float64 (left eye, right eye, nose tip, left/right mouth corner);
     ``mask_centre`` / ``mask_axes``: the face ellipse (normalised) that paste-back blends
-    inside; ``info``: provenance from the JSON file.
+    inside; ``info``: provenance from the JSON file. ``aspect``: how much taller than
+    wide a face is drawn relative to fesgui's own framing (1: a plain similarity; a
+    model whose authors resized non-square face boxes to a square, e.g. 0.77, is aligned
+    with a similarity followed by this vertical scale).
     """
 
     points: np.ndarray
     mask_centre: tuple[float, float] = (0.5, 0.55)
     mask_axes: tuple[float, float] = (0.36, 0.44)
     info: str = ""
+    aspect: float = 1.0
 
     @property
     def mouth_centre(self) -> np.ndarray:
@@ -114,6 +118,59 @@ class Template:
         if path is None:
             return _default_template()
         return _read(Path(path))
+
+    @staticmethod
+    def from_meta(framing: dict, base: Template | None = None) -> Template:
+        """The template of a model's framing (``meta["template"]``: ``left_eye``,
+        ``right_eye``, ``mouth_centre`` as normalised ``[x, y]``).
+
+        The nose tip, mouth corners and paste-back ellipse are carried over from ``base``
+        (default: fesgui's template) by the axis-aligned scale and shift that puts its eyes
+        and mouth centre on the given ones; ``aspect`` is that map's vertical scale over
+        its horizontal one."""
+        base = _default_template() if base is None else base
+        try:
+            le, re_, mc = (np.asarray(framing[k], np.float64)
+                           for k in ("left_eye", "right_eye", "mouth_centre"))
+        except (KeyError, TypeError, ValueError):
+            raise FesguiError(f"model framing {framing!r} is not eyes + mouth centre: "
+                              "re-import the model with `fesgui convert`") from None
+        b_le, b_re, b_mc = base.points[0], base.points[1], base.mouth_centre
+        b_eye_y = (b_le[1] + b_re[1]) / 2
+        eye_y = (le[1] + re_[1]) / 2
+        sx = (re_[0] - le[0]) / (b_re[0] - b_le[0])
+        sy = (mc[1] - eye_y) / (b_mc[1] - b_eye_y)
+        if not (np.isfinite([sx, sy]).all() and sx > 0 and sy > 0):
+            raise FesguiError(f"model framing {framing!r} is not a face (eyes left to right, "
+                              "mouth below): re-import the model with `fesgui convert`")
+        cx, bcx = (le[0] + re_[0]) / 2, (b_le[0] + b_re[0]) / 2
+
+        def move(p: np.ndarray) -> np.ndarray:
+            return np.column_stack([cx + (p[:, 0] - bcx) * sx, eye_y + (p[:, 1] - b_eye_y) * sy])
+
+        points = move(base.points)
+        points[0], points[1] = le, re_  # exactly as given; the mouth corners around mc
+        points[3:5] += mc - (points[3] + points[4]) / 2
+        centre = move(np.array([base.mask_centre]))[0]
+        axes = (base.mask_axes[0] * sx, base.mask_axes[1] * sy)
+        return Template(points, (float(centre[0]), float(centre[1])),
+                        (float(axes[0]), float(axes[1])), "model framing",
+                        float(sy / sx) * base.aspect)
+
+    @staticmethod
+    def for_model(model, default: Template) -> Template:
+        """``model``'s own framing when it records one (``model.template``, a sparse
+        model's meta "template"), else ``default``. Cached per framing."""
+        framing = getattr(model, "template", None)
+        if not isinstance(framing, dict):
+            return default
+        key = (tuple((k, tuple(v)) for k, v in sorted(framing.items())), id(default))
+        hit = _FRAMINGS.get(key)
+        if hit is None or hit[0] is not default:
+            if len(_FRAMINGS) > 16:
+                _FRAMINGS.clear()
+            hit = _FRAMINGS[key] = (default, Template.from_meta(framing, default))
+        return hit[1]
 
     def to_json(self) -> str:
         data = {
@@ -162,14 +219,28 @@ class Template:
         else:
             src = pts[:3]
             ref = self.points[:3]
-        return similarity_lstsq(src, self.in_crop(size, ref))
+        dst = self.in_crop(size, ref)
+        if self.aspect == 1.0:
+            return similarity_lstsq(src, dst)
+        # a face drawn `aspect` times taller than wide: fit the similarity in the unscaled
+        # space, then scale the crop rows about the crop centre
+        cy = (crop_shape(size)[0] - 1) / 2
+        dst = dst.copy()
+        dst[:, 1] = cy + (dst[:, 1] - cy) / self.aspect
+        m = similarity_lstsq(src, dst)
+        m[1] *= self.aspect
+        m[1, 2] += cy * (1 - self.aspect)
+        return m
 
     def place(self, given: np.ndarray) -> np.ndarray:
         """The 5 template points placed on a face known only by (3, 2) float pixels
         (left eye, right eye, mouth centre): (5, 2) float64 frame pixels."""
         ref = np.vstack([self.points[:2], self.mouth_centre])
+        ref[:, 1] /= self.aspect  # undo the model's vertical scale (1 for fesgui's own)
         m = similarity_lstsq(ref, np.asarray(given, np.float64))
-        return apply_matrix(m, self.points)
+        pts = self.points.copy()
+        pts[:, 1] /= self.aspect
+        return apply_matrix(m, pts)
 
 
 def _read(path: Path) -> Template:
@@ -188,6 +259,10 @@ def _read(path: Path) -> Template:
         raise FesguiError(f"face template {path} has the wrong shape: regenerate it with "
                           "python -m fesgui.align.derive_template")
     return Template(points, centre, axes, str(data.get("info", "")))
+
+
+#: (framing, id(default)) -> (default, template made from them)
+_FRAMINGS: dict[tuple, tuple[Template, Template]] = {}
 
 
 @functools.lru_cache(maxsize=1)

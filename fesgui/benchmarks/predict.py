@@ -1,5 +1,5 @@
-"""Inference speed of MR (r = 3, 5, 9) and Pixel-RR on RGB images against the authors'
-format: a ``scipy.sparse`` CSR matrix ``(D, D + 1)`` applied as ``csr @ [x_c; 1]`` to
+"""Inference speed of MR (r = 3, 5, 9), Pixel-RR and sparse receptive fields (the
+authors' LSRF f=1 / f=5 and OMP structures) on RGB images against the authors' format: a ``scipy.sparse`` CSR matrix ``(D, D + 1)`` applied as ``csr @ [x_c; 1]`` to
 each channel (one matrix shared by the channels, as for CMR).
 
 Predict time does not depend on the weight values (neither side skips zeros inside the
@@ -24,6 +24,8 @@ RATIO_TARGET = 2.5
 RATIO_TARGET_SIZES = (3, 5)
 ABS_TARGET_MS = 0.3  # MR r = 3 at 128 px RGB
 AGREE = 1e-4
+#: sparse receptive field models timed against their CSR matrix: (label, taps, far)
+SPARSE_CASES = (("LSRF f=1", 1, False), ("LSRF f=5", 5, False), ("OMP f=5", 5, True))
 
 
 def random_local_csr(h: int, w: int, size: int, seed: int = 0) -> sp.csr_matrix:
@@ -81,7 +83,7 @@ def _case(section: Section, name: str, model, x: np.ndarray, cfg: Config,
 
 def run(cfg: Config) -> Section:
     from fesgui.core import PixelRegression, from_csr
-    from fesgui.synthetic import make_pairs
+    from fesgui.synthetic import make_pairs, sparse_smile_csr
 
     section = Section("predict")
     for px in cfg.predict_sizes:
@@ -95,8 +97,14 @@ def run(cfg: Config) -> Section:
         prr = PixelRegression(lam=0.4, color="shared").fit(X, T)
         _case(section, f"Pixel-RR {px}px RGB", prr, x, cfg, ratio_target=True,
               abs_target=False)
+        for label, taps, far in SPARSE_CASES:
+            sparse = from_csr(sparse_smile_csr(px, taps=taps, far=far, seed=px))
+            _case(section, f"sparse {label} {px}px RGB", sparse, x, cfg, ratio_target=False,
+                  abs_target=False)
     section.notes.append(
         "baseline: to_csr(model) -> one (D, D+1) float32 CSR matrix, csr @ [x_c; 1] per "
         "channel; ratio = CSR time / fesgui time per interleaved round; MR weights random "
-        "(from_csr of a random local matrix), Pixel-RR fitted on 3 synthetic pairs")
+        "(from_csr of a random local matrix), Pixel-RR fitted on 3 synthetic pairs; "
+        "sparse: fesgui.synthetic.sparse_smile_csr (LSRF f=1 / f=5, OMP with 5 taps, "
+        "no preprocessing: the bare matrix on both sides)")
     return section

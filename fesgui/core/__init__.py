@@ -19,6 +19,7 @@ from fesgui.core.refine import (
     l1_map,
     refine,
 )
+from fesgui.core.sparse import SparseReceptiveField
 
 __all__ = [
     "Model",
@@ -26,6 +27,7 @@ __all__ = [
     "MaskedRegression",
     "PixelRegression",
     "PixelKernelRegression",
+    "SparseReceptiveField",
     "load_model",
     "read_meta",
     "alpha_map",

@@ -20,8 +20,10 @@ from fesgui.core.geometry import tap_offsets
 from fesgui.errors import FesguiError
 
 COLORS = ("shared", "per-channel", "gray")
-METHODS = ("mr", "pixel-rr", "pixel-kr")
-#: 2: an optional shape field (``shape.npy``) and the ``alignment`` the crops were made with
+METHODS = ("mr", "pixel-rr", "pixel-kr", "sparse")
+#: the newest model file format this fesgui reads. Version 2 added the method "sparse",
+#: the optional shape field (``shape.npy``) and the ``alignment`` meta key; each model
+#: writes the oldest version that holds it, so older fesgui still read plain MR files
 FORMAT_VERSION = 2
 #: meta keys a caller may set; they are kept through save/load. ``alignment``: how the
 #: training crops were aligned (:data:`fesgui.align.template.ALIGNMENTS`; None = format 1's
@@ -132,6 +134,7 @@ class Model:
     size = 1
     dilation = 1
     sigma: float | None = None
+    format_version = 1  # written to the model file (see FORMAT_VERSION)
 
     def __init__(self, lam: float = 0.4, color: str = "shared") -> None:
         self.lam = lam
@@ -140,6 +143,12 @@ class Model:
         #: (H, W, 2) float32 backward displacement (dx, dy) in crop pixels, or None: the
         #: shape half of the expression (:mod:`fesgui.core.shape`), applied before predict
         self.shape_field_: np.ndarray | None = None
+
+    def _format_version(self) -> int:
+        """The oldest file format that holds this model: 2 for a sparse model or one with a
+        shape field or an alignment (which a format-1 reader would ignore), else 1."""
+        needs_2 = self.shape_field_ is not None or self._user_meta.get("alignment")
+        return max(int(self.format_version), 2 if needs_2 else 1)
 
     def set_shape(self, field: np.ndarray | None, info: dict | None = None) -> Model:
         """Attach (or with None remove) the model's shape field, which must match its
@@ -225,7 +234,7 @@ class Model:
             "color": self.color,
             "image_size": h_w,
             "channels_in": getattr(self, "n_channels_in_", None) if self.fitted else None,
-            "format_version": FORMAT_VERSION,
+            "format_version": int(self._format_version()),
             "storage": getattr(self, "_storage", "full"),
         }
         for key in USER_META_KEYS:

@@ -6,9 +6,11 @@ column ``j < D`` = input pixel ``j`` (row-major), column ``D`` = bias. A later p
 theirs shares one matrix across the three channels. The output of channel c is
 ``csr @ [x_c.ravel(); 1]``.
 
-Note: the authors' code min-max scales each input image before applying the matrix;
-fesgui does not (inputs are used as they are, in [0, 1]). Scale inputs yourself if an
-imported model expects it.
+Matrices whose weights fill a local window around each pixel become Masked Regression
+models; any other (the authors' LSRF and OMP models: a few taps per pixel, anywhere)
+becomes a :class:`~fesgui.core.sparse.SparseReceptiveField`, which can also record the
+authors' per-image min-max scaling and their framing (``fesgui convert`` does so by
+default). An MR model uses its input as it is, in [0, 1].
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from fesgui.core.base import Model
 from fesgui.core.geometry import valid_tap_mask
 from fesgui.core.masked import MaskedRegression
 from fesgui.core.modelio import _READ_ERRORS
+from fesgui.core.sparse import MAX_TAPS, SparseReceptiveField
 from fesgui.errors import FesguiError
 
 CsrSource = Union[str, os.PathLike, sp.spmatrix, "sp.sparray"]
@@ -39,6 +42,8 @@ def to_csr(model: Model) -> list[sp.csr_matrix]:
     if model.method == "pixel-kr":
         raise FesguiError("a Pixel-KR model is not linear and cannot be exported as a CSR "
                           "matrix: export an MR or Pixel-RR model")
+    if model.method == "sparse":
+        return _sparse_to_csr(model)
     K, H, W, _ = model.weights_.shape
     D = H * W
     offs = model.taps()
@@ -56,6 +61,23 @@ def to_csr(model: Model) -> list[sp.csr_matrix]:
     return mats
 
 
+def _sparse_to_csr(model: SparseReceptiveField) -> list[sp.csr_matrix]:
+    """The non-zeros of a sparse model (taps and biases; padded slots are 0) as CSR."""
+    K, H, W, F = model.index_.shape
+    D = H * W
+    rows = np.concatenate([np.repeat(np.arange(D), F), np.arange(D)])
+    mats = []
+    for k in range(K):
+        cols = np.concatenate([model.index_[k].reshape(-1), np.full(D, D)])
+        data = np.concatenate([model.weights_[k].reshape(-1), model.bias_[k].reshape(-1)])
+        keep = data != 0
+        mat = sp.csr_matrix((data[keep].astype(np.float32), (rows[keep], cols[keep])),
+                            shape=(D, D + 1))
+        mat.sum_duplicates()
+        mats.append(mat)
+    return mats
+
+
 def _load_one(src: CsrSource) -> tuple[sp.csr_matrix, str]:
     if sp.issparse(src):
         return sp.csr_matrix(src), "matrix"
@@ -70,6 +92,31 @@ def _load_one(src: CsrSource) -> tuple[sp.csr_matrix, str]:
     return sp.csr_matrix(mat), path.name
 
 
+# -- checks for the sparse receptive field import (issue 16); kept apart from the generic
+# -- CSR array validation so that the two merge cleanly
+def check_square_plus_one(mat: sp.csr_matrix, name: str) -> None:
+    """A model matrix is ``(D, D + 1)``: one row per output pixel, one column per input
+    pixel plus the bias column."""
+    rows, cols = mat.shape
+    if rows < 1 or cols != rows + 1:
+        raise FesguiError(f"CSR matrix {name} has shape {mat.shape}, not (D, D+1) (one row "
+                          "per pixel, one column per pixel plus a bias column): give the "
+                          "model's matrix as saved with scipy.sparse.save_npz")
+
+
+def check_sparse_layout(mat: sp.csr_matrix, name: str) -> None:
+    """Every stored position is inside the matrix and the row pointers only go up, so
+    that nothing reads outside the arrays (a damaged or hand-made file)."""
+    indptr, indices = np.asarray(mat.indptr), np.asarray(mat.indices)
+    if len(indptr) != mat.shape[0] + 1 or (len(indptr) and (indptr[0] != 0 or np.any(
+            np.diff(indptr) < 0) or indptr[-1] != len(indices))):
+        raise FesguiError(f"CSR matrix {name} has inconsistent row pointers: the file is "
+                          "damaged; re-export it with scipy.sparse.save_npz")
+    if len(indices) and (int(indices.min()) < 0 or int(indices.max()) >= mat.shape[1]):
+        raise FesguiError(f"CSR matrix {name} has column indices outside 0..{mat.shape[1] - 1}: "
+                          "the file is damaged; re-export it with scipy.sparse.save_npz")
+
+
 def _square_side(D: int) -> int:
     side = math.isqrt(D)
     if side * side != D:
@@ -79,19 +126,25 @@ def _square_side(D: int) -> int:
 
 
 def from_csr(source: CsrSource | Sequence[CsrSource], height: int | None = None,
-             width: int | None = None) -> MaskedRegression:
-    """A :class:`MaskedRegression` equal to CSR matrix/matrices ``(D, D+1)``.
+             width: int | None = None, preprocess: object = None,
+             template: object = None) -> Model:
+    """A model equal to CSR matrix/matrices ``(D, D+1)``.
 
     ``source``: a path or matrix (one set shared by all channels, color "shared") or a
     list of three (per-channel R, G, B). ``height``/``width`` default to a square image.
-    Window size and dilation are inferred from the column offsets; a matrix whose
-    non-zeros are not a local window around each pixel is refused.
+    A matrix whose stored weights fill a local window around each pixel becomes a
+    :class:`MaskedRegression` (window size and dilation inferred from the column
+    offsets); any other becomes a :class:`~fesgui.core.sparse.SparseReceptiveField`
+    (at most ``MAX_TAPS`` weights per row), which records ``preprocess`` and
+    ``template`` (see :mod:`fesgui.core.sparse`; an MR model ignores them).
     """
     items = list(source) if isinstance(source, (list, tuple)) else [source]
     if len(items) not in (1, 3):
         raise FesguiError(f"got {len(items)} CSR matrices: give one (shared) or three "
                           "(per-channel R, G, B)")
     loaded = [_load_one(s) for s in items]
+    for mat, name in loaded:
+        check_square_plus_one(mat, name)
     D = loaded[0][0].shape[0]
     if height is None and width is None:
         height = width = _square_side(D)
@@ -101,6 +154,7 @@ def from_csr(source: CsrSource | Sequence[CsrSource], height: int | None = None,
     D = H * W
     coo = []
     for mat, name in loaded:
+        check_sparse_layout(mat, name)
         if mat.shape != (D, D + 1):
             raise FesguiError(f"CSR matrix {name} has shape {mat.shape}, expected "
                               f"({D}, {D + 1}) for {H}x{W} images: check --height/--width")
@@ -111,27 +165,10 @@ def from_csr(source: CsrSource | Sequence[CsrSource], height: int | None = None,
         c = mat.tocoo()
         coo.append((c.row.astype(np.int64), c.col.astype(np.int64), c.data, name))
 
-    # offsets of every stored weight (structure, explicit zeros included)
-    dys, dxs = [], []
-    for row, col, _, _name in coo:
-        keep = col < D
-        dys.append(col[keep] // W - row[keep] // W)
-        dxs.append(col[keep] % W - row[keep] % W)
-    dy, dx = np.concatenate(dys), np.concatenate(dxs)
-    reach_ = int(max(np.abs(dy).max(initial=0), np.abs(dx).max(initial=0)))
-    dilation = int(np.gcd.reduce(np.abs(np.concatenate([dy, dx, [0]])))) or 1
-    size = 2 * (reach_ // dilation) + 1
-    if size > 31 or 2 * reach_ + 1 > min(H, W):
-        raise FesguiError(f"CSR matrix weights reach {reach_} pixels away in a {H}x{W} "
-                          "image: not a local window model (MR); only local receptive "
-                          "fields can be imported")
-    # a window model fills its window; a few far-off entries do not make one
-    n_window = int(valid_tap_mask(H, W, size, dilation).sum()) * len(coo)
-    if len(dy) < 0.5 * n_window:
-        raise FesguiError(f"CSR matrix non-zeros fill only {len(dy)} of {n_window} places of "
-                          f"the {size}x{size} window (dilation {dilation}) they span: not a "
-                          "local window model (MR)")
-
+    window = _window_geometry(coo, H, W)
+    if window is None:  # not a dense local window: a sparse receptive field model
+        return _sparse_from_coo(coo, H, W, preprocess, template)
+    size, dilation = window
     K = len(coo)
     half = size // 2
     weights = np.zeros((K, H, W, size * size), np.float64)
@@ -148,4 +185,69 @@ def from_csr(source: CsrSource | Sequence[CsrSource], height: int | None = None,
                              color="per-channel" if K == 3 else "shared")
     model._set_linear_state(weights, bias, 3 if K == 3 else 1)
     model.set_meta(training_data=f"imported from CSR: {', '.join(n for *_, n in coo)}")
+    return model
+
+
+def _window_geometry(coo: list, H: int, W: int) -> tuple[int, int] | None:
+    """``(size, dilation)`` when the stored weights (explicit zeros included) fill a
+    local window around each pixel (an MR model), else ``None``."""
+    D = H * W
+    dys, dxs = [], []
+    for row, col, _, _name in coo:
+        keep = col < D
+        dys.append(col[keep] // W - row[keep] // W)
+        dxs.append(col[keep] % W - row[keep] % W)
+    dy, dx = np.concatenate(dys), np.concatenate(dxs)
+    reach_ = int(max(np.abs(dy).max(initial=0), np.abs(dx).max(initial=0)))
+    dilation = int(np.gcd.reduce(np.abs(np.concatenate([dy, dx, [0]])))) or 1
+    size = 2 * (reach_ // dilation) + 1
+    if size > 31 or 2 * reach_ + 1 > min(H, W):
+        return None
+    # a window model fills its window; a few far-off entries do not make one
+    n_window = int(valid_tap_mask(H, W, size, dilation).sum()) * len(coo)
+    if len(dy) < 0.5 * n_window:
+        return None
+    return size, dilation
+
+
+def _sparse_from_coo(coo: list, H: int, W: int, preprocess: object,
+                     template: object) -> SparseReceptiveField:
+    """A :class:`SparseReceptiveField` holding exactly the non-zeros of the matrices."""
+    D = H * W
+    K = len(coo)
+    parts = []
+    for row, col, data, name in coo:
+        keep = data != 0  # explicit zeros are not taps
+        row, col, data = row[keep], col[keep], data[keep]
+        is_bias = col == D
+        counts = np.bincount(row[~is_bias], minlength=D)
+        parts.append((row, col, data, is_bias, counts, name))
+    F = max(1, max(int(p[4].max(initial=0)) for p in parts))
+    if F > MAX_TAPS:
+        worst = max(parts, key=lambda p: int(p[4].max(initial=0)))
+        raise FesguiError(f"CSR matrix {worst[5]} has rows with up to {F} weights: neither a "
+                          f"local window (MR) nor a sparse receptive field (at most "
+                          f"{MAX_TAPS} per pixel); such a dense matrix cannot be imported")
+    index = np.empty((K, D, F), np.int32)
+    index[:] = np.arange(D, dtype=np.int32)[None, :, None]  # padding: own pixel, weight 0
+    weights = np.zeros((K, D, F), np.float32)
+    bias = np.zeros((K, D), np.float32)
+    for k, (row, col, data, is_bias, counts, _name) in enumerate(parts):
+        bias[k, row[is_bias]] = data[is_bias]
+        r, c, v = row[~is_bias], col[~is_bias], data[~is_bias]
+        # COO from a canonical CSR is sorted by row then column: slot = rank in its row
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        slot = np.arange(len(r)) - starts[r]
+        index[k, r, slot] = c
+        weights[k, r, slot] = v
+    # slot 0 = each pixel's strongest tap, and so on (padding last): a tap-slot map then
+    # shows the main weights; the CSR order is restored on export
+    order = np.argsort(-np.abs(weights), axis=-1, kind="stable")
+    index = np.take_along_axis(index, order, axis=-1)
+    weights = np.take_along_axis(weights, order, axis=-1)
+    model = SparseReceptiveField(color="per-channel" if K == 3 else "shared",
+                                 preprocess=preprocess, template=template)
+    model._set_sparse_state(index.reshape(K, H, W, F), weights.reshape(K, H, W, F),
+                            bias.reshape(K, H, W), 3 if K == 3 else 1)
+    model.set_meta(training_data=f"imported from CSR: {', '.join(p[5] for p in parts)}")
     return model

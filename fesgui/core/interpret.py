@@ -23,6 +23,13 @@ class PixelArithmetic:
     For Pixel-KR, ``weights``/``bias`` are the least-squares line of its table and ``wx``
     is ``output - bias`` (the table is not linear). ``alpha``/``refined`` are set when
     an alpha map is given: ``refined = (1 - alpha) * input_value + alpha * output``.
+
+    A sparse receptive field model (method "sparse") gives ``weights``/``patch`` as
+    ``(1, F)`` (its tap slots), ``positions`` ``(F, 2)`` int ``(row, col)`` of the input
+    pixels they read (padded slots: the pixel itself with weight 0), ``patch`` the input
+    as its matrix sees it (after its input min-max scaling), ``wx + bias = raw`` (the
+    matrix output) and ``output = out_scale * raw + out_offset`` (its output scaling;
+    1 and 0 without one); ``scaled_input`` the pixel's own input as the matrix sees it.
     """
 
     i: int
@@ -36,6 +43,11 @@ class PixelArithmetic:
     input_value: float
     alpha: float | None = None
     refined: float | None = None
+    positions: np.ndarray | None = None
+    raw: float | None = None
+    out_scale: float = 1.0
+    out_offset: float = 0.0
+    scaled_input: float | None = None
 
 
 def _channel_image(model: Model, x: np.ndarray, channel: int) -> np.ndarray:
@@ -63,6 +75,8 @@ def window_patch(model: Model, plane: np.ndarray, i: int, j: int) -> np.ndarray:
 def pixel_arithmetic(model: Model, x: np.ndarray, i: int, j: int, channel: int = 0,
                      alpha: np.ndarray | None = None) -> PixelArithmetic:
     """The arithmetic of output pixel ``(i, j, channel)`` for input image ``x``."""
+    if model.method == "sparse":
+        return _sparse_arithmetic(model, x, i, j, channel, alpha)
     weights, bias = model.receptive_field(i, j, channel)
     plane = _channel_image(model, x, channel)
     patch = window_patch(model, plane, i, j)
@@ -79,6 +93,48 @@ def pixel_arithmetic(model: Model, x: np.ndarray, i: int, j: int, channel: int =
         refined = (1.0 - a) * float(plane[i, j]) + a * output
     return PixelArithmetic(i, j, channel, weights, patch.astype(np.float32), wx, bias,
                            output, float(plane[i, j]), a, refined)
+
+
+def _sparse_arithmetic(model: Model, x: np.ndarray, i: int, j: int, channel: int,
+                       alpha: np.ndarray | None) -> PixelArithmetic:
+    weights, bias = model.receptive_field(i, j, channel)
+    plane = _channel_image(model, x, channel)
+    positions = model.tap_positions(i, j, channel)
+    scaled = _channel_image(model, model.scaled_input(x), channel)
+    patch = scaled[positions[:, 0], positions[:, 1]]
+    wx = float(np.sum(weights[0].astype(np.float64) * patch))
+    raw = wx + bias
+    scale, offset = model.output_scaling(x)
+    output = scale * raw + offset
+    own = float(scaled[i, j])
+    a = refined = None
+    if alpha is not None:
+        a = float(np.asarray(alpha)[i, j])
+        refined = (1.0 - a) * float(plane[i, j]) + a * output
+    return PixelArithmetic(i, j, channel, weights, patch[None].astype(np.float32), wx, bias,
+                           output, float(plane[i, j]), a, refined, positions, raw, scale,
+                           offset, own)
+
+
+def tap_reach_map(model: Model, channel: int | None = None) -> np.ndarray:
+    """``(H, W)`` float32: the distance (pixels, Euclidean) from each output pixel to the
+    farthest input pixel it reads with a non-zero weight (0 for a pixel that reads only
+    itself or nothing). ``channel`` None: the farthest over all weight sets."""
+    model._check_fitted()
+    H, W = model.image_size
+    sets = range(model.K) if channel is None else [model._weight_set(channel)]
+    ii, jj = np.mgrid[0:H, 0:W]
+    out = np.zeros((H, W))
+    for k in sets:
+        w = model.weights_[k]
+        if model.method == "sparse":
+            flat = model.index_[k].astype(np.int64)
+            dist = np.hypot(flat // W - ii[..., None], flat % W - jj[..., None])
+        else:
+            offs = model.taps()
+            dist = np.broadcast_to(np.hypot(offs[:, 0], offs[:, 1]), w.shape)
+        out = np.maximum(out, np.where(w != 0, dist, 0.0).max(axis=-1, initial=0.0))
+    return out.astype(np.float32)
 
 
 def importance(model: Model, x: np.ndarray, *,
@@ -114,9 +170,20 @@ def transfer_curve(model: Model, i: int, j: int, channel: int = 0,
     ``(levels (256,), values (256,))`` float32, levels = v/255.
 
     Pixel-KR: its table. Pixel-RR: ``w v + b``. MR: the centre-tap line with the other
-    taps held at the current input ``x`` (or at 0 without ``x``)."""
+    taps held at the current input ``x`` (or at 0 without ``x``). Sparse: the matrix
+    output (before any output scaling) against the input the matrix sees at the pixel,
+    its own-pixel taps' weight times the level, the other taps held at ``x`` (or 0)."""
     weights, bias = model.receptive_field(i, j, channel)
     levels = LEVELS.astype(np.float32)
+    if model.method == "sparse":
+        positions = model.tap_positions(i, j, channel)
+        own = (positions[:, 0] == i) & (positions[:, 1] == j)
+        w = weights[0].astype(np.float64)
+        rest = 0.0
+        if x is not None:
+            scaled = _channel_image(model, model.scaled_input(x), channel)
+            rest = float(np.sum(w[~own] * scaled[positions[~own, 0], positions[~own, 1]]))
+        return levels, (float(w[own].sum()) * LEVELS + rest + bias).astype(np.float32)
     if model.method == "pixel-kr":
         return levels, model.table_[model._weight_set(channel), i, j].copy()
     r = int(model.size)

@@ -19,6 +19,8 @@ taps, and each weight is read from memory once per image.
   read once, not three times as a per-value kernel would.
 * ``masked_per_value``: weights ``(T, H, C W)`` and bias ``(H, C W)`` per output value:
   grey images (``C`` = 1) and per-channel RGB sets interleaved (``C`` = 3).
+* ``sparse_gather``: sparse receptive fields (``fesgui.core.sparse``): each output pixel
+  reads F input pixels anywhere in the image, given as flat indices, plus a bias.
 
 Compiled on first use and cached on disk by numba (``cache=True``: next to this file, or in
 the user's cache folder when the package folder is read-only), so only the very first call
@@ -33,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["masked_per_value", "masked_shared_rgb"]
+__all__ = ["masked_per_value", "masked_shared_rgb", "sparse_gather"]
 
 
 def _compiled(fn):
@@ -104,3 +106,42 @@ def masked_per_value(x: np.ndarray, w: np.ndarray, b: np.ndarray, dy: np.ndarray
                 ys, ws, xs = yrow[o:], w[t, i, o:], x[n, ii, q:]
                 for k in range(m):
                     ys[k] += ws[k] * xs[k]
+
+
+@_compiled
+def sparse_gather(x: np.ndarray, idx: np.ndarray, w: np.ndarray, b: np.ndarray,
+                  y: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``y[n, p, c] = b[k, p] + sum_f w[k, p, f] * x[n, idx[k, p, f], c]`` with ``k = c``
+    for per-channel sets (``K`` = ``C``) or ``k = 0`` for one set shared by every channel.
+
+    ``x``, ``y``: ``(N, D, C)`` float32 (images flattened row-major, channels interleaved);
+    ``idx`` ``(K, D, F)`` int32 flat input pixels (checked in range by the caller),
+    ``w`` ``(K, D, F)`` and ``b`` ``(K, D)`` float32. Padded taps carry weight 0."""
+    N, D, C = x.shape
+    K, _, F = idx.shape
+    for n in range(N):
+        xn = x[n]
+        yn = y[n]
+        if K == 1 and C == 3:  # one set shared by R, G and B: each tap read once
+            ip, wp, bp = idx[0], w[0], b[0]
+            for p in range(D):
+                a0 = bp[p]
+                a1 = a0
+                a2 = a0
+                for f in range(F):
+                    q = ip[p, f]
+                    wt = wp[p, f]
+                    a0 += wt * xn[q, 0]
+                    a1 += wt * xn[q, 1]
+                    a2 += wt * xn[q, 2]
+                yn[p, 0] = a0
+                yn[p, 1] = a1
+                yn[p, 2] = a2
+        else:  # grey images (C = 1), or one set per channel (K = C = 3)
+            for p in range(D):
+                for c in range(C):
+                    k = c if K > 1 else 0
+                    acc = b[k, p]
+                    for f in range(F):
+                        acc += w[k, p, f] * xn[idx[k, p, f], c]
+                    yn[p, c] = acc

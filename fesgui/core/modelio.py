@@ -14,6 +14,16 @@ load)::
     table.npy    (K, H, W, 256)        float32, or uint8 round(255 * value) when compact
                                                                      (Pixel-KR only)
 
+Format 2 adds method ``"sparse"`` (:mod:`fesgui.core.sparse`; other methods are still
+written as version 1, and version 1 files load as before). Its meta also holds ``taps``
+(F), ``preprocess`` ``{"input": s, "output": s}`` (s: "none" | "minmax"), ``template``
+(null or ``{"left_eye": [x, y], "right_eye": [x, y], "mouth_centre": [x, y]}``), ``lam``
+null, size and dilation 1; its arrays::
+
+    index.npy    (K, H, W, F)  int32 flat input positions (row-major), each < H * W
+    weights.npy  (K, H, W, F)  float32 / float16
+    bias.npy     (K, H, W)     float32 / float16
+
 ``K`` is 1 (colour "shared"/"gray", or grayscale) or 3 ("per-channel"). Taps are in
 row-major order of the size x size window, spread by ``dilation``. Pixel-KR files hold
 only the table; the linear summary ``weights_``/``bias_`` is recomputed on load.
@@ -87,6 +97,9 @@ def model_arrays(model: Model, compact: bool = False) -> dict[str, np.ndarray]:
             table = np.clip(np.rint(table * 255.0), 0, 255).astype(np.uint8)
         return {"table": table}
     dtype = np.float16 if compact else np.float32
+    if model.method == "sparse":
+        return {"index": model.index_, "weights": model.weights_.astype(dtype),
+                "bias": model.bias_.astype(dtype)}
     return {"weights": model.weights_.astype(dtype), "bias": model.bias_.astype(dtype)}
 
 
@@ -200,7 +213,9 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
         raise _bad(path, f"bad size/dilation {size!r}/{dilation!r}")
     if method != "mr" and (size, dilation) != (1, 1):
         raise _bad(path, f"a {method} model must have size 1")
-    if not (_is_pos(meta.get("lam")) or (method == "mr" and meta.get("lam") is None)):
+    if method == "sparse":
+        _check_sparse_meta(path, meta, version)
+    elif not (_is_pos(meta.get("lam")) or (method == "mr" and meta.get("lam") is None)):
         raise _bad(path, f"bad lam {meta.get('lam')!r}")
     if method == "pixel-kr" and not _is_pos(meta.get("sigma")):
         raise _bad(path, f"bad sigma {meta.get('sigma')!r}")
@@ -212,6 +227,24 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     if meta.get("storage", "full") not in ("full", "compact"):
         raise _bad(path, f"unknown storage {meta.get('storage')!r}")
     return meta
+
+
+def _check_sparse_meta(path: Path, meta: dict[str, Any], version: int) -> None:
+    """The keys a sparse receptive field model adds (format 2)."""
+    from fesgui.core.sparse import MAX_TAPS, check_preprocess, check_template
+
+    if version < 2:
+        raise _bad(path, "method 'sparse' needs format_version 2")
+    if meta.get("lam") is not None:
+        raise _bad(path, f"bad lam {meta.get('lam')!r} (a sparse model has none)")
+    taps = meta.get("taps")
+    if not (_is_int(taps) and taps <= MAX_TAPS):
+        raise _bad(path, f"bad taps {taps!r}")
+    for key, check in (("preprocess", check_preprocess), ("template", check_template)):
+        try:
+            check(meta.get(key))
+        except FesguiError:
+            raise _bad(path, f"bad {key} {meta.get(key)!r}") from None
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:
@@ -256,6 +289,8 @@ def load_model(path: str | Path) -> Model:
                                                  color=meta["color"])
             values = table.astype(np.float32) / 255.0 if compact else table
             model._set_table(values, n_in)
+        elif meta["method"] == "sparse":
+            model = _load_sparse(path, zf, meta, (k, h, w), compact)
         else:
             r = meta["size"]
             dtypes = (np.float16,) if compact else (np.float32,)
@@ -276,4 +311,22 @@ def load_model(path: str | Path) -> Model:
         shape_info = meta.get("shape")
         model.set_shape(field, shape_info if isinstance(shape_info, dict) else None)
     model._storage = meta.get("storage", "full")
+    return model
+
+
+def _load_sparse(path: Path, zf: zipfile.ZipFile, meta: dict[str, Any],
+                 khw: tuple[int, int, int], compact: bool) -> Model:
+    from fesgui.core.sparse import SparseReceptiveField
+
+    k, h, w = khw
+    f = meta["taps"]
+    dtypes = (np.float16,) if compact else (np.float32,)
+    index = _expect(path, zf, "index", (k, h, w, f), (np.int32,))
+    if index.size and (int(index.min()) < 0 or int(index.max()) >= h * w):
+        raise _bad(path, f"its 'index' array reads pixels outside the {h}x{w} image")
+    weights = _expect(path, zf, "weights", (k, h, w, f), dtypes)
+    bias = _expect(path, zf, "bias", (k, h, w), dtypes)
+    model = SparseReceptiveField(color=meta["color"], preprocess=meta.get("preprocess"),
+                                 template=meta.get("template"))
+    model._set_sparse_state(index, weights, bias, meta["channels_in"])
     return model

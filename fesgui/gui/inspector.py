@@ -11,6 +11,13 @@
 * the pixel's transfer curve (output against its own input over 0..255): the Pixel-KR
   table, the Pixel-RR line, for MR the centre-tap line.
 
+A sparse receptive field model (the MR authors' LSRF / OMP, method "sparse") reads its
+F taps anywhere in the image: the weights view shows its F tap slots in one row, the
+overview marks the F input pixels on the aligned input with a line from the selected
+pixel to each (:attr:`InspectorPanel.tap_marks`), the footprint plots their offsets, and
+the arithmetic notes its min-max scaling (``Σ w·x + b`` is the matrix output ``z`` on the
+scaled input; ``y`` is ``z`` scaled back).
+
 Every number comes from ``fesgui.core`` (``receptive_field``, ``taps``,
 ``interpret.pixel_arithmetic``, ``interpret.transfer_curve``, ``alpha_map``); this module
 only draws. Arrow keys move the selection; :attr:`InspectorPanel.pixel_selected` is emitted
@@ -75,6 +82,7 @@ class InspectorPanel(QtWidgets.QWidget):
         self._static_key: tuple | None = None  # what the face-independent views show
         self._static_refs: tuple = (None, None)  # (model, weights_) they were drawn from
         self._method = "?"  # the model's method, read from its meta with the header
+        self._preprocess: dict = {}  # a sparse model's min-max steps (meta "preprocess")
         self.arithmetic: Any = None  # the last PixelArithmetic drawn (None without a face)
         self.curve: tuple[np.ndarray, np.ndarray] | None = None  # last transfer curve
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
@@ -115,6 +123,15 @@ class InspectorPanel(QtWidgets.QWidget):
         top = self.graphics.addLayout(row=0, col=0)
         self.crop_map = views.MapItem(top, "overview", "input x (click)", "image",
                                       on_click=self.select_pixel, on_export=self._ask_export)
+        # sparse models: the input pixels the selected pixel reads, and a line to each
+        self.tap_lines = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen((0, 220, 255), width=1))
+        self.tap_marks = pg.ScatterPlotItem(size=7, symbol="o", pen=pg.mkPen(0, 0, 0),
+                                            brush=pg.mkBrush(0, 220, 255))
+        for item in (self.tap_lines, self.tap_marks):
+            item.setZValue(9)
+            item.setEnabled(False)  # clicks go through to the image underneath
+            self.crop_map.view.addItem(item)
+        self.tap_points: np.ndarray | None = None  # (n, 3): row, col, weight as drawn
         weights = self.graphics.addLayout(row=0, col=1)
         self.weights_map = views.MapItem(weights, "weights", "weights w", "signed",
                                          on_export=self._ask_export)
@@ -293,8 +310,12 @@ class InspectorPanel(QtWidgets.QWidget):
             self.hover_label.setText("")
             return
         r = weights.shape[0]
-        dy, dx = np.asarray(self._model.taps())[row * r + col]
-        text = f"tap ({dy:+d}, {dx:+d}): w = {fmt(weights[row, col])}"
+        if self._method == "sparse":
+            py, px = self._model.tap_positions(*self._pixel, channel=self.channel())[col]
+            text = f"tap {col} at pixel ({py}, {px}): w = {fmt(weights[row, col])}"
+        else:
+            dy, dx = np.asarray(self._model.taps())[row * r + col]
+            text = f"tap ({dy:+d}, {dx:+d}): w = {fmt(weights[row, col])}"
         if self.patch_map.image is not None:
             text += f", x = {fmt(self.patch_map.image[row, col])}"
         self.hover_label.setText(text)
@@ -346,6 +367,7 @@ class InspectorPanel(QtWidgets.QWidget):
             item.set_data(None)
             item.set_marker(None, None)
         self._set_weight_texts(None)
+        self._draw_tap_marks(None)
         for scatter in (self.window_cells, self.tap_cells, self.centre_cell):
             scatter.clear()
         for label in self.labels.values():
@@ -371,6 +393,7 @@ class InspectorPanel(QtWidgets.QWidget):
         if static:
             meta = model.meta
             self._method = meta.get("method", "?")
+            self._preprocess = meta.get("preprocess") or {}
             mapping = (mapping_label(meta) if meta.get("source") or meta.get("target")
                        else str(meta.get("name") or "model"))
             self.model_label.setText(f"<b>{html.escape(mapping)}</b> · "
@@ -388,6 +411,12 @@ class InspectorPanel(QtWidgets.QWidget):
         self.arithmetic = arith
         self._draw_crop(wc)
         self.crop_map.set_marker(row, col)
+        if self._method == "sparse":
+            positions = (arith.positions if arith is not None
+                         else model.tap_positions(row, col, channel=channel))
+            self._draw_tap_marks(positions, np.asarray(weights).ravel(), (row, col))
+        else:
+            self._draw_tap_marks(None)
 
         weights = np.asarray(weights)
         if static:
@@ -397,7 +426,10 @@ class InspectorPanel(QtWidgets.QWidget):
             lo, hi = views.levels(weights, "signed")
             self.weights_bar.setLevels((lo, hi))
             self._set_weight_texts(weights)
-            self._draw_footprint(weights)
+            if self._method == "sparse":
+                self._draw_sparse_footprint(weights, row, col, channel)
+            else:
+                self._draw_footprint(weights)
             self._static_key = static_key
             self._static_refs = (model, model.weights_)
         self.patch_map.set_data(None if patch is None else np.asarray(patch),
@@ -452,7 +484,8 @@ class InspectorPanel(QtWidgets.QWidget):
 
         The labels are made once per window size and then only re-texted (plain text, no
         HTML), and only when a shown value changes: a live frame costs nothing here."""
-        if weights is None or weights.shape[0] > 3:  # larger windows: hover shows values
+        if (weights is None or weights.shape[0] > 3  # larger windows: hover shows values
+                or self._method == "sparse"):  # a row of slots: listed below the views
             for text in self._weight_texts:
                 text.setVisible(False)
             self._weight_strings = None
@@ -504,6 +537,54 @@ class InspectorPanel(QtWidgets.QWidget):
             f"{{{', '.join(str(int(v)) for v in np.unique(taps[:, 0]))}}} "
             "(taps outside the image read 0)")
 
+    def _draw_tap_marks(self, positions: np.ndarray | None, weights: np.ndarray | None = None,
+                        pixel: tuple[int, int] | None = None) -> None:
+        """Mark the input pixels ``positions`` ``(F, 2)`` (row, col) with a non-zero weight
+        on the overview, each joined to ``pixel`` by a line (``None`` clears them)."""
+        if positions is None:
+            self.tap_points = None
+            self.tap_marks.clear()
+            self.tap_lines.setData([], [])
+            return
+        keep = np.asarray(weights) != 0  # padded slots (weight 0) read nothing
+        pos = np.asarray(positions)[keep]
+        self.tap_points = np.column_stack([pos, np.asarray(weights)[keep]])
+        xs, ys = pos[:, 1] + 0.5, pos[:, 0] + 0.5  # pixel centres
+        tips = [f"({r}, {c}): w = {fmt(w)}" for (r, c), w in zip(pos, weights[keep], strict=True)]
+        self.tap_marks.setData(x=xs, y=ys, data=tips)
+        lines = np.empty((2 * len(pos), 2))
+        lines[0::2] = (pixel[1] + 0.5, pixel[0] + 0.5)
+        lines[1::2] = np.column_stack([xs, ys])
+        self.tap_lines.setData(lines[:, 0], lines[:, 1])
+
+    def _draw_sparse_footprint(self, weights: np.ndarray, row: int, col: int,
+                               channel: int) -> None:
+        """The offsets of a sparse model's taps from the selected pixel, coloured by weight."""
+        positions = self._model.tap_positions(row, col, channel=channel)
+        w = np.asarray(weights).ravel()
+        keep = w != 0
+        offs = positions[keep] - np.array([row, col])
+        half = int(np.abs(offs).max(initial=1))
+        self.window_cells.clear()
+        lo, hi = views.levels(w, "signed")
+        colours = views.colormap("signed").map((w[keep] - lo) / (hi - lo), mode="qcolor")
+        self.tap_cells.setData(x=offs[:, 1], y=offs[:, 0], brush=colours,
+                               pen=pg.mkPen(40, 40, 40),
+                               data=[f"({dy}, {dx})" for dy, dx in offs])
+        self.centre_cell.setData(x=[0], y=[0])
+        self.footprint.setRange(xRange=(-half - 0.5, half + 0.5),
+                                yRange=(-half - 0.5, half + 0.5), padding=0.05)
+        for axis in ("bottom", "left"):
+            self.footprint.getAxis(axis).setTicks(None)
+        far = float(np.hypot(offs[:, 0], offs[:, 1]).max(initial=0.0))
+        listed = ", ".join(f"({r}, {c}) {fmt(v)}" for (r, c), v in
+                           zip(positions[keep][:8], w[keep][:8], strict=True))
+        self.geometry_label.setText(
+            f"sparse receptive field: {int(keep.sum())} of {w.size} tap slots used, "
+            f"anywhere in the image; the farthest {far:.1f} px away "
+            f"(marked on the input, left). Taps (row, col) w: {listed}"
+            + (" …" if keep.sum() > 8 else ""))
+
     def _draw_numbers(self, arith: Any, bias: float, method: str) -> None:
         values: dict[str, float | None] = dict.fromkeys(self.labels)
         values["bias"] = bias
@@ -527,6 +608,15 @@ class InspectorPanel(QtWidgets.QWidget):
                              "(times shape × intensity) before the model")
         else:
             notes.append("load a face to see Σ w·x and the output")
+        if method == "sparse" and arith is not None:
+            scaled_in = self._preprocess.get("input") == "minmax"
+            note = ("sparse: Σ w·x over the face min-max scaled to [0, 1]" if scaled_in
+                    else "sparse: Σ w·x over the input as it is")
+            note += f"; Σ w·x + b = z = {fmt(arith.raw)}"
+            if self._preprocess.get("output") == "minmax":
+                note += (f"; y = {arith.out_scale:.6g}·z {arith.out_offset:+.6g} (z min-max "
+                         "scaled back to the face's range)")
+            notes.append(note)
         if method == "pixel-kr":
             notes.append("Pixel-KR: y is read from the pixel's table (see the curve); w and b "
                          "are the least-squares line through it, so Σ w·x shows y − b")
@@ -540,13 +630,19 @@ class InspectorPanel(QtWidgets.QWidget):
         self.curve = (np.asarray(levels), np.asarray(values))
         self.curve_item.setData(self.curve[0], self.curve[1])
         method = self._method
-        what = {"pixel-kr": "table", "pixel-rr": "line w·x + b"}.get(
+        what = {"pixel-kr": "table", "pixel-rr": "line w·x + b",
+                "sparse": "z (before output scaling), own-pixel taps; others "
+                + ("held at x" if x is not None else "at 0")}.get(
             method, "centre tap, other taps " + ("held at x" if x is not None else "at 0"))
         self.curve_title.setText(f"output of ({row}, {col}) vs its input: {what}")
         if arith is None:
             self.curve_marker.clear()
             self.curve_marker_line.setVisible(False)
             return
-        self.curve_marker_line.setPos(float(arith.input_value))
+        if method == "sparse":  # the curve is in the matrix's own units
+            at, value = float(arith.scaled_input), float(arith.raw)
+        else:
+            at, value = float(arith.input_value), float(arith.output)
+        self.curve_marker_line.setPos(at)
         self.curve_marker_line.setVisible(True)
-        self.curve_marker.setData(x=[float(arith.input_value)], y=[float(arith.output)])
+        self.curve_marker.setData(x=[at], y=[value])

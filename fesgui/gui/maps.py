@@ -15,6 +15,10 @@
 * the shape field (how the face moves before the appearance model; ``interpret.flow_image``:
   hue = the direction a pixel's content comes from, brightness = how far); hovering or
   clicking a pixel reads its vector.
+* ``reach``: the distance to the farthest input pixel each output pixel reads
+  (``interpret.tap_reach_map``): a sparse model's (LSRF, OMP) far-reaching taps. A sparse
+  model's tap selector is one row of tap slots (slot k is a different pixel for each
+  output pixel).
 
 Every array is drawn exactly as the core returns it (``MapItem.data``); every map can be
 exported as a PNG (rendered with its colormap) and a ``.npy`` (raw values).
@@ -50,6 +54,7 @@ MAPS = (
     ("alpha", "α blurred", "positive"),
     ("tap", "tap weights", "signed"),
     ("field", "shape field", "image"),
+    ("reach", "farthest tap (px)", "positive"),
 )
 STAGES = ("z", "dilated", "stepped", "alpha")
 CELL_WIDTH = 170  # screen pixels per map column: narrow docks get fewer columns
@@ -282,6 +287,8 @@ class ModelMapsPanel(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------ drawing
     def _centre_tap(self) -> int:
+        if self._model.method == "sparse":
+            return 0
         taps = np.asarray(self._model.taps())
         centre = np.flatnonzero((taps == 0).all(axis=1))
         return int(centre[0]) if centre.size else 0
@@ -293,12 +300,14 @@ class ModelMapsPanel(QtWidgets.QWidget):
         if self._model is None:
             return
         taps = np.asarray(self._model.taps())
-        size = int(self._model.meta["size"])
+        sparse = self._model.method == "sparse"
+        size = len(taps) if sparse else int(self._model.meta["size"])  # sparse: one row
         for index, (dy, dx) in enumerate(taps):
             button = QtWidgets.QToolButton()
             button.setCheckable(True)
             button.setFixedSize(16, 16)
-            button.setToolTip(f"tap {index}: offset (dy, dx) = ({dy}, {dx})")
+            button.setToolTip(f"tap slot {index} (a different pixel for each output pixel)"
+                              if sparse else f"tap {index}: offset (dy, dx) = ({dy}, {dx})")
             button.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
             self.tap_buttons.addButton(button, index)
             self.tap_grid.addWidget(button, index // size, index % size)
@@ -325,6 +334,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
             return
         self._guard(lambda: self.maps["s"].set_data(l1_map(self._model)))
         self._refresh_field()
+        self._guard(lambda: self.maps["reach"].set_data(interpret.tap_reach_map(self._model)))
         self._refresh_tap()
         self._refresh_face()
         self._refresh_alpha()
@@ -349,8 +359,10 @@ class ModelMapsPanel(QtWidgets.QWidget):
         wc = views.weight_set(self._model, self.display_channel())
         dy, dx = np.asarray(self._model.taps())[self._tap]
         shared = int(self._model.weights_.shape[0]) == 1
-        title = f"tap ({dy}, {dx})" + ("" if shared else f" · {'RGB'[wc]}")
-        self.tap_label.setText(f"tap ({dy}, {dx})")
+        name = (f"tap slot {self._tap}" if self._model.method == "sparse"
+                else f"tap ({dy}, {dx})")
+        title = name + ("" if shared else f" · {'RGB'[wc]}")
+        self.tap_label.setText(name)
         self._guard(lambda: self.maps["tap"].set_data(
             interpret.tap_map(self._model, self._tap, channel=wc), title=title))
         self._reset_markers()

@@ -97,15 +97,12 @@ def test_square_size_is_inferred_and_non_square_needs_height_width():
 
 def test_bad_matrices_are_refused(rgb_pairs, tmp_path):
     m = random_local_csr(6, 6, 3, 1, seed=2)
-    dense_global = sp.csr_matrix(np.random.default_rng(0).random((36, 37)))
-    scattered = m.tolil()
-    scattered[0, 35] = 1.0  # pixel (0, 0) looking at (5, 5): not a local window
+    dense_global = sp.csr_matrix(np.random.default_rng(0).random((400, 401)))  # > MAX_TAPS
     (tmp_path / "junk.npz").write_bytes(b"not a matrix")
     cases = [
         lambda: from_csr(m, 5, 7),  # wrong shape for the size
         lambda: from_csr(sp.csr_matrix((36, 36))),  # no bias column
-        lambda: from_csr(dense_global, 6, 6),
-        lambda: from_csr(scattered.tocsr(), 6, 6),
+        lambda: from_csr(dense_global, 20, 20),
         lambda: from_csr([m, m], 6, 6),
         lambda: from_csr(m, 6, None),
         lambda: from_csr(tmp_path / "junk.npz"),
@@ -117,6 +114,17 @@ def test_bad_matrices_are_refused(rgb_pairs, tmp_path):
         with pytest.raises(FesguiError) as exc:
             case()
         assert_one_line(exc)
+
+
+def test_scattered_weights_become_a_sparse_model():
+    m = random_local_csr(6, 6, 3, 1, seed=2)
+    scattered = m.tolil()
+    scattered[0, 35] = 1.0  # pixel (0, 0) looking at (5, 5): not a local window
+    model = from_csr(scattered.tocsr(), 6, 6)
+    assert model.method == "sparse"
+    x = np.random.default_rng(1).random((6, 6, 3))
+    np.testing.assert_allclose(model.predict(x), csr_apply([scattered.tocsr()], x),
+                               atol=2e-6, rtol=1e-5)
 
 
 def test_pixel_rr_exports_a_diagonal(rgb_pairs):

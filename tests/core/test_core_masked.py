@@ -167,7 +167,7 @@ def test_meta_contract_and_settable_keys(rgb_pairs):
     assert {k: meta[k] for k in ("method", "size", "dilation", "lam", "sigma", "color",
                                  "image_size", "format_version")} == {
         "method": "mr", "size": 5, "dilation": 2, "lam": 0.3, "sigma": None,
-        "color": "gray", "image_size": [9, 11], "format_version": 2}
+        "color": "gray", "image_size": [9, 11], "format_version": 1}
     assert (meta["name"], meta["source"], meta["target"]) == ("Happy MR5", "neutral", "happy")
     assert meta["metrics"] == {"mse": 0.01} and meta["training_data"] is None
     with pytest.raises(FesguiError) as exc:

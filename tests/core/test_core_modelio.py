@@ -19,6 +19,7 @@ from fesgui.core import (
     load_model,
     read_meta,
 )
+from fesgui.core.base import FORMAT_VERSION
 from fesgui.errors import FesguiError
 
 
@@ -184,7 +185,7 @@ def test_missing_and_truncated_files(models, tmp_path):
 
 def test_newer_version_says_update(tmp_path):
     with pytest.raises(FesguiError, match="update fesgui"):
-        read_meta(_write(tmp_path / "new.npz", _good_members(format_version=3)))
+        read_meta(_write(tmp_path / "new.npz", _good_members(format_version=FORMAT_VERSION + 1)))
 
 
 def test_read_meta_reads_only_meta(tmp_path):
