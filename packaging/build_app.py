@@ -97,8 +97,13 @@ def smoke(app: Path, window: bool = True) -> dict:
 
         def run(*argv: str, extra_env: dict | None = None, timeout: float = 300):
             t0 = time.perf_counter()
-            proc = subprocess.run([str(exe), *argv], cwd=work, env={**env, **(extra_env or {})},
-                                  capture_output=True, text=True, timeout=timeout)
+            try:
+                proc = subprocess.run([str(exe), *argv], cwd=work,
+                                      env={**env, **(extra_env or {})},
+                                      capture_output=True, text=True, timeout=timeout)
+            except subprocess.TimeoutExpired as exc:
+                raise SystemExit(f"error: fesgui {' '.join(argv)} still ran after {timeout} s:"
+                                 f"\n{exc.stdout}\n{exc.stderr}") from None
             seconds = time.perf_counter() - t0
             if proc.returncode != 0:
                 raise SystemExit(f"error: fesgui {' '.join(argv)} exited with "
@@ -120,13 +125,18 @@ def smoke(app: Path, window: bool = True) -> dict:
         print(f"synth: {out.name} written, only the face changed "
               f"({numbers['synth_s']:.1f} s)", flush=True)
         if window:
-            proc, seconds = run("--quit-after", "6", extra_env={"QT_QPA_PLATFORM": "offscreen"})
+            # long enough for the worker's first job (load the model, start MediaPipe):
+            # a window closed while that job runs can hang on exit (the worker thread is
+            # terminated after 5 s; see Controller.shutdown)
+            proc, seconds = run("--quit-after", "20", timeout=180,
+                                extra_env={"QT_QPA_PLATFORM": "offscreen"})
             line = next((s for s in proc.stderr.splitlines() if "window shown in" in s), None)
             if line is None:
                 raise SystemExit(f"error: the window did not report itself:\n{proc.stderr}")
             numbers["window_shown_s"] = float(line.split("window shown in ")[1].split(" s")[0])
             print(f"window: {line.strip()}", flush=True)
-        print(f"size: {numbers['size_mb']:.0f} MB in {app}", flush=True)
+        print(f"size: {numbers['size_mb']:.0f} MB ({numbers['size_mb'] * 1e6 / 2**20:.0f} MiB) "
+              f"in {app}", flush=True)
         return numbers
     finally:
         shutil.rmtree(work, ignore_errors=True)
