@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable
 
@@ -79,7 +80,17 @@ def report_errors(run: Callable[[], int | None]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    return report_errors(lambda: _dispatch(argv))
+    try:
+        code = report_errors(lambda: _dispatch(argv))
+        sys.stdout.flush()  # a reader that went away is seen here, not at exit
+    except BrokenPipeError:
+        # the reader closed the pipe (fesgui models | head -1): stop quietly. Python would
+        # flush stdout again at exit and fail once more, so stdout goes to devnull
+        # (the recipe of the Python docs, "Note on SIGPIPE")
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    return code
 
 
 def _dispatch(argv: list[str]) -> int:

@@ -1,20 +1,44 @@
 """Where the shipped files live: ``fesgui/models/`` and ``fesgui/resources/``.
 
-Both are package data inside the ``fesgui`` package, so a checkout, an editable install,
-a wheel and a frozen app all find them the same way. Nothing is ever downloaded.
+Both are package data inside the ``fesgui`` package, found with :mod:`importlib.resources`,
+so a checkout, an editable install, a wheel (``pip install``, ``pipx``, ``uv tool``) and
+the one-folder app all find them the same way, from any working folder. Nothing is ever
+downloaded.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import sys
+from functools import cache
+from importlib import resources
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+from fesgui.errors import FesguiError
 
 
+@cache
 def _packaged(name: str) -> Path:
-    return _PACKAGE / name
+    """A real folder for the package-data folder ``name``.
+
+    Installed packages are plain folders (``files()`` gives a :class:`~pathlib.Path`);
+    should fesgui ever be imported from a zip archive, :func:`importlib.resources.as_file`
+    unpacks the folder once (Python 3.12+) and it stays until the process exits.
+    """
+    ref = resources.files("fesgui") / name
+    if isinstance(ref, Path):
+        return ref
+    stack = contextlib.ExitStack()
+    try:
+        path = stack.enter_context(resources.as_file(ref))
+    except (OSError, TypeError, ValueError) as exc:
+        raise FesguiError(
+            f"cannot read fesgui's {name} folder from {ref} ({exc}): "
+            "install fesgui as a normal package (pip install fesgui)") from exc
+    atexit.register(stack.close)
+    return Path(path)
 
 
 def models_dir() -> Path:

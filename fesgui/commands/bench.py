@@ -45,6 +45,12 @@ def run(args: argparse.Namespace) -> int:
     from fesgui.benchmarks.harness import format_table, to_json, write_json
 
     names = benchmarks.parse_only(args.only)
+    if "fit" in names:
+        from fesgui.extras import require
+
+        rest = ",".join(n for n in names if n != "fit")
+        require("eval", "the fit benchmark of fesgui bench",
+                f", or leave it out: --only {rest}" if rest else "")
     partial = len(names) < len(benchmarks.BENCHMARKS)
     out = Path(args.json) if args.json else default_json(args.quick, partial)
     if out is not None and out.suffix.lower() != ".json":

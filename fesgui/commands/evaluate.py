@@ -59,6 +59,9 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fesgui.extras import require
+
+    require("eval", "fesgui evaluate")
     _check(args)
     from fesgui.evaluation.report import write_report
     from fesgui.evaluation.runner import Settings, run_evaluation, shipped_split_seed

@@ -14,6 +14,7 @@ face)``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -70,6 +71,71 @@ def _open_from_args(window, args: argparse.Namespace) -> None:
         c.start_camera(camera)
 
 
+NO_DISPLAY = ("no display to open the window on ({why}): use the command line instead "
+              "(fesgui --help; e.g. fesgui synth photo.jpg -o out.png) or a virtual display "
+              "(xvfb-run fesgui)")
+
+# Qt platforms that draw on a display server, and the variable that names the server
+_DISPLAY_VARS = {"xcb": ("DISPLAY",), "wayland": ("WAYLAND_DISPLAY",),
+                 "wayland-egl": ("WAYLAND_DISPLAY",), "": ("DISPLAY", "WAYLAND_DISPLAY")}
+
+
+def check_display(environ=None, platform: str | None = None) -> None:
+    """Raise :class:`FesguiError` when Qt would find no display (Linux and BSD only).
+
+    Qt itself aborts with a core dump and a misleading hint about ``xcb-cursor0``. The
+    platforms of ``QT_QPA_PLATFORM`` (``xcb``, ``wayland``, ``offscreen``, ...; a ``;``
+    separated fallback list; unset = the desktop's own) decide which variable must be set.
+    """
+    from fesgui.errors import FesguiError
+
+    environ = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    if platform in ("darwin", "win32", "cygwin"):
+        return
+    wanted = [part.split(":", 1)[0].strip().lower()
+              for part in environ.get("QT_QPA_PLATFORM", "").split(";")]
+    for name in wanted:
+        needs = _DISPLAY_VARS.get(name)
+        if needs is None or any(environ.get(var) for var in needs):
+            return  # offscreen, vnc, eglfs, ... or a display that is set
+    why = " and ".join(sorted({v for name in wanted for v in _DISPLAY_VARS[name]}))
+    raise FesguiError(NO_DISPLAY.format(why=f"{why} not set"))
+
+
+def _make_application(QApplication):  # noqa: N803 - the Qt class, passed in
+    """The QApplication; a display that is set but cannot be reached (Qt would abort with
+    a core dump) ends the process with the one :data:`NO_DISPLAY` line and status 2."""
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+
+    held: list[tuple] = []  # Qt's messages while starting, passed on once it worked
+
+    def handler(kind, context, message):
+        if kind == QtMsgType.QtFatalMsg:
+            # Qt's own first lines blame xcb-cursor0 even when it is installed: name the
+            # display and Qt's plain "could not" line instead
+            said = next((m for _, _, m in held if "could not" in m.lower()), message)
+            shown = ", ".join(f"{v}={os.environ[v]}" for v in ("DISPLAY", "WAYLAND_DISPLAY")
+                              if os.environ.get(v))
+            why = (f"Qt could not open {shown or 'a display'}: "
+                   f"{said.strip().splitlines()[0]}")
+            print(f"error: {NO_DISPLAY.format(why=why)}", file=sys.stderr, flush=True)
+            os._exit(2)  # Qt aborts (core dump) as soon as this handler returns
+        held.append((kind, context, message))
+
+    previous = qInstallMessageHandler(handler)
+    try:
+        app = QApplication(sys.argv[:1])
+    finally:
+        qInstallMessageHandler(previous)
+    for kind, context, message in held:
+        if previous is not None:
+            previous(kind, context, message)
+        else:
+            print(message, file=sys.stderr)
+    return app
+
+
 def run_app(args: argparse.Namespace) -> int:
     """Run the app until the window closes; returns the exit code."""
     from PySide6.QtCore import QTimer
@@ -78,7 +144,10 @@ def run_app(args: argparse.Namespace) -> int:
     from fesgui.gui.main_window import MainWindow
     from fesgui.gui.notify import Notifier, install_excepthooks
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance()
+    if app is None:
+        check_display()
+        app = _make_application(QApplication)
     app.setApplicationName("fesgui")
     app.setOrganizationName("fesgui")
     notifier = Notifier()
