@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.compare:
             columns.append((Path(path).stem, load_model(find_model(path)), {}))
         label = Path(str(find_model(name))).stem
-        columns += [(label, model, {}), (f"{label}, intensity 1.5", model, {"intensity": 1.5})]
+        columns += [(label, model, {}), ("same, intensity 1.5", model, {"intensity": 1.5})]
         sheet = build_sheet(cases, columns)
         out = Path(args.out)
         write_image(out, sheet)

@@ -73,14 +73,32 @@ def test_matrix_maps_key_points_onto_template(size):
     assert eyes[0, 0] + eyes[1, 0] == pytest.approx(w - 1)  # centred horizontally
 
 
-def test_automatic_alignment_ignores_the_mouth():
+def test_eyes_nose_alignment_ignores_the_mouth():
     t = Template.load()
     pts = t.in_crop(128).astype(np.float32)
     smiling = pts.copy()
     smiling[3] += [-6, -5]
     smiling[4] += [6, -5]
-    np.testing.assert_allclose(t.matrix(FaceLandmarks(pts), 128),
-                               t.matrix(FaceLandmarks(smiling), 128), atol=1e-9)
+    np.testing.assert_allclose(t.matrix(FaceLandmarks(pts), 128, "eyes-nose"),
+                               t.matrix(FaceLandmarks(smiling), 128, "eyes-nose"), atol=1e-9)
+
+
+def test_eyes_mouth_alignment_puts_the_mouth_centre_on_the_template():
+    # the default: a face whose mouth sits low is moved so its mouth centre meets the
+    # template's (the eyes share the residual), and the nose tip plays no part
+    t = Template.load()
+    pts = t.in_crop(128).astype(np.float32)
+    low = pts.copy()
+    low[3:] += [0, 4]
+    m = t.matrix(FaceLandmarks(low), 128)
+    mouth = apply_matrix(m, (low[3:4] + low[4:5]) / 2)[0]
+    before = np.linalg.norm((low[3] + low[4]) / 2 - (pts[3] + pts[4]) / 2)
+    assert np.linalg.norm(mouth - (pts[3] + pts[4]) / 2) < before / 2
+    moved_nose = low.copy()
+    moved_nose[2] += [5, 5]
+    np.testing.assert_allclose(m, t.matrix(FaceLandmarks(moved_nose), 128), atol=1e-9)
+    with pytest.raises(FesguiError, match="alignment"):
+        t.matrix(FaceLandmarks(pts), 128, "eyes-ears")
 
 
 def test_manual_alignment_uses_eyes_and_mouth_centre():
