@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from fesgui.atomic import atomic_write
 from fesgui.errors import FesguiError
+from fesgui.outputs import check_output
 
 __all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "atomic_write", "check_image_output",
            "check_output_folder", "list_images", "read_image", "read_thumbnail", "to_float",
@@ -187,12 +189,13 @@ def check_output_folder(path: str | os.PathLike) -> None:
                           "create it first")
 
 
-def check_image_output(path: str | os.PathLike) -> Path:
+def check_image_output(path: str | os.PathLike,
+                       inputs: Iterable[str | os.PathLike] = ()) -> Path:
     """Fail early (before any work) on an output name or folder :func:`write_image`
-    cannot write."""
-    path = Path(path)
+    cannot write, or on an output that is one of ``inputs``
+    (:func:`fesgui.outputs.check_output`)."""
+    path = check_output(path, inputs)
     _write_format(path)
-    check_output_folder(path)
     return path
 
 
@@ -205,7 +208,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> 
     """
     import cv2
 
-    path = Path(path)
+    path = check_output(path)
     ext = _write_format(path)
     if not 1 <= int(quality) <= 100:
         raise FesguiError(f"quality={quality} is out of range: use 1 to 100 (95 is good)")
@@ -217,7 +220,6 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> 
     elif image.ndim != 2:
         raise FesguiError(f"cannot write an image of shape {image.shape}: "
                           "give (H, W) or (H, W, 3)")
-    check_output_folder(path)
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if ext == ".jpg" else [
         cv2.IMWRITE_PNG_COMPRESSION, 3]
     ok, data = cv2.imencode(ext, image, params)

@@ -71,9 +71,11 @@ def run(args: argparse.Namespace) -> int:
     from fesgui.atomic import atomic_write
     from fesgui.core import from_csr, load_model, to_csr
     from fesgui.errors import FesguiError
+    from fesgui.outputs import check_output
 
     inputs = [Path(p).expanduser() for p in args.inputs]
     output = Path(args.output).expanduser()
+    check_output(output, inputs, what="output")
     if output.suffix != ".npz":
         raise FesguiError(f"output {output.name!r} must end in .npz: e.g. {output.stem}.npz")
     kinds = [_kind(p) for p in inputs]
@@ -82,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
             raise FesguiError("--height/--width are only for CSR input: a fesgui model "
                               "knows its size")
         mats = to_csr(load_model(inputs[0]))
-        for mat, path in zip(mats, csr_paths(output, len(mats)), strict=True):
+        paths = [check_output(p, inputs, what="output") for p in csr_paths(output, len(mats))]
+        for mat, path in zip(mats, paths, strict=True):
             with atomic_write(path) as tmp:
                 sp.save_npz(tmp, mat, compressed=True)
             print(f"wrote {path} (CSR {mat.shape[0]}x{mat.shape[1]}, {mat.nnz} non-zeros)")

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from fesgui.align import parse_landmarks
     from fesgui.imageio import check_image_output, read_image, to_uint8, write_image
 
-    out = check_image_output(args.output)
+    out = check_image_output(args.output, inputs=[args.photo])
     if args.aligned and args.landmarks:
         raise FesguiError("--aligned and --landmarks exclude each other: an aligned face "
                           "needs no landmarks")

@@ -18,7 +18,7 @@ from fesgui.commands.synth import (
     make_face_finder,
     make_pipeline,
 )
-from fesgui.errors import FesguiError
+from fesgui.outputs import check_output
 
 
 def add_parser(sub) -> None:
@@ -50,8 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     video_codec(out)
-    if out.exists() and out.resolve() == Path(args.input).resolve():
-        raise FesguiError("OUT is IN: choose another output file")
+    check_output(out, [args.input], what="OUT")  # issue 14: the shared output check
     model = load_model_arg(args.model)
     with VideoFileSource(args.input) as src:
         clock = _VideoClock(src.fps)

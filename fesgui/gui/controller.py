@@ -467,11 +467,13 @@ class Controller(QObject):
     def save_result(self, path: str | Path, what: str = "frame") -> Path:
         """Write the current result: ``what`` = "frame" (pasted back) or "crop" (final crop)."""
         from fesgui.imageio import to_uint8, write_image
+        from fesgui.outputs import check_output
 
         result = self.last_result
         if result is None:
             raise FesguiError("nothing to save yet: open a photo or start the camera first")
-        path = Path(path)
+        path = check_output(path, [self.frame_path] if self.frame_path else [],
+                            what="the file")  # never over the open photo
         if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
             raise FesguiError(f"cannot save {path.name}: use a .png or .jpg file name")
         if what == "crop":

@@ -312,6 +312,7 @@ class Worker(QObject):
         cancelled = False
         try:
             from fesgui.imageio import read_image, write_image
+            from fesgui.outputs import plan_batch
 
             pipeline = self._pipeline(video=False)
             if pipeline is None:
@@ -320,18 +321,23 @@ class Worker(QObject):
                 params = self._params
             if params is not None:
                 pipeline.params = params
+            plan, refused = plan_batch(files, out)  # p.tif -> p.tif.png; collisions refused
+            failures.extend(refused)
+            targets = dict(plan)
             for n, path in enumerate(files):
                 if self._cancel_batch.is_set():
                     cancelled = True
                     break
                 path = Path(path)
                 self.batch_progress.emit(n, len(files), path.name)
+                if path not in targets:
+                    continue
                 try:
                     res = pipeline.process(read_image(path))
                     if not res.faces:
                         failures.append((path.name, res.message or "no face found"))
                         continue
-                    target = out / path.name
+                    target = targets[path]
                     write_image(target, res.composite)
                     written.append(target)
                 except FesguiError as exc:
