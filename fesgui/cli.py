@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 
 from fesgui import __version__
-from fesgui.errors import FesguiError
+from fesgui.errors import OUT_OF_MEMORY, FesguiError
 
 # name of the module in fesgui.commands for each subcommand, in --help order
 COMMANDS = [
@@ -65,12 +65,16 @@ def _app_parser() -> argparse.ArgumentParser:
 
 
 def report_errors(run: Callable[[], int | None]) -> int:
-    """The command line's one error boundary: a :class:`FesguiError` becomes one line on
-    stderr and exit status 2, Ctrl+C exit status 130; anything else is a bug and propagates."""
+    """The command line's one error boundary: a :class:`FesguiError` (or running out of
+    memory) becomes one line on stderr and exit status 2, Ctrl+C exit status 130; anything
+    else is a bug and propagates."""
     try:
         return int(run() or 0)
     except FesguiError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"error: {OUT_OF_MEMORY}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -12,6 +12,7 @@ The authors' code min-max scales each input image; fesgui does not.
 from __future__ import annotations
 
 import argparse
+import io
 import zipfile
 from pathlib import Path
 
@@ -86,8 +87,12 @@ def run(args: argparse.Namespace) -> int:
         mats = to_csr(load_model(inputs[0]))
         paths = [check_output(p, inputs, what="output") for p in csr_paths(output, len(mats))]
         for mat, path in zip(mats, paths, strict=True):
+            # encoded in memory, then written in one go: a zip writer left open on a full
+            # disk would fail again when collected ("Exception ignored ... Traceback")
             with atomic_write(path) as tmp:
-                sp.save_npz(tmp, mat, compressed=True)
+                buffer = io.BytesIO()
+                sp.save_npz(buffer, mat, compressed=True)
+                tmp.write_bytes(buffer.getvalue())
             print(f"wrote {path} (CSR {mat.shape[0]}x{mat.shape[1]}, {mat.nnz} non-zeros)")
         return 0
     if "fesgui" in kinds:

@@ -111,6 +111,9 @@ def _check_args(args: argparse.Namespace) -> str:
         raise FesguiError(f"--sigma {args.sigma} must be > 0: e.g. --sigma 1")
     if args.crop < 16:
         raise FesguiError(f"--crop {args.crop} is too small: use 128 or 256")
+    if args.crop > 1024:  # = fesgui.core.modelio.MAX_IMAGE_SIDE: larger models do not load
+        raise FesguiError(f"--crop {args.crop} is too large: use at most 1024 (128 or 256 "
+                          "work best)")
     return mode
 
 
