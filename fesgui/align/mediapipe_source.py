@@ -88,7 +88,7 @@ class MediaPipeSource:
                               "pip install mediapipe==0.10.21, or give the landmarks by hand"
                               ) from None
         if max_faces < 1:
-            raise FesguiError(f"max_faces={max_faces} must be at least 1: use 1 to 4")
+            raise FesguiError(f"max_faces={max_faces} must be at least 1: e.g. 1")
         self.video = bool(video)
         self.max_faces = int(max_faces)
         self.max_side = max_side if max_side is not None else (960 if video else None)

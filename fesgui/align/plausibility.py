@@ -159,6 +159,40 @@ def plausible_faces(faces: list[FaceLandmarks]) -> list[FaceLandmarks]:
     return [f for f in faces if assess(f.points).plausible]
 
 
+def upright_crop(image: np.ndarray, centre: tuple[float, float], tilt: float,
+                 side: int) -> np.ndarray:
+    """A ``side`` x ``side`` crop of ``image`` around ``centre`` (x, y), turned by ``tilt``
+    degrees so that a face with that tilt stands upright in it (nearest-neighbour
+    sampling, edges repeated)."""
+    a = math.radians(tilt)
+    grid = np.arange(side, dtype=np.float64) + 0.5 - side / 2
+    u, v = np.meshgrid(grid, grid)  # crop coordinates about its centre
+    # the crop's "down" (0, 1) is the face's down (-sin a, cos a) in the image
+    x = centre[0] + u * math.cos(a) - v * math.sin(a)
+    y = centre[1] + u * math.sin(a) + v * math.cos(a)
+    h, w = image.shape[:2]
+    cols = np.clip(np.floor(x), 0, w - 1).astype(np.intp)
+    rows = np.clip(np.floor(y), 0, h - 1).astype(np.intp)
+    return np.ascontiguousarray(image[rows, cols])
+
+
+def _confirmed(detect: Callable[[np.ndarray], list[FaceLandmarks]], image: np.ndarray,
+               face: FaceLandmarks, tilt: float) -> bool:
+    """A tilted face is a face if the detector finds it again, upright and in the middle,
+    in a crop turned so that it stands upright (a real face does; a chin or a pattern that
+    happened to fit a face at an angle does not)."""
+    x0, y0, x1, y1 = face.box
+    side = int(max(32, min(2048, 2.5 * max(x1 - x0, y1 - y0))))
+    crop = upright_crop(image, ((x0 + x1) / 2, (y0 + y1) / 2), tilt, side)
+    for again in detect(crop):
+        verdict = assess(again.points)
+        middle = np.asarray(again.points[:2], np.float64).mean(axis=0)
+        if (verdict.plausible and abs(verdict.tilt) <= UPRIGHT_TILT
+                and np.abs(middle - side / 2).max() < side / 4):
+            return True
+    return False
+
+
 def upright_detect(detect: Callable[[np.ndarray], list[FaceLandmarks]], image: np.ndarray,
                    retry: bool = True, found: list[FaceLandmarks] | None = None
                    ) -> list[FaceLandmarks]:
@@ -166,33 +200,39 @@ def upright_detect(detect: Callable[[np.ndarray], list[FaceLandmarks]], image: n
     sideways faces included, with points in ``image``'s coordinates.
 
     ``retry=False`` (live video: one detection per frame, tracking state) only drops
-    implausible faces. With ``retry`` (photos), see the module docstring: faces found
-    upright (within :data:`UPRIGHT_TILT`) are kept as found; otherwise the photo is also
-    searched turned by 90, 180 and 270 degrees, and each face is taken from the turn in
-    which it stands most upright. A face upright in no turn is kept only if it is
-    plausible and tilted at most :data:`MAX_TILT` (a tilted head). ``found``: what
-    ``detect(image)`` already returned (it is not run again).
+    implausible faces. With ``retry`` (photos): faces found upright (within
+    :data:`UPRIGHT_TILT`) are kept as found, and if that is all, nothing else is done.
+    Otherwise the photo is also searched turned by 90, 180 and 270 degrees; a face upright
+    in a turned photo is added where no upright face was found (upside down, a detector
+    fits an upright "face" to a face, so a face found upright as the photo is always
+    wins). A face tilted up to :data:`MAX_TILT` and found in no turn is kept if the
+    detector finds it again in a crop turned upright. ``found``: what ``detect(image)``
+    already returned (it is not run again).
     """
     found = detect(image) if found is None else found
     verdicts = [assess(f.points) for f in found]
     if not retry:
         return [f for f, v in zip(found, verdicts, strict=True) if v.plausible]
-    upright = [(abs(v.tilt), f) for f, v in zip(found, verdicts, strict=True)
-               if v.plausible and abs(v.tilt) <= UPRIGHT_TILT]
-    if found and len(upright) == len(found):
+    kept = [f for f, v in zip(found, verdicts, strict=True)
+            if v.plausible and abs(v.tilt) <= UPRIGHT_TILT]
+    if found and len(kept) == len(found):
         return found
-    tilted = [(abs(v.tilt), f) for f, v in zip(found, verdicts, strict=True)
-              if v.plausible and UPRIGHT_TILT < abs(v.tilt) <= MAX_TILT]
-    candidates = list(upright)
+    turned: list[tuple[float, FaceLandmarks]] = []
     for k in (1, 2, 3):
-        turned = np.ascontiguousarray(np.rot90(image, k))
-        for face in detect(turned):
+        for face in detect(np.ascontiguousarray(np.rot90(image, k))):
             verdict = assess(face.points)
             if verdict.plausible and abs(verdict.tilt) <= UPRIGHT_TILT:
-                candidates.append((abs(verdict.tilt), _back(face, k, image.shape)))
-    candidates += tilted  # a tilted head is a face too, if no turn shows it better
-    kept: list[FaceLandmarks] = []
-    for _, face in sorted(candidates, key=lambda c: c[0]):
-        if not any(_overlap(face.box, other.box) > 0.3 for other in kept):
+                turned.append((abs(verdict.tilt), _back(face, k, image.shape)))
+    tilted = [(abs(v.tilt), f, v.tilt) for f, v in zip(found, verdicts, strict=True)
+              if v.plausible and UPRIGHT_TILT < abs(v.tilt) <= MAX_TILT]
+
+    def free(face: FaceLandmarks) -> bool:
+        return not any(_overlap(face.box, other.box) > 0.3 for other in kept)
+
+    for _, face in sorted(turned, key=lambda c: c[0]):
+        if free(face):
+            kept.append(face)
+    for _, face, tilt in sorted(tilted, key=lambda c: c[0]):
+        if free(face) and _confirmed(detect, image, face, tilt):
             kept.append(face)
     return kept

@@ -18,6 +18,7 @@ from fesgui.align.plausibility import (
     assess,
     rotate_points,
     unrotate_points,
+    upright_crop,
     upright_detect,
 )
 from fesgui.synthetic import face_points
@@ -144,6 +145,48 @@ def test_upright_detect_finds_a_turned_face_and_maps_it_back(k):
         assert assess(_turn(UPRIGHT, 30)).plausible
 
 
+@pytest.mark.parametrize("tilt", [-35.0, 0.0, 30.0, 90.0])
+def test_upright_crop_turns_the_face_upright(tilt):
+    """Marks at a turned face's points land where the upright face's points are."""
+    image = np.zeros((300, 300), np.int32)
+    turned = _turn(UPRIGHT, tilt) + 100  # the face's centre moves to (200, 200)
+    for label, (x, y) in enumerate(turned, start=1):
+        image[int(y) - 1:int(y) + 2, int(x) - 1:int(x) + 2] = label  # 3x3 marks
+    crop = upright_crop(image, (200.0, 200.0), tilt, 200)
+    for label, (x, y) in enumerate(UPRIGHT, start=1):  # about the crop's centre (100, 100)
+        rows, cols = np.nonzero(crop == label)
+        assert len(rows) >= 1, label
+        assert abs(cols.mean() + 0.5 - x) <= 1.5 and abs(rows.mean() + 0.5 - y) <= 1.5
+
+
+class TiltedFaceDetector:
+    """Finds a face tilted 30 degrees in the photo (as a real detector does) and, in a
+    crop, an upright face in the middle only when ``real``."""
+
+    def __init__(self, real: bool) -> None:
+        self.real, self.crops = real, 0
+
+    def detect(self, image):
+        if image.shape[:2] == (200, 200) and image.ndim == 3 and image.sum() == 0:
+            pts = _turn(UPRIGHT, 30)
+            return [FaceLandmarks(pts.astype(np.float32), None, box_of(pts, 0.5))]
+        if image.shape[0] == image.shape[1] and image.shape[0] != 200:  # an upright crop
+            self.crops += 1
+            if self.real:
+                side = image.shape[0]
+                pts = (UPRIGHT - 100) * 0.5 + side / 2
+                return [FaceLandmarks(pts.astype(np.float32), None, box_of(pts, 0.5))]
+        return []
+
+
+@pytest.mark.parametrize("real", [True, False])
+def test_a_tilted_face_is_kept_only_if_found_again_upright(real):
+    detector = TiltedFaceDetector(real)
+    faces = upright_detect(detector.detect, np.zeros((200, 200, 3), np.uint8))
+    assert detector.crops == 1
+    assert len(faces) == (1 if real else 0)
+
+
 def test_upright_detect_without_retry_only_drops_implausible_faces():
     good = FaceLandmarks(UPRIGHT.astype(np.float32), None, box_of(UPRIGHT, 0.5))
     turned = _turn(UPRIGHT, 120)
@@ -211,3 +254,24 @@ def test_synth_on_the_cat_says_no_face_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("error: cat.png: no face found")
     assert not (tmp_path / "out.png").exists()
+
+
+def test_all_faces_finds_more_than_four(source):
+    """Six astronauts (a 2 x 3 grid, some mirrored): --all-faces used to stop at 4."""
+    from skimage import data
+
+    from fesgui.pipeline import MAX_FACES
+
+    assert MAX_FACES >= 6
+    face = data.astronaut()[30:250, 120:330]
+    row = np.hstack([face, face[:, ::-1], face])
+    grid = np.ascontiguousarray(np.vstack([row, row[:, ::-1]]))
+    from fesgui.align.mediapipe_source import MediaPipeSource
+
+    with MediaPipeSource(video=False, max_faces=MAX_FACES) as many:
+        faces = many.detect(grid)
+    assert len(faces) == 6
+    cells = sorted((int((f.box[1] + f.box[3]) / 2 // 220), int((f.box[0] + f.box[2]) / 2 // 210))
+                   for f in faces)
+    assert cells == [(r, c) for r in (0, 1) for c in (0, 1, 2)]  # one in every cell
+    assert all(abs(assess(f.points).tilt) < 10 for f in faces)
