@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from fesgui.atomic import atomic_write
-from fesgui.errors import FesguiError
+from fesgui.errors import FesguiError, FesguiWarning
 from fesgui.outputs import check_output
 
 __all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "atomic_write", "check_image_output",
@@ -86,7 +86,9 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
 
     EXIF orientation is applied; grayscale is replicated to three channels; 16-bit images
     are scaled to 8 bits (value * 255 / 65535); transparent images (RGBA, LA, palette
-    with transparency) are composited on white. Raises a one-line :class:`FesguiError` for
+    with transparency) are composited on white. A multi-page TIFF or an animated GIF/WebP
+    gives its first page and a :class:`~fesgui.errors.FesguiWarning` saying so (the command
+    line prints it as a ``warning:`` line). Raises a one-line :class:`FesguiError` for
     a missing, empty, truncated, corrupt or non-image file, and for an image larger than
     ``max_pixels`` (checked from the header, before decoding).
     """
@@ -129,6 +131,7 @@ def _read(path: Path, max_pixels: int, max_side: int | None) -> np.ndarray:
                     raise FesguiError(
                         f"{path.name} is {w}x{h} ({w * h / 1e6:.0f} MP); the limit is "
                         f"{max_pixels / 1e6:.0f} MP: downscale it first")
+                pages = int(getattr(im, "n_frames", 1) or 1)
                 if max_side is not None:
                     im.draft(None, (max_side, max_side))  # JPEG: decode at 1/2..1/8 size
                 im.load()
@@ -141,6 +144,10 @@ def _read(path: Path, max_pixels: int, max_side: int | None) -> np.ndarray:
             scale = max_side / max(h, w)
             rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
                              interpolation=cv2.INTER_AREA)
+        if pages > 1 and max_side is None:  # said, not silent (a thumbnail: no word)
+            warnings.warn(FesguiWarning(
+                f"{path.name} has {pages} pages or animation frames: only the first is used "
+                "(save the one you want as a PNG to use another)"), stacklevel=3)
         return rgb
     except FesguiError:
         raise
