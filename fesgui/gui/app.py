@@ -24,6 +24,7 @@ _START = time.perf_counter()  # fesgui.cli imports this module as soon as the ap
 def _pick_model(window, requested: str | None) -> None:
     """Select the requested model, else the last one used, else the first installed."""
     from fesgui.catalog import find_model
+    from fesgui.errors import FesguiError
     from fesgui.gui import window_state
 
     c = window.controller
@@ -32,10 +33,17 @@ def _pick_model(window, requested: str | None) -> None:
         c.select_model(find_model(requested))
         return
     saved = window_state.saved_model()
+    # an unusable model (last used, or installed) is skipped for the next usable one
+    ranked = [e.path for e in c.ranked_entries()]
     if saved is not None:
-        c.select_model(saved)
+        try:
+            c.select_model(saved, ranked)
+        except FesguiError:  # not even its metadata reads: the installed ones
+            if not ranked:
+                raise
+            c.select_model(ranked[0], ranked[1:])
     elif entries:
-        c.select_model(c.default_entry().path)
+        c.select_model(ranked[0], ranked[1:])
     else:
         window.show_status("no models installed: use Model ▸ Load model file… to choose one")
 
