@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from fesgui.errors import FesguiError
+from fesgui.outputs import check_output
 
 METHOD_CHOICES = ("mr", "pixel-rr", "pixel-kr")
 COLOR_CHOICES = ("shared", "per-channel", "gray")
@@ -93,6 +94,7 @@ def _check_args(args: argparse.Namespace) -> str:
     if mode != "release":
         if not args.output:
             raise FesguiError("no output file: add -o model.npz")
+        check_output(Path(args.output).expanduser(), what="-o")  # e.g. "-o .npz"
         if Path(args.output).suffix.lower() != ".npz":
             raise FesguiError(f"-o {args.output} must end in .npz: e.g. -o model.npz")
         if not Path(args.output).expanduser().resolve().parent.is_dir():

@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from fesgui.video import VideoFileSource, VideoWriter, video_codec
 
     out = Path(args.output)
-    video_codec(out)
     check_output(out, [args.input], what="OUT")  # issue 14: the shared output check
+    video_codec(out)
     model = load_model_arg(args.model)
     with VideoFileSource(args.input) as src:
         clock = _VideoClock(src.fps)

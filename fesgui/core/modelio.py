@@ -40,6 +40,7 @@ from fesgui.atomic import atomic_write
 from fesgui.core.base import COLORS, FORMAT_VERSION, METHODS, USER_META_KEYS, Model
 from fesgui.core.geometry import MAX_WINDOW
 from fesgui.errors import FesguiError
+from fesgui.outputs import check_output
 
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _MAX_META_BYTES = 1 << 20
@@ -99,7 +100,7 @@ def save_model(model: Model, path: str | Path, compact: bool = False) -> Path:
     Pixel-KR tables as uint8 levels (error <= 1/510 inside [0, 1], values clipped to it).
     """
     model._check_fitted()
-    path = Path(path)
+    path = check_output(path, what="model file")
     if path.suffix != ".npz":
         raise FesguiError(f"model file name {path.name!r} must end in .npz: e.g. {path.stem}.npz")
     meta = model._meta_dict()

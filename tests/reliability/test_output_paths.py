@@ -58,6 +58,20 @@ def test_an_output_name_that_is_only_an_extension_says_so(tmp_path, face, model_
         write_image(tmp_path / ".jpg", face[0])
 
 
+@pytest.mark.parametrize("command,ext", [("video", ".mp4"), ("train", ".npz"),
+                                         ("convert", ".npz")])
+def test_every_writer_names_an_extension_only_output(command, ext, tmp_path, model_path,
+                                                     capsys):
+    out = str(tmp_path / ext)
+    argv = {"video": ["video", str(tmp_path / "in.avi"), out, "-m", str(model_path)],
+            "train": ["train", "--inputs", str(tmp_path), "--targets", str(tmp_path), "-o",
+                      out],
+            "convert": ["convert", str(model_path), out]}[command]
+    assert main(argv) == 2
+    line = error_line(capsys.readouterr().err)
+    assert f"'{ext}' has no name before its extension" in line, line
+
+
 def test_check_output_refuses_folders_and_missing_folders(tmp_path):
     with pytest.raises(FesguiError, match="is a folder"):
         check_output(tmp_path)
