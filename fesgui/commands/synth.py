@@ -25,7 +25,7 @@ def add_synthesis_options(p: argparse.ArgumentParser) -> None:
                    help="expression strength: 0 = unchanged, 1 = the model (default), "
                    ">1 exaggerates (up to 3)")
     p.add_argument("--all-faces", action="store_true",
-                   help="change every face found, not only the largest")
+                   help="change every face found (up to 20), not only the largest")
 
 
 def add_parser(sub) -> None:
