@@ -47,7 +47,7 @@ NOSE_RANGE = (0.05, 1.05)
 #: cosine of the angle between the mouth line and the eye line (they run alike)
 MIN_PARALLEL = 0.7
 #: how far the nose tip may lie off the face's axis, in eye distances (turned heads)
-MAX_NOSE_ACROSS = 0.6
+MAX_NOSE_ACROSS = 1.0
 #: sine of the angle from the eye line to the face's axis: a face's is near 1; negative
 #: is a mirror image of a face (a fit that went wrong)
 MIN_HANDEDNESS = 0.5
