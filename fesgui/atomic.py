@@ -40,6 +40,9 @@ def _explain(exc: OSError, path: Path) -> FesguiError:
         return DiskFullError(f"disk full while writing {path}: free some space and try again")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return FesguiError(f"cannot write {path}: the folder is read-only; choose another folder")
+    if exc.errno == errno.EFBIG:
+        return FesguiError(f"cannot write {path}: the file is larger than this system allows "
+                           "(see ulimit -f); choose another disk or a smaller output")
     if exc.errno == errno.ENOENT:
         return FesguiError(f"cannot write {path}: the folder does not exist")
     return FesguiError(f"cannot write {path}: {exc.strerror or exc}")

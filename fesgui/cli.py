@@ -13,10 +13,13 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Callable
 
 from fesgui import __version__
-from fesgui.errors import FesguiError
+from fesgui.errors import OUT_OF_MEMORY, FesguiError, FesguiWarning
+
+_default_showwarning = warnings.showwarning
 
 # name of the module in fesgui.commands for each subcommand, in --help order
 COMMANDS = [
@@ -65,13 +68,28 @@ def _app_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A :class:`FesguiWarning` is one ``warning: ...`` line on stderr (others as usual)."""
+    if issubclass(category, FesguiWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
 def report_errors(run: Callable[[], int | None]) -> int:
-    """The command line's one error boundary: a :class:`FesguiError` becomes one line on
-    stderr and exit status 2, Ctrl+C exit status 130; anything else is a bug and propagates."""
+    """The command line's one error boundary: a :class:`FesguiError` (or running out of
+    memory) becomes one line on stderr and exit status 2, Ctrl+C exit status 130; anything
+    else is a bug and propagates. A :class:`FesguiWarning` is a ``warning:`` line."""
     try:
-        return int(run() or 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", FesguiWarning)
+            warnings.showwarning = _show_warning
+            return int(run() or 0)
     except FesguiError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"error: {OUT_OF_MEMORY}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

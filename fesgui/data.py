@@ -291,6 +291,35 @@ def _template_key(template, hw: tuple[int, int], alignment: str = "eyes-mouth") 
     return hashlib.sha256(np.round(matrix, 6).tobytes()).hexdigest()[:16]
 
 
+def _points_ok(value: object, n: int | None = None) -> bool:
+    """``value`` is a list of ``[x, y]`` finite numbers (``n`` of them, if given)."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return (isinstance(value, list) and array.ndim == 2 and array.shape[1] == 2
+            and (n is None or array.shape[0] == n) and bool(np.isfinite(array).all()))
+
+
+def landmark_record_ok(record: object) -> bool:
+    """A landmark cache record as :func:`load_aligned` writes it: a JSON object of this
+    cache version holding either ``no_face: true`` or five finite ``points`` [x, y], a
+    finite 4-number ``box`` and optionally ``manual`` (bool) and ``mesh`` ([x, y] list).
+    Valid JSON of any other shape is a damaged record (recomputed, never a traceback)."""
+    if not isinstance(record, dict) or record.get("version") != _CACHE_VERSION:
+        return False
+    if "points" not in record:
+        return record.get("no_face") is True
+    box = record.get("box")
+    box_ok = (isinstance(box, list) and len(box) == 4
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                      and np.isfinite(v) for v in box))
+    mesh = record.get("mesh")
+    return (_points_ok(record["points"], 5) and box_ok
+            and isinstance(record.get("manual", False), bool)
+            and (mesh is None or _points_ok(mesh)))
+
+
 class _AlignCache:
     """Landmarks per file content (size independent) and crops per content+template+size."""
 
@@ -332,7 +361,7 @@ class _AlignCache:
             record = json.loads(self._landmark_path(digest).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        return record if record.get("version") == _CACHE_VERSION else None
+        return record if landmark_record_ok(record) else None  # else recomputed
 
     def put_landmarks(self, digest: str, record: dict) -> None:
         if self.root is not None:

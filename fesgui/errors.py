@@ -7,6 +7,11 @@ its status bar or a dialog. Anything else escaping is a bug.
 """
 
 
+#: the one line for a :class:`MemoryError` (CLI and app): never a traceback or a bug dialog
+OUT_OF_MEMORY = ("out of memory: close other programs, or use a smaller photo, video or "
+                 "model")
+
+
 class FesguiError(Exception):
     """A user-facing problem, explained in one line."""
 

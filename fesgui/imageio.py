@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from fesgui.atomic import atomic_write
-from fesgui.errors import FesguiError
+from fesgui.errors import FesguiError, FesguiWarning
+from fesgui.outputs import check_output
 
 __all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "atomic_write", "check_image_output",
            "check_output_folder", "list_images", "read_image", "read_thumbnail", "to_float",
@@ -84,7 +86,9 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
 
     EXIF orientation is applied; grayscale is replicated to three channels; 16-bit images
     are scaled to 8 bits (value * 255 / 65535); transparent images (RGBA, LA, palette
-    with transparency) are composited on white. Raises a one-line :class:`FesguiError` for
+    with transparency) are composited on white. A multi-page TIFF or an animated GIF/WebP
+    gives its first page and a :class:`~fesgui.errors.FesguiWarning` saying so (the command
+    line prints it as a ``warning:`` line). Raises a one-line :class:`FesguiError` for
     a missing, empty, truncated, corrupt or non-image file, and for an image larger than
     ``max_pixels`` (checked from the header, before decoding).
     """
@@ -127,6 +131,7 @@ def _read(path: Path, max_pixels: int, max_side: int | None) -> np.ndarray:
                     raise FesguiError(
                         f"{path.name} is {w}x{h} ({w * h / 1e6:.0f} MP); the limit is "
                         f"{max_pixels / 1e6:.0f} MP: downscale it first")
+                pages = int(getattr(im, "n_frames", 1) or 1)
                 if max_side is not None:
                     im.draft(None, (max_side, max_side))  # JPEG: decode at 1/2..1/8 size
                 im.load()
@@ -139,6 +144,10 @@ def _read(path: Path, max_pixels: int, max_side: int | None) -> np.ndarray:
             scale = max_side / max(h, w)
             rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
                              interpolation=cv2.INTER_AREA)
+        if pages > 1 and max_side is None:  # said, not silent (a thumbnail: no word)
+            warnings.warn(FesguiWarning(
+                f"{path.name} has {pages} pages or animation frames: only the first is used "
+                "(save the one you want as a PNG to use another)"), stacklevel=3)
         return rgb
     except FesguiError:
         raise
@@ -187,12 +196,13 @@ def check_output_folder(path: str | os.PathLike) -> None:
                           "create it first")
 
 
-def check_image_output(path: str | os.PathLike) -> Path:
+def check_image_output(path: str | os.PathLike,
+                       inputs: Iterable[str | os.PathLike] = ()) -> Path:
     """Fail early (before any work) on an output name or folder :func:`write_image`
-    cannot write."""
-    path = Path(path)
+    cannot write, or on an output that is one of ``inputs``
+    (:func:`fesgui.outputs.check_output`)."""
+    path = check_output(path, inputs)
     _write_format(path)
-    check_output_folder(path)
     return path
 
 
@@ -205,7 +215,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> 
     """
     import cv2
 
-    path = Path(path)
+    path = check_output(path)
     ext = _write_format(path)
     if not 1 <= int(quality) <= 100:
         raise FesguiError(f"quality={quality} is out of range: use 1 to 100 (95 is good)")
@@ -217,7 +227,6 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> 
     elif image.ndim != 2:
         raise FesguiError(f"cannot write an image of shape {image.shape}: "
                           "give (H, W) or (H, W, 3)")
-    check_output_folder(path)
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if ext == ".jpg" else [
         cv2.IMWRITE_PNG_COMPRESSION, 3]
     ok, data = cv2.imencode(ext, image, params)

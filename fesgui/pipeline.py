@@ -46,7 +46,7 @@ from fesgui.errors import FesguiError
 
 STAGES = ("landmarks", "align", "shape", "synthesize", "refine", "paste")
 #: faces changed per frame with ``all_faces`` (else only the largest)
-MAX_FACES = 4
+MAX_FACES = 20  # a group photo (was 4: "--all-faces stops at 4 faces", issue 14)
 NO_FACE = ("no face found: use a frontal, well-lit face, or give the two eyes and the mouth "
            "centre by hand")
 

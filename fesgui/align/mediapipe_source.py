@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from fesgui.align.landmarks import FaceLandmarks, box_of
+from fesgui.align.plausibility import upright_detect
 from fesgui.errors import FesguiError
 
 # FaceMesh indices. "Left" is the image left (the person's right) for a frontal face.
@@ -87,7 +88,7 @@ class MediaPipeSource:
                               "pip install mediapipe==0.10.21, or give the landmarks by hand"
                               ) from None
         if max_faces < 1:
-            raise FesguiError(f"max_faces={max_faces} must be at least 1: use 1 to 4")
+            raise FesguiError(f"max_faces={max_faces} must be at least 1: e.g. 1")
         self.video = bool(video)
         self.max_faces = int(max_faces)
         self.max_side = max_side if max_side is not None else (960 if video else None)
@@ -122,6 +123,8 @@ class MediaPipeSource:
         faces = self._run(image)
         if not self.video and len(faces) < self.max_faces:
             faces = self._add_tiled(image, faces)
+        faces = upright_detect(lambda im: self._add_tiled(im, self._run(im)), image,  # issue 14:
+                               retry=not self.video, found=faces)  # face gate, turned faces
         faces.sort(key=lambda f: f.area, reverse=True)
         return faces[: self.max_faces]
 

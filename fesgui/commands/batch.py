@@ -21,6 +21,7 @@ from fesgui.commands.synth import (
     make_pipeline,
 )
 from fesgui.errors import FesguiError
+from fesgui.outputs import plan_batch, result_name
 
 
 class ProgressBar:
@@ -77,8 +78,9 @@ def add_parser(sub) -> None:
 
 
 def output_name(path: Path) -> str:
-    """Same name for PNG/JPEG inputs; other formats get ``.png`` appended."""
-    return path.name if path.suffix.lower() in (".png", ".jpg", ".jpeg") else path.name + ".png"
+    """Same name for PNG/JPEG inputs; other formats get ``.png`` appended
+    (:func:`fesgui.outputs.result_name`)."""
+    return result_name(path)
 
 
 def _check_writable(folder: Path) -> None:
@@ -110,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
                           "folder") from None
     _check_writable(out_dir)
     model = load_model_arg(args.model)
-    failures: list[tuple[str, str]] = []
+    plan, failures = plan_batch(files, out_dir)  # name collisions are listed, not lost
+    targets = dict(plan)
     written = 0
     stopped: str | None = None
     bar = ProgressBar(len(files))
@@ -118,11 +121,14 @@ def run(args: argparse.Namespace) -> int:
     with make_pipeline(args, model, landmarks=source) as pipeline:
         try:
             for i, path in enumerate(files):
+                if path not in targets:  # refused by plan_batch
+                    bar.update(i + 1, path.name)
+                    continue
                 try:
                     result = pipeline.process(read_image(path))
                     if result.message:
                         raise FesguiError(result.message)
-                    write_image(out_dir / output_name(path), result.composite)
+                    write_image(targets[path], result.composite)
                     written += 1
                 except DiskFullError as exc:  # the next files would fail the same way
                     stopped = str(exc)

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import zipfile
 from pathlib import Path
 
@@ -101,9 +102,11 @@ def run(args: argparse.Namespace) -> int:
     from fesgui.atomic import atomic_write
     from fesgui.core import from_csr, load_model, to_csr
     from fesgui.errors import FesguiError
+    from fesgui.outputs import check_output
 
     inputs = [Path(p).expanduser() for p in args.inputs]
     output = Path(args.output).expanduser()
+    check_output(output, inputs, what="output")
     if output.suffix != ".npz":
         raise FesguiError(f"output {output.name!r} must end in .npz: e.g. {output.stem}.npz")
     kinds = [_kind(p) for p in inputs]
@@ -112,9 +115,14 @@ def run(args: argparse.Namespace) -> int:
             raise FesguiError("--height/--width are only for CSR input: a fesgui model "
                               "knows its size")
         mats = to_csr(load_model(inputs[0]))
-        for mat, path in zip(mats, csr_paths(output, len(mats)), strict=True):
+        paths = [check_output(p, inputs, what="output") for p in csr_paths(output, len(mats))]
+        for mat, path in zip(mats, paths, strict=True):
+            # encoded in memory, then written in one go: a zip writer left open on a full
+            # disk would fail again when collected ("Exception ignored ... Traceback")
             with atomic_write(path) as tmp:
-                sp.save_npz(tmp, mat, compressed=True)
+                buffer = io.BytesIO()
+                sp.save_npz(buffer, mat, compressed=True)
+                tmp.write_bytes(buffer.getvalue())
             print(f"wrote {path} (CSR {mat.shape[0]}x{mat.shape[1]}, {mat.nnz} non-zeros)")
         return 0
     if "fesgui" in kinds:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -53,6 +54,20 @@ def format_table(infos) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
+def _report_skipped(folder: Path, infos) -> None:
+    """One stderr line for each .npz of ``folder`` that is not a usable model."""
+    from fesgui.core import read_meta
+    from fesgui.errors import FesguiError
+
+    listed = {info.path for info in infos}
+    for path in sorted(folder.glob("*.npz")):
+        if path not in listed:
+            try:
+                read_meta(path)
+            except FesguiError as exc:
+                print(f"skipped {path.name}: {exc}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from fesgui.catalog import list_models
     from fesgui.errors import FesguiError
@@ -62,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         raise FesguiError(f"models folder {folder} does not exist: check the path")
     infos = list_models(folder)
+    _report_skipped(folder, infos)
     if not infos:
         print(f"no models in {folder}: train one with fesgui train, or reinstall fesgui")
         return 0

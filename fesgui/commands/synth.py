@@ -35,7 +35,7 @@ def add_synthesis_options(p: argparse.ArgumentParser) -> None:
                    help="strength of the appearance change (shading, teeth), 0 to 3 "
                    "(default 1)")
     p.add_argument("--all-faces", action="store_true",
-                   help="change every face found, not only the largest")
+                   help="change every face found (up to 20), not only the largest")
 
 
 def add_parser(sub) -> None:
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from fesgui.align import parse_landmarks
     from fesgui.imageio import check_image_output, read_image, to_uint8, write_image
 
-    out = check_image_output(args.output)
+    out = check_image_output(args.output, inputs=[args.photo])
     if args.aligned and args.landmarks:
         raise FesguiError("--aligned and --landmarks exclude each other: an aligned face "
                           "needs no landmarks")

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from fesgui.errors import FesguiError
+from fesgui.outputs import check_output
 
 METHOD_CHOICES = ("mr", "pixel-rr", "pixel-kr")
 COLOR_CHOICES = ("shared", "per-channel", "gray")
@@ -102,6 +103,7 @@ def _check_args(args: argparse.Namespace) -> str:
     if mode != "release":
         if not args.output:
             raise FesguiError("no output file: add -o model.npz")
+        check_output(Path(args.output).expanduser(), what="-o")  # e.g. "-o .npz"
         if Path(args.output).suffix.lower() != ".npz":
             raise FesguiError(f"-o {args.output} must end in .npz: e.g. -o model.npz")
         if not Path(args.output).expanduser().resolve().parent.is_dir():
@@ -120,6 +122,9 @@ def _check_args(args: argparse.Namespace) -> str:
         raise FesguiError(f"--sigma {args.sigma} must be > 0: e.g. --sigma 1")
     if args.crop < 16:
         raise FesguiError(f"--crop {args.crop} is too small: use 128 or 256")
+    if args.crop > 1024:  # = fesgui.core.modelio.MAX_IMAGE_SIDE: larger models do not load
+        raise FesguiError(f"--crop {args.crop} is too large: use at most 1024 (128 or 256 "
+                          "work best)")
     return mode
 
 

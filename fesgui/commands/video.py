@@ -18,7 +18,7 @@ from fesgui.commands.synth import (
     make_face_finder,
     make_pipeline,
 )
-from fesgui.errors import FesguiError
+from fesgui.outputs import check_output
 
 
 def add_parser(sub) -> None:
@@ -49,9 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from fesgui.video import VideoFileSource, VideoWriter, video_codec
 
     out = Path(args.output)
+    check_output(out, [args.input], what="OUT")  # issue 14: the shared output check
     video_codec(out)
-    if out.exists() and out.resolve() == Path(args.input).resolve():
-        raise FesguiError("OUT is IN: choose another output file")
     model = load_model_arg(args.model)
     with VideoFileSource(args.input) as src:
         clock = _VideoClock(src.fps)

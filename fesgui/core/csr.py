@@ -26,9 +26,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from fesgui.core.base import Model
-from fesgui.core.geometry import valid_tap_mask
+from fesgui.core.geometry import MAX_WINDOW, valid_tap_mask
 from fesgui.core.masked import MaskedRegression
-from fesgui.core.modelio import _READ_ERRORS
+from fesgui.core.modelio import _READ_ERRORS, MAX_IMAGE_SIDE, read_npy_member
 from fesgui.core.sparse import MAX_TAPS, SparseReceptiveField
 from fesgui.errors import FesguiError
 
@@ -78,18 +78,119 @@ def _sparse_to_csr(model: SparseReceptiveField) -> list[sp.csr_matrix]:
     return mats
 
 
+#: the most pixels a CSR model may have (rows D = H * W; columns D + 1)
+MAX_CSR_PIXELS = MAX_IMAGE_SIDE * MAX_IMAGE_SIDE
+#: the most stored entries per row: a full MAX_WINDOW x MAX_WINDOW window (MR) or
+#: MAX_TAPS taps anywhere (a sparse receptive field), and the bias
+MAX_CSR_ROW = max(MAX_WINDOW * MAX_WINDOW, MAX_TAPS) + 1
+
+
+def validate_csr_arrays(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
+                        shape: object, name: str = "matrix") -> tuple[int, int]:
+    """Check the raw arrays of a CSR matrix before scipy's compiled code sees them.
+
+    scipy trusts ``indptr`` and ``indices``: a row pointer that runs backwards or past the
+    end, or a column index out of range, reads out of bounds (a segfault) or raises deep
+    inside scipy. Here every one is refused with a one-line :class:`FesguiError`:
+    ``shape`` two positive integers (at most :data:`MAX_CSR_PIXELS` rows and one more
+    column); ``indptr`` 1-D integers, ``rows + 1`` long, from 0, never decreasing, ending at
+    ``nnz``; ``indices`` 1-D integers in ``[0, columns)``; ``data`` 1-D real numbers, finite,
+    ``nnz`` long; at most :data:`MAX_CSR_ROW` entries per row. Returns ``(rows, columns)``.
+    """
+    def bad(why: str) -> FesguiError:
+        return FesguiError(f"CSR matrix {name} is damaged ({why}): re-export it with "
+                           "scipy.sparse.save_npz")
+
+    shape = np.asarray(shape)
+    if shape.shape != (2,) or shape.dtype.kind not in "iu":
+        raise bad(f"its shape {shape.tolist()!r} is not two whole numbers")
+    rows, cols = (int(v) for v in shape)
+    if rows < 1 or cols < 1:
+        raise bad(f"its shape is {rows}x{cols}")
+    if rows > MAX_CSR_PIXELS or cols > MAX_CSR_PIXELS + 1:
+        raise FesguiError(f"CSR matrix {name} is {rows}x{cols}: larger than any face model "
+                          f"(at most {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE} pixels)")
+    for label, array in (("indptr", indptr), ("indices", indices)):
+        if array.ndim != 1 or array.dtype.kind not in "iu":
+            raise bad(f"its {label} is not a 1-D integer array")
+    if data.ndim != 1 or data.dtype.kind not in "fiub":
+        raise bad(f"its data is {data.dtype} {data.shape}, not a 1-D array of numbers")
+    nnz = len(data)
+    if len(indptr) != rows + 1:
+        raise bad(f"its indptr has {len(indptr)} entries for {rows} rows")
+    if len(indices) != nnz:
+        raise bad(f"{len(indices)} column indices for {nnz} values")
+    if indptr[0] != 0 or indptr[-1] != nnz:
+        raise bad(f"its indptr runs from {indptr[0]} to {indptr[-1]}, not from 0 to {nnz}")
+    steps = np.diff(indptr.astype(np.int64))
+    if (steps < 0).any():
+        raise bad("its indptr decreases")
+    if nnz and steps.max() > MAX_CSR_ROW:
+        raise FesguiError(f"CSR matrix {name} has a row of {int(steps.max())} weights: neither "
+                          f"a local window model (at most {MAX_WINDOW}x{MAX_WINDOW}) nor a "
+                          f"sparse receptive field (at most {MAX_TAPS} taps per pixel)")
+    if nnz and (int(indices.min()) < 0 or int(indices.max()) >= cols):
+        raise bad(f"a column index lies outside 0..{cols - 1}")
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        raise FesguiError(f"CSR matrix {name} contains NaN or Inf: fix or re-export the matrix")
+    return rows, cols
+
+
+def _read_csr_npz(path: Path) -> sp.csr_matrix:
+    """A CSR (or CSC) matrix saved by ``scipy.sparse.save_npz``, read member by member with
+    size caps and validated by :func:`validate_csr_arrays` before scipy builds it."""
+    def bad(why: str) -> FesguiError:
+        return FesguiError(f"{path} is not a usable scipy.sparse .npz matrix ({why}): give "
+                           "a file saved with scipy.sparse.save_npz")
+
+    with zipfile.ZipFile(path) as zf:
+        def member(name: str, limit: int) -> np.ndarray:
+            try:
+                info = zf.getinfo(f"{name}.npy")
+            except KeyError:
+                raise bad(f"no {name!r} array") from None
+            return read_npy_member(zf, info, limit,
+                                   lambda why: bad(f"the {name!r} array {why}"))
+
+        fmt = member("format", 4096)
+        fmt = fmt.item() if fmt.size == 1 else None
+        fmt = fmt.decode("ascii", "replace") if isinstance(fmt, bytes) else fmt
+        if fmt not in ("csr", "csc"):
+            raise bad(f"format {fmt!r}; convert it with .tocsr() first")
+        shape = member("shape", 4096)
+        if shape.shape != (2,) or shape.dtype.kind not in "iu":
+            raise bad(f"its shape {shape.tolist()!r} is not two whole numbers")
+        major = int(shape[0] if fmt == "csr" else shape[1])
+        if not 0 < major <= MAX_CSR_PIXELS + 1:
+            raise FesguiError(f"CSR matrix {path.name} is {shape[0]}x{shape[1]}: larger than "
+                              f"any face model (at most {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE} "
+                              "pixels)")
+        cap = (major + 1) * 8 + 4096
+        indptr = member("indptr", cap)
+        cap = (major * MAX_CSR_ROW) * 8 + 4096
+        indices, data = member("indices", cap), member("data", cap)
+    if fmt == "csc":  # validate as the transposed CSR it is, then let scipy convert
+        validate_csr_arrays(data, indices, indptr, shape[::-1], path.name)
+        return sp.csc_matrix((data, indices, indptr), shape=tuple(int(v) for v in shape)
+                             ).tocsr()
+    validate_csr_arrays(data, indices, indptr, shape, path.name)
+    return sp.csr_matrix((data, indices, indptr), shape=tuple(int(v) for v in shape))
+
+
 def _load_one(src: CsrSource) -> tuple[sp.csr_matrix, str]:
     if sp.issparse(src):
-        return sp.csr_matrix(src), "matrix"
+        mat = sp.csr_matrix(src)
+        validate_csr_arrays(mat.data, mat.indices, mat.indptr, mat.shape)
+        return mat, "matrix"
     path = Path(src)
     if not path.is_file() or path.stat().st_size == 0:
         raise FesguiError(f"CSR file {path} does not exist or is empty: check the path")
     try:
-        mat = sp.load_npz(path)
+        mat = _read_csr_npz(path)  # validated before scipy touches the arrays
     except _READ_ERRORS + (zipfile.BadZipFile,):
         raise FesguiError(f"{path} is not a scipy.sparse .npz matrix: give a file saved "
                           "with scipy.sparse.save_npz") from None
-    return sp.csr_matrix(mat), path.name
+    return mat, path.name
 
 
 # -- checks for the sparse receptive field import (issue 16); kept apart from the generic
@@ -201,7 +302,7 @@ def _window_geometry(coo: list, H: int, W: int) -> tuple[int, int] | None:
     reach_ = int(max(np.abs(dy).max(initial=0), np.abs(dx).max(initial=0)))
     dilation = int(np.gcd.reduce(np.abs(np.concatenate([dy, dx, [0]])))) or 1
     size = 2 * (reach_ // dilation) + 1
-    if size > 31 or 2 * reach_ + 1 > min(H, W):
+    if size > MAX_WINDOW or 2 * reach_ + 1 > min(H, W):
         return None
     # a window model fills its window; a few far-off entries do not make one
     n_window = int(valid_tap_mask(H, W, size, dilation).sum()) * len(coo)

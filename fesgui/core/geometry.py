@@ -12,6 +12,10 @@ import numpy as np
 
 from fesgui.errors import FesguiError
 
+#: the largest window (size x size taps) fesgui fits and loads: larger ones cost memory
+#: as the square of the size and no published MR model is near it
+MAX_WINDOW = 15
+
 
 def check_size_dilation(size: object, dilation: object) -> tuple[int, int]:
     """Validate a window ``size`` (odd >= 1) and ``dilation`` (>= 1); return them as ints."""
@@ -20,6 +24,9 @@ def check_size_dilation(size: object, dilation: object) -> tuple[int, int]:
     if size < 1 or size % 2 == 0:
         raise FesguiError(f"size={size} must be odd and >= 1: use {max(1, size - 1) | 1} "
                           f"or {max(1, size + 1) | 1}")
+    if size > MAX_WINDOW:
+        raise FesguiError(f"size={size} is larger than fesgui supports: use at most "
+                          f"{MAX_WINDOW} (3 or 5 work best)")
     if isinstance(dilation, bool) or not isinstance(dilation, (int, np.integer)):
         raise FesguiError(f"dilation={dilation!r} must be a whole number >= 1: use 1 or 2")
     if dilation < 1:

@@ -51,12 +51,18 @@ import numpy as np
 
 from fesgui.atomic import atomic_write
 from fesgui.core.base import COLORS, FORMAT_VERSION, METHODS, USER_META_KEYS, Model
+from fesgui.core.geometry import MAX_WINDOW
 from fesgui.errors import FesguiError
+from fesgui.outputs import check_output
 
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _MAX_META_BYTES = 1 << 20
-#: no member of a real model is near this (a 512 x 512 per-channel MR 9x9 is ~0.26 GB)
-_MAX_MEMBER_BYTES = 2 << 30
+#: no member of a real model is near this (a 512 x 512 per-channel MR 9x9 is ~0.26 GB);
+#: a file that declares more is refused before anything is decompressed
+_MAX_MEMBER_BYTES = 1 << 30
+#: the largest crop side a model may have: a face crop, not a photo (the shipped models are
+#: 128 and 256; a model of 8192 x 4096 px would cost gigabytes per frame)
+MAX_IMAGE_SIDE = 1024
 #: everything that reading a hostile zip/npy can raise
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
                 struct.error, NotImplementedError, RuntimeError, UnicodeDecodeError,
@@ -117,7 +123,7 @@ def save_model(model: Model, path: str | Path, compact: bool = False) -> Path:
     Pixel-KR tables as uint8 levels (error <= 1/510 inside [0, 1], values clipped to it).
     """
     model._check_fitted()
-    path = Path(path)
+    path = check_output(path, what="model file")
     if path.suffix != ".npz":
         raise FesguiError(f"model file name {path.name!r} must end in .npz: e.g. {path.stem}.npz")
     meta = model._meta_dict()
@@ -161,16 +167,36 @@ def _read_member(path: Path, zf: zipfile.ZipFile, name: str, limit: int) -> np.n
         info = zf.getinfo(f"{name}.npy")
     except KeyError:
         raise _bad(path, f"no {name!r} array in it") from None
+    return read_npy_member(zf, info, limit, lambda why: _bad(path, f"the {name!r} array {why}"))
+
+
+def read_npy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int,
+                    bad: Any) -> np.ndarray:
+    """One ``.npy`` member of an ``.npz`` zip, read without pickling and only if it
+    decompresses to at most ``limit`` bytes (checked from the zip's directory first, and
+    again while reading, so a lying directory cannot bomb memory).
+
+    ``bad(why)`` makes the exception raised for a refused member (``why``: "is larger
+    than ...", "holds pickled objects", "is damaged or truncated").
+    """
     if info.file_size > limit:
-        raise _bad(path, f"the {name!r} array is larger than its metadata allows")
+        raise bad(f"is larger than its metadata allows ({info.file_size} bytes)")
     try:
-        data = zf.read(info)
+        with zf.open(info) as member:
+            data = member.read(limit + 1)
+        if len(data) > limit:
+            raise bad(f"is larger than its metadata allows (over {limit} bytes)")
         array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+    except FesguiError:
+        raise
+    except MemoryError:
+        raise bad("does not fit in memory") from None
     except _READ_ERRORS as exc:
-        why = "it holds pickled objects" if "pickle" in str(exc).lower() else "damaged or truncated"
-        raise _bad(path, f"the {name!r} array is {why}") from None
+        why = "holds pickled objects" if "pickle" in str(exc).lower() else \
+            "is damaged or truncated"
+        raise bad(why) from None
     if array.dtype.hasobject:
-        raise _bad(path, f"the {name!r} array holds pickled objects")
+        raise bad("holds pickled objects")
     return array
 
 
@@ -208,9 +234,11 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     if meta.get("color") not in COLORS:
         raise _bad(path, f"unknown color {meta.get('color')!r}")
     size, dilation = meta.get("size"), meta.get("dilation")
-    if not (_is_int(size) and size % 2 == 1 and size <= 99 and _is_int(dilation)
-            and dilation <= 99):
+    if not (_is_int(size) and size % 2 == 1 and _is_int(dilation) and dilation <= 99):
         raise _bad(path, f"bad size/dilation {size!r}/{dilation!r}")
+    if size > MAX_WINDOW:
+        raise _bad(path, f"a {size}x{size} window; fesgui models have at most "
+                   f"{MAX_WINDOW}x{MAX_WINDOW}")
     if method != "mr" and (size, dilation) != (1, 1):
         raise _bad(path, f"a {method} model must have size 1")
     if method == "sparse":
@@ -220,12 +248,19 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     if method == "pixel-kr" and not _is_pos(meta.get("sigma")):
         raise _bad(path, f"bad sigma {meta.get('sigma')!r}")
     hw = meta.get("image_size")
-    if not (isinstance(hw, list) and len(hw) == 2 and all(_is_int(v) and v <= 8192 for v in hw)):
+    if not (isinstance(hw, list) and len(hw) == 2 and all(_is_int(v) for v in hw)):
         raise _bad(path, f"bad image_size {hw!r}")
+    if max(hw) > MAX_IMAGE_SIDE:
+        raise _bad(path, f"a crop of {hw[0]}x{hw[1]} px; a face crop is at most "
+                   f"{MAX_IMAGE_SIDE} px a side")
+    if dilation * (size // 2) >= max(hw):
+        raise _bad(path, f"a {size}x{size} window with dilation {dilation} reaches past its "
+                   f"{hw[0]}x{hw[1]} crop")
     if meta.get("channels_in") not in (1, 3):
         raise _bad(path, f"bad channels_in {meta.get('channels_in')!r}")
     if meta.get("storage", "full") not in ("full", "compact"):
         raise _bad(path, f"unknown storage {meta.get('storage')!r}")
+    _check_user_meta(path, meta)
     return meta
 
 
@@ -245,6 +280,56 @@ def _check_sparse_meta(path: Path, meta: dict[str, Any], version: int) -> None:
             check(meta.get(key))
         except FesguiError:
             raise _bad(path, f"bad {key} {meta.get(key)!r}") from None
+
+
+#: metric names whose values, wherever they appear in ``metrics``, must be numbers
+_NUMERIC_METRICS = ("mse", "ssim", "test_mse", "mse_test", "n_test")
+#: ... and those that must be JSON objects (``baselines`` holds one per baseline)
+_DICT_METRICS = ("baselines", "selection", "compact", "test")
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _check_user_meta(path: Path, meta: dict[str, Any]) -> None:
+    """The descriptive fields have the types every reader (model list, model card, app)
+    relies on: text (or nothing) for names, a dict for ``metrics`` with numbers for the
+    scores it holds."""
+    for key in ("source", "target", "name"):
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            raise _bad(path, f"its {key!r} is a {type(meta[key]).__name__}, not text")
+    data = meta.get("training_data")
+    if data is not None and not isinstance(data, (str, dict)):
+        raise _bad(path, f"its 'training_data' is a {type(data).__name__}, not text or a "
+                   "JSON object")
+    if meta.get("alignment") not in (None, "eyes-mouth", "eyes-nose"):
+        raise _bad(path, f"unknown alignment {meta.get('alignment')!r}")
+    if meta.get("shape") is not None and not isinstance(meta["shape"], dict):
+        raise _bad(path, f"its 'shape' is a {type(meta['shape']).__name__}, not a JSON object")
+    if meta.get("n_parameters") is not None and not _is_number(meta["n_parameters"]):
+        raise _bad(path, f"its 'n_parameters' is {meta['n_parameters']!r}, not a number")
+    metrics = meta.get("metrics")
+    if metrics is None:
+        return
+    if not isinstance(metrics, dict):
+        raise _bad(path, f"its 'metrics' is a {type(metrics).__name__}, not a JSON object")
+    stack = [metrics]
+    while stack:
+        node = stack.pop()
+        for key, value in node.items():
+            if key in _DICT_METRICS and value is not None and not isinstance(value, dict):
+                raise _bad(path, f"its metric {key!r} is a {type(value).__name__}, not a "
+                           "JSON object")
+            if key == "baselines" and isinstance(value, dict) and not all(
+                    isinstance(v, dict) for v in value.values()):
+                raise _bad(path, "its metric 'baselines' holds something other than JSON "
+                           "objects")
+            if isinstance(value, dict):
+                stack.append(value)
+            elif key in _NUMERIC_METRICS and value is not None and not _is_number(value):
+                raise _bad(path, f"its metric {key!r} is {value!r}, not a number")
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:

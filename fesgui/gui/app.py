@@ -54,10 +54,17 @@ def _pick_model(window, requested: str | None) -> None:
             c.select_model(fallback)
             return
     saved = window_state.saved_model()
+    # an unusable model (last used, or installed) is skipped for the next usable one
+    ranked = [e.path for e in c.ranked_entries()]
     if saved is not None:
-        c.select_model(saved)
+        try:
+            c.select_model(saved, ranked)
+        except FesguiError:  # not even its metadata reads: the installed ones
+            if not ranked:
+                raise
+            c.select_model(ranked[0], ranked[1:])
     elif entries:
-        c.select_model(c.default_entry().path)
+        c.select_model(ranked[0], ranked[1:])
     else:
         window.show_status("no models installed: use Model ▸ Load model file… to choose one")
 

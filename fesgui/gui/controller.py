@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,19 @@ def camera_spec(value: int | str) -> LiveSpec:
         raise FesguiError(f"camera {value!r} is neither a camera number nor a video file: "
                           "give an index like 0 or the path of a video")
     return LiveSpec(str(path), loop=True)
+
+
+def _rank(e: ModelEntry) -> tuple:
+    """Start-up preference: the shipped default (:data:`fesgui.catalog.DEFAULT_MODEL`, the
+    best-measured neutral -> happy model), then neutral -> happy, MR, the smallest window,
+    the smallest image."""
+    from fesgui.catalog import DEFAULT_MODEL
+
+    m = e.meta
+    return (e.path.stem != DEFAULT_MODEL,
+            (m.get("source"), m.get("target")) != ("neutral", "happy"),
+            m.get("method") != "mr", int(m.get("size") or 0),
+            min(m.get("image_size") or [0]), e.name)
 
 
 class Controller(QObject):
@@ -107,6 +121,8 @@ class Controller(QObject):
         self._still_dirty = False
         self._arrivals: collections.deque[float] = collections.deque(maxlen=30)
         self._closed = False
+        self._fallbacks: list[Path] = []  # models to try if the one loading fails
+        self._skipped: list[str] = []  # "name: why" of models that failed on the way
 
     def _connect_worker(self) -> None:
         w = self.worker
@@ -120,6 +136,7 @@ class Controller(QObject):
         w.error.connect(self._on_error)
         w.still_failed.connect(self._on_still_failed)
         w.model_ready.connect(self._on_model_ready)
+        w.model_failed.connect(self._on_model_failed)
         w.live_started.connect(self._on_live_started)
         w.live_stopped.connect(self._on_live_stopped)
         w.source_lost.connect(self._on_source_lost)
@@ -147,16 +164,7 @@ class Controller(QObject):
         """The model to start with: the shipped default (:data:`fesgui.catalog.DEFAULT_MODEL`,
         the best-measured neutral -> happy model), else neutral -> happy first, then MR, then
         the smallest window, then the smallest image (the fastest for live video)."""
-        from fesgui.catalog import DEFAULT_MODEL
-
-        def rank(e: ModelEntry) -> tuple:
-            m = e.meta
-            return (e.path.stem != DEFAULT_MODEL,
-                    (m.get("source"), m.get("target")) != ("neutral", "happy"),
-                    m.get("method") != "mr", int(m.get("size") or 0),
-                    min(m.get("image_size") or [0]), e.name)
-
-        return min(self.entries, key=rank, default=None)
+        return min(self.entries, key=_rank, default=None)
 
     def _entry_for(self, path: Path) -> ModelEntry:
         from fesgui.core import read_meta
@@ -168,8 +176,15 @@ class Controller(QObject):
         return ModelEntry(str(meta.get("name") or path.stem), path, dict(meta),
                           path.stat().st_size)
 
-    def select_model(self, path: str | Path) -> None:
-        """Load the model at ``path`` (on the worker); ``model_changed`` follows."""
+    def ranked_entries(self) -> list[ModelEntry]:
+        """The listed models in the order :meth:`default_entry` prefers them."""
+        return sorted(self.entries, key=_rank)
+
+    def select_model(self, path: str | Path, fallbacks: Sequence[str | Path] = ()) -> None:
+        """Load the model at ``path`` (on the worker); ``model_changed`` follows. If it
+        cannot be used, the ``fallbacks`` are tried in turn (at start-up: the next usable
+        installed model), and the status line names the ones skipped."""
+        self._fallbacks = [Path(p) for p in fallbacks if Path(p) != Path(path)]
         path = Path(path)
         if all(e.path != path for e in self.entries):
             entry = self._entry_for(path)  # FesguiError here for a file that is not a model
@@ -188,8 +203,22 @@ class Controller(QObject):
         self.defaults = self._defaults_for(model)
         self.model_changed.emit(model, self.model_entry)
         name = self.model_entry.name if self.model_entry else "model"
-        self.status.emit(f"model {name} ready")
+        skipped, self._skipped, self._fallbacks = self._skipped, [], []
+        self.status.emit(f"model {name} ready" + (
+            f" (skipped unusable {'; '.join(skipped)})" if skipped else ""))
         self.reprocess()
+
+    def _on_model_failed(self, path: str, why: str) -> None:
+        """A model did not load: try the next fallback, if any (the error is on screen)."""
+        if not self._fallbacks:
+            self._skipped = []
+            return
+        self._skipped.append(f"{Path(path).name}: {why}")
+        following, *rest = self._fallbacks
+        try:
+            self.select_model(following, rest)
+        except FesguiError:  # not even its metadata reads: the next one
+            self._on_model_failed(str(following), "not a model file")
 
     @staticmethod
     def _defaults_for(model: Any) -> tuple[int | None, float | None]:
@@ -401,6 +430,7 @@ class Controller(QObject):
         self.live = False
         self._live_ended()
         self.live_changed.emit(False, "lost")
+        self.stats.emit("")  # no frame rate of a stream that stopped
         self.source_lost.emit(message)
 
     def _live_ended(self) -> None:
@@ -481,11 +511,13 @@ class Controller(QObject):
     def save_result(self, path: str | Path, what: str = "frame") -> Path:
         """Write the current result: ``what`` = "frame" (pasted back) or "crop" (final crop)."""
         from fesgui.imageio import to_uint8, write_image
+        from fesgui.outputs import check_output
 
         result = self.last_result
         if result is None:
             raise FesguiError("nothing to save yet: open a photo or start the camera first")
-        path = Path(path)
+        path = check_output(path, [self.frame_path] if self.frame_path else [],
+                            what="the file")  # never over the open photo
         if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
             raise FesguiError(f"cannot save {path.name}: use a .png or .jpg file name")
         if what == "crop":

@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from fesgui.errors import FesguiError
+from fesgui.errors import OUT_OF_MEMORY, FesguiError
 
 
 class Notifier(QObject):
@@ -31,6 +31,9 @@ class Notifier(QObject):
         """Tell the user about ``exc``; safe to call from any thread."""
         if isinstance(exc, FesguiError):
             self.user_error.emit(str(exc))
+            return
+        if isinstance(exc, MemoryError):  # the user can act on it: not a bug dialog
+            self.user_error.emit(OUT_OF_MEMORY)
             return
         details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         summary = f"{type(exc).__name__}: {exc}".strip()

@@ -173,6 +173,15 @@ class _SameFrameLandmarks:
         self.source.close()
 
 
+def _file_stamp(target: int | str) -> tuple[int, int] | None:
+    """(size, mtime) of a video file standing in for a camera; None if it is gone."""
+    try:
+        st = Path(str(target)).stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
 def _one_line(exc: BaseException) -> str:
     """``exc`` as one line: a FesguiError's message, else ``Type: message`` (first line)."""
     text = str(exc) if isinstance(exc, FesguiError) else f"{type(exc).__name__}: {exc}"
@@ -200,6 +209,7 @@ class Worker(QObject):
     error = Signal(object)  # BaseException
     still_failed = Signal(int)  # token of a still request that raised (reported via error)
     model_ready = Signal(object, str)  # model, path
+    model_failed = Signal(str, str)  # path, one line: why it cannot be used
     live_started = Signal(object, float)  # LiveSpec, source fps
     live_stopped = Signal(object, str)  # LiveSpec, why ("stopped", "video ended", ...)
     source_lost = Signal(object, str)  # LiveSpec, message: a camera stopped, or a frame failed
@@ -223,6 +233,7 @@ class Worker(QObject):
         self._cancel_batch = threading.Event()
         self._grabber: FrameGrabber | None = None
         self._live_spec: LiveSpec | None = None
+        self._live_stamp: tuple[int, int] | None = None
         self._recorder: Any = None
         self._record_path: str | None = None
         self.frames_processed = 0  # live frames run through the pipeline (read by the app)
@@ -272,6 +283,7 @@ class Worker(QObject):
             model.warm_up()  # here, not on the first frame of a live preview
         except BaseException as exc:  # noqa: BLE001 - every error reaches the user
             self.error.emit(exc)
+            self.model_failed.emit(str(path), _one_line(exc))
             return
         self._set_model(model)
         self.model_ready.emit(model, str(path))
@@ -290,6 +302,8 @@ class Worker(QObject):
             self.live_stopped.emit(spec, "could not open " + spec.describe())
             return
         self._live_spec = spec
+        # a file standing in for a camera that changes on disk (truncated, replaced) is lost
+        self._live_stamp = _file_stamp(spec.target) if spec.loop else None
         self._gui_ready.set()
         self._grabber = FrameGrabber(source, pace_fps=pace, mirror=spec.mirror)
         self._grabber.start()
@@ -319,6 +333,7 @@ class Worker(QObject):
         cancelled = False
         try:
             from fesgui.imageio import read_image, write_image
+            from fesgui.outputs import plan_batch
 
             pipeline = self._pipeline(video=False)
             if pipeline is None:
@@ -327,18 +342,23 @@ class Worker(QObject):
                 params = self._params
             if params is not None:
                 pipeline.params = params
+            plan, refused = plan_batch(files, out)  # p.tif -> p.tif.png; collisions refused
+            failures.extend(refused)
+            targets = dict(plan)
             for n, path in enumerate(files):
                 if self._cancel_batch.is_set():
                     cancelled = True
                     break
                 path = Path(path)
                 self.batch_progress.emit(n, len(files), path.name)
+                if path not in targets:
+                    continue
                 try:
                     res = pipeline.process(read_image(path))
                     if not res.faces:
                         failures.append((path.name, res.message or "no face found"))
                         continue
-                    target = out / path.name
+                    target = targets[path]
                     write_image(target, res.composite)
                     written.append(target)
                 except FesguiError as exc:
@@ -434,6 +454,12 @@ class Worker(QObject):
                 QTimer.singleShot(0, self._live_step)
             return
         frame, capture_ms, number = item
+        spec = self._live_spec
+        if spec is not None and spec.loop and _file_stamp(spec.target) != self._live_stamp:
+            self._end_live("ended")  # its frames would loop the part still there, silently
+            self.source_lost.emit(spec, f"lost {spec.describe()}: the file changed or was "
+                                  "cut short while playing")
+            return
         try:
             result, params = self._process(frame, video=True)
         except BaseException as exc:  # noqa: BLE001 - reported; the user may retry
@@ -459,7 +485,7 @@ class Worker(QObject):
         spec = self._live_spec
         error = grabber.error
         self._end_live("ended")
-        if spec is not None and spec.is_camera:
+        if spec is not None and (spec.is_camera or spec.loop):  # a camera or its stand-in
             why = str(error or getattr(grabber.source, "error", None)
                       or "it stopped delivering frames")
             self.source_lost.emit(spec, f"lost {spec.describe()}: {why}")

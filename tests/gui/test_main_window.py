@@ -321,14 +321,14 @@ def test_worker_bug_reaches_the_user_as_a_dialog(qtbot, window, face_file, model
     def broken(*args, **kwargs):
         raise RuntimeError("synthetic failure")
 
-    monkeypatch.setattr(Pipeline, "process", broken)
-    window.controller.open_path(face_file)
-    qtbot.waitUntil(lambda: bool(window.unexpected_errors), timeout=10000)
-    assert "synthetic failure" in window.unexpected_errors[0]
-    assert window.error_box.isVisible()
-    window.error_box.close()
+    with monkeypatch.context() as patch:  # only the bug is undone, not the settings folder
+        patch.setattr(Pipeline, "process", broken)
+        window.controller.open_path(face_file)
+        qtbot.waitUntil(lambda: bool(window.unexpected_errors), timeout=10000)
+        assert "synthetic failure" in window.unexpected_errors[0]
+        assert window.error_box.isVisible()
+        window.error_box.close()
     # the window is still alive and works once the bug is gone
-    monkeypatch.undo()
     window.controller.reprocess()
     assert settle(qtbot, window).faces
 

@@ -297,6 +297,6 @@ def test_app_save_failures_are_one_line_and_leave_nothing(problem, qtbot, tmp_pa
         assert win.unexpected_errors == []
     finally:
         out.chmod(0o755)
+        win.close()  # before undo: the window saves its settings into the test's folder
         monkeypatch.undo()
-        win.close()
     assert list(out.iterdir()) == []
