@@ -175,6 +175,10 @@ class VideoFileSource:
             raise
         except (av.error.FFmpegError, OSError, ValueError, IndexError):
             self.close()
+            if _mp4_without_index(self.path):
+                raise FesguiError(
+                    f"{self.path.name} is an MP4 without its index (no 'moov' box): the file "
+                    "was cut short while it was being written; use a complete copy") from None
             raise FesguiError(f"cannot decode video {self.path.name}: convert it to MP4 "
                               "(H.264) or AVI (MJPG) and try again") from None
 
@@ -304,6 +308,27 @@ class VideoFileSource:
     def __iter__(self):
         while (frame := self.read()) is not None:
             yield frame
+
+
+def _mp4_without_index(path: Path) -> bool:
+    """True for an MP4/MOV file whose top-level boxes start with 'ftyp' and hold media
+    data but no 'moov' (the index a recorder writes last)."""
+    try:
+        with open(path, "rb") as f:
+            kinds, pos, size = [], 0, path.stat().st_size
+            while pos + 8 <= size and len(kinds) < 64:
+                f.seek(pos)
+                head = f.read(16)
+                box = int.from_bytes(head[:4], "big")
+                kinds.append(head[4:8])
+                if box == 1 and len(head) == 16:
+                    box = int.from_bytes(head[8:16], "big")
+                if box < 8:
+                    break  # 0 = "to the end of the file"; smaller is not a box
+                pos += box
+    except OSError:
+        return False
+    return bool(kinds) and kinds[0] == b"ftyp" and b"moov" not in kinds and b"mdat" in kinds
 
 
 def _reason(exc: BaseException) -> str:

@@ -47,6 +47,12 @@ DETECT_SIDE = 640
 CROP_SIDE = 256
 #: crop side / face size (the larger side of the face's landmark box)
 CROP_SCALE = 2.0
+#: a face's size (larger side of its landmark box) must lie between these fractions of
+#: the crop side, else it is measured again in a crop fitted to it (REFIT_TRIES times)
+MIN_FILL, MAX_FILL, REFIT_TRIES = 0.3, 0.7, 2
+#: mean change (grey levels) of a 16x16 thumbnail of a face's crop between frames that
+#: counts as a cut: tracking restarts from the detector
+CUT_DIFF = 25.0
 #: with several faces wanted, look for new ones this often (frames) while fewer are tracked
 REDETECT_EVERY = 10
 
@@ -81,8 +87,9 @@ def square_crop(image: np.ndarray, cx: float, cy: float, side: float, out: int
     side = max(float(side), 8.0)
     x0, y0 = cx - side / 2, cy - side / 2
     scale = out / side
-    ix0, iy0 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
-    ix1, iy1 = min(w, int(np.ceil(x0 + side))), min(h, int(np.ceil(y0 + side)))
+    pad = 2 + int(1.0 / scale)  # the interpolation at the crop's edge sees real pixels
+    ix0, iy0 = max(0, int(np.floor(x0)) - pad), max(0, int(np.floor(y0)) - pad)
+    ix1, iy1 = min(w, int(np.ceil(x0 + side)) + pad), min(h, int(np.ceil(y0 + side)) + pad)
     if ix1 <= ix0 or iy1 <= iy0:
         return np.zeros((out, out, 3), np.uint8), x0, y0, scale
     region = image[iy0:iy1, ix0:ix1]
@@ -106,14 +113,17 @@ def square_crop(image: np.ndarray, cx: float, cy: float, side: float, out: int
 
 @contextlib.contextmanager
 def _quiet_stderr() -> Iterator[None]:
-    """Silence the C++ log lines (TFLite, absl) MediaPipe prints when its graph starts."""
+    """Point the process's stderr (fd 2) at /dev/null while MediaPipe runs: its C++ log
+    lines (absl, TFLite) go straight to fd 2. Python output of other threads during the
+    call (milliseconds) is lost too; fesgui writes none there."""
+    fd = 2  # native code writes to the process's stderr, whatever sys.stderr is
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
+        saved = os.dup(fd)
+    except OSError:  # no stderr at all
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(fd)
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), fd)
@@ -174,6 +184,7 @@ class MediaPipeSource:
         self._detector = None
         self._graphs: list = []  # video mode: one tracking FaceMesh per face slot
         self._tracks: dict[int, tuple[float, float, float]] = {}  # slot -> (cx, cy, side)
+        self._thumbs: dict[int, np.ndarray] = {}  # slot -> 16x16 grey of its last crop
         self._since_detect = 0
         self._closed = False
         with _quiet_stderr():
@@ -303,6 +314,7 @@ class MediaPipeSource:
                                                 for f in found.values()):
                     found[slot] = face
         self._tracks = {slot: _crop_box(face) for slot, face in found.items()}
+        self._thumbs = {slot: t for slot, t in self._thumbs.items() if slot in found}
         faces = sorted(found.values(), key=lambda f: f.area, reverse=True)
         return faces[: self.max_faces]
 
@@ -349,9 +361,36 @@ class MediaPipeSource:
     def _mesh_in(self, image: np.ndarray, box: tuple[float, float, float], slot: int
                  ) -> FaceLandmarks | None:
         """FaceMesh (tracking graph ``slot``) on the square crop ``box`` = (cx, cy, side);
-        the face's points in frame pixels, or None."""
+        the face's points in frame pixels, or None.
+
+        A face that fills the crop (cut off: it grew, or the video cut to a close-up) or is
+        lost in it (it shrank) is measured again in a crop fitted to what was found, at
+        most :data:`REFIT_TRIES` times; a face still not fitting counts as not found."""
+        for _ in range(REFIT_TRIES + 1):
+            face = self._mesh_once(image, box, slot)
+            if face is None:
+                return None
+            fitted = _crop_box(face)
+            if MIN_FILL * box[2] <= fitted[2] / CROP_SCALE <= MAX_FILL * box[2]:
+                return face
+            box = fitted
+        return None
+
+    def _mesh_once(self, image: np.ndarray, box: tuple[float, float, float], slot: int
+                   ) -> FaceLandmarks | None:
         crop, x0, y0, scale = square_crop(image, *box, CROP_SIDE)
         graph = self._graph(slot)
+        thumb = cv2.resize(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), (16, 16),
+                           interpolation=cv2.INTER_AREA).astype(np.float32)
+        before = self._thumbs.get(slot)
+        self._thumbs[slot] = thumb
+        if before is not None and float(np.abs(thumb - before).mean()) > CUT_DIFF:
+            # the picture around the face changed at once (a cut, a jump): the graph's
+            # tracking would fit the old face's outline to it, so it starts afresh
+            with _quiet_stderr():
+                graph.process(np.zeros((64, 64, 3), np.uint8))
+            self._thumbs.pop(slot, None)
+            return None
         with _quiet_stderr():
             result = graph.process(crop)
         if not result.multi_face_landmarks:
@@ -365,6 +404,7 @@ class MediaPipeSource:
         self._closed = True
         graphs = [self._mesh, self._detector, *self._graphs]
         self._mesh, self._detector, self._graphs, self._tracks = None, None, [], {}
+        self._thumbs = {}
         for graph in graphs:
             if graph is not None:
                 with contextlib.suppress(RuntimeError):  # a failed graph re-raises on close
