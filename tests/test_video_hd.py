@@ -365,7 +365,7 @@ def test_file_size_limit_fails_in_one_line_and_keeps_the_old_file(tmp_path, mode
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_sighup_leave_no_temporary_file(tmp_path, model_path, sig):
     """Before: SIGTERM or SIGHUP left a hidden .out.XXXX.mp4 behind (Ctrl+C did not)."""
-    frames, _ = _moving(480, 640, 0.35, 8)
+    frames, _ = _moving(240, 320, 0.35, 8)
     src = write_av_video(tmp_path / "in.mp4", frames * 40, fps=25)  # 320 frames
     out = tmp_path / "out.mp4"
     old = _old_output(out)
@@ -393,21 +393,20 @@ def test_no_native_log_lines_reach_the_terminal(tmp_path, model_path):
     """MediaPipe's absl lines (W0000 ... inference_feedback_manager.cc), TFLite's INFO line
     and FFmpeg's [h264 @ 0x...] lines: none in a whole ``fesgui video`` run, even on a
     damaged file (which makes FFmpeg complain)."""
-    frames, _ = _moving(720, 1280, 0.2, 12)
+    frames, _ = _moving(360, 640, 0.2, 12)
     src = write_av_video(tmp_path / "in.mp4", frames, fps=25)
     data = bytearray(src.read_bytes())
     mid = len(data) * 2 // 3
     data[mid:mid + 400] = np.random.default_rng(1).integers(0, 256, 400, np.uint8).tobytes()
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(bytes(data))
-    for video in (src, bad):
-        run = subprocess.run(
-            [sys.executable, "-m", "fesgui", "video", str(video), str(tmp_path / "o.mp4"),
-             "-m", str(model_path)], cwd=tmp_path, env=_env(), capture_output=True,
-            text=True, timeout=300)
-        assert run.returncode == 0, run.stderr
-        assert NATIVE_LOG.search(run.stderr) is None, run.stderr
-        assert "wrote" in run.stderr and " fps" in run.stderr  # progress and summary
+    run = subprocess.run(
+        [sys.executable, "-m", "fesgui", "video", str(bad), str(tmp_path / "o.mp4"),
+         "-m", str(model_path)], cwd=tmp_path, env=_env(), capture_output=True,
+        text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert NATIVE_LOG.search(run.stderr) is None, run.stderr
+    assert "wrote" in run.stderr and " fps" in run.stderr  # progress and summary
 
 
 def test_progress_shows_speed_and_time_left(tmp_path, model_path, capsys):
