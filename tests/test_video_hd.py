@@ -138,7 +138,7 @@ def test_square_crop_maps_points_exactly():
         inside = (xs > 2) & (xs < w - 2)
         np.testing.assert_allclose(crop[out // 2, inside, 0], xs[inside], atol=0.1)
         np.testing.assert_allclose(crop[4:-4, out // 2, 1], ys[4:-4], atol=0.1)
-        assert np.all(crop[out // 2, xs < -1] == 0)  # black outside the image
+        assert np.all(crop[out // 2, xs < -4] == 0)  # black outside the image
 
 
 # ------------------------------------------------------------------ fesgui video end to end

@@ -29,6 +29,8 @@ from fesgui.commands.synth import (
 from fesgui.errors import FesguiError
 
 DEFAULT_CRF = 20  # = fesgui.video.DEFAULT_CRF (not imported here: keeps --help fast)
+#: x264's presets, fastest first
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 
 
 def add_parser(sub) -> None:
@@ -44,6 +46,9 @@ def add_parser(sub) -> None:
     p.add_argument("--crf", type=int, default=DEFAULT_CRF, metavar="Q",
                    help=f"H.264 quality: 0 (best, biggest) to 51 (smallest); 18 looks "
                    f"lossless (default {DEFAULT_CRF})")
+    p.add_argument("--preset", default="veryfast", choices=PRESETS,
+                   help="H.264 encoder speed: faster presets make bigger files at the same "
+                   "--crf (default veryfast)")
     p.add_argument("--no-audio", action="store_true", help="do not copy the sound")
     p.set_defaults(run=run)
 
@@ -141,8 +146,9 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             with make_pipeline(args, model, landmarks=finder) as pipeline, \
-                    VideoWriter(out, src.fps, crf=args.crf, rotation=src.rotation,
-                                audio=src.audio_stream) as writer:
+                    VideoWriter(out, src.fps, crf=args.crf, preset=args.preset,
+                                rotation=src.rotation, audio=src.audio_stream,
+                                color=src.color) as writer:
                 frames, no_face = convert(src, pipeline, writer, clock, progress)
         finally:
             bar.finish()
