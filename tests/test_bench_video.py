@@ -21,7 +21,7 @@ def test_video_benchmark_rows():
         assert row.bench == "video" and row.case == "320x240 H.264"
         assert isinstance(row.value, Summary)
         assert math.isfinite(row.value.median) and row.value.median > 0
-        if row.metric.startswith("whole process"):
+        if row.metric.startswith("whole process fps ("):
             assert row.baseline is not None and row.baseline_name == "decode + encode only"
     wall = next(r for r in sec.rows if r.metric == "whole process fps (wall)")
     assert "4 of 4 frames had a face" in wall.note
