@@ -122,6 +122,23 @@ def test_tracking_picks_the_face_up_again_after_frames_without_one(video_finder)
     assert len(faces) == 1 and box2[0] < faces[0].points[2, 0] < box2[2]
 
 
+def test_several_faces_are_tracked_each_in_its_own_crop():
+    from fesgui.align.mediapipe_source import MediaPipeSource
+
+    with MediaPipeSource(video=True, max_faces=4) as finder:
+        for i in range(4):
+            a, box_a = face_scene(720, 1280, 0.15, 0.25 + 0.01 * i, 0.5)
+            b, box_b = face_scene(720, 1280, 0.1, 0.75, 0.45)
+            frame = a.copy()
+            frame[:, 640:] = b[:, 640:]
+            faces = finder.detect(frame)
+            assert len(faces) == 2, i
+            (big, small), boxes = faces, (box_a, box_b)
+            assert big.area > small.area  # largest first
+            for face, box in zip((big, small), boxes, strict=True):
+                assert box[0] < face.points[2, 0] < box[2] and box[1] < face.points[2, 1] < box[3]
+
+
 def test_square_crop_maps_points_exactly():
     """Independent check of the crop geometry: an image whose pixels hold their own
     continuous coordinates must give back x0 + u / scale at crop pixel u."""
