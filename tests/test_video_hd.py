@@ -433,3 +433,26 @@ def test_progress_shows_speed_and_time_left(tmp_path, model_path, capsys):
     err = capsys.readouterr().err
     assert re.search(r"10/10 \d+\.\d fps, 0:00 left", err), err
     assert re.search(r"\d+/10 \d+\.\d fps, \d+:\d\d left", err.splitlines()[0]), err
+
+
+def test_silencing_native_logs_from_several_threads_restores_stderr():
+    """Two detectors on two threads (the app's live view and a folder batch) silence fd 2
+    at overlapping times; the real stderr must come back afterwards."""
+    import threading
+
+    from fesgui.align.mediapipe_source import _quiet_stderr
+
+    before = os.fstat(2)
+
+    def work(pause: float) -> None:
+        for _ in range(100):
+            with _quiet_stderr():
+                time.sleep(pause)
+
+    threads = [threading.Thread(target=work, args=(0.0003 * (i + 1),)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator
 
 import cv2
@@ -109,26 +110,41 @@ def square_crop(image: np.ndarray, cx: float, cy: float, side: float, out: int
     return crop, x0, y0, scale
 
 
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_saved: int | None = None
+
+
 @contextlib.contextmanager
 def _quiet_stderr() -> Iterator[None]:
     """Point the process's stderr (fd 2) at /dev/null while MediaPipe runs: its C++ log
     lines (absl, TFLite) go straight to fd 2. Python output of other threads during the
-    call (milliseconds) is lost too; fesgui writes none there."""
-    fd = 2  # native code writes to the process's stderr, whatever sys.stderr is
-    with contextlib.suppress(Exception):
-        sys.stderr.flush()
+    call (milliseconds) is lost too; fesgui writes none there. Nested and concurrent uses
+    (two threads with a detector each) share one redirection: the last one out restores
+    the real stderr."""
+    global _quiet_depth, _quiet_saved
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            try:
+                saved = os.dup(2)
+            except OSError:  # no stderr at all
+                saved = None
+            if saved is not None:
+                with open(os.devnull, "w") as devnull:
+                    os.dup2(devnull.fileno(), 2)
+            _quiet_saved = saved
+        _quiet_depth += 1
     try:
-        saved = os.dup(fd)
-    except OSError:  # no stderr at all
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), fd)
         yield
     finally:
-        os.dup2(saved, fd)
-        os.close(saved)
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _quiet_saved is not None:
+                os.dup2(_quiet_saved, 2)
+                os.close(_quiet_saved)
+                _quiet_saved = None
 
 
 def _xy(face) -> np.ndarray:
