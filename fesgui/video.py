@@ -229,7 +229,9 @@ class VideoFileSource:
         return self._queue.pop(0)
 
     def _check_length(self) -> None:
-        announced = self.frame_count
+        # only a count the container states (MP4, AVI); an estimate from the duration
+        # (MPEG-TS, variable frame rates) would call a whole file cut short
+        announced = int(self._stream.frames or 0) if self._container is not None else 0
         if not self.error and announced and self._decoded + self.skipped < announced - 1:
             self.error = (f"{self.path.name} stopped decoding after frame {self._decoded} of the "
                           f"{announced} it announces: the file is cut short (damaged, or still "

@@ -325,6 +325,13 @@ def test_a_cut_short_mp4_is_named_for_what_it_is(tmp_path, model_path, capsys):
         assert "cut short" in v.error
 
 
+def test_a_whole_file_without_a_frame_count_is_not_called_cut_short(tmp_path):
+    frames, _ = _moving(120, 160, 0.35, 7)
+    with VideoFileSource(write_av_video(tmp_path / "a.ts", frames, fps=25)) as v:
+        assert len(list(v)) == 7
+        assert v.error is None and not v.failed
+
+
 # --------------------------------------------------- the finished file is checked first
 def _old_output(path: Path) -> bytes:
     frames, _ = _moving(120, 160, 0.35, 2)
