@@ -3,6 +3,20 @@
 The only module of fesgui that imports MediaPipe (``tests/test_layers.py`` checks it). It
 uses the offline FaceMesh solution bundled with mediapipe 0.10.21, with the iris model on
 (``refine_landmarks=True``) so the eye centres are the iris centres.
+
+Video mode finds faces at any resolution and size: FaceMesh alone, fed a whole HD frame,
+misses faces (its detector sees the frame at 128x128, so faces narrower than about half
+of a 640x480 frame are lost). Here MediaPipe's full-range face detector finds the face
+boxes on a copy of the frame scaled to :data:`DETECT_SIDE` pixels, and FaceMesh (tracking
+mode, one graph per face) runs on a square crop around each face, resized to
+:data:`CROP_SIDE` pixels; the points are mapped back to frame pixels. The next frame's
+crop follows the face's landmarks; the detector runs again only when a face is lost (or,
+with several faces wanted, every :data:`REDETECT_EVERY` frames while fewer are tracked).
+
+MediaPipe's C++ log lines cannot be turned off from Python (the wheel exports no
+log-level call, and GLOG_minloglevel / TF_CPP_MIN_LOG_LEVEL are ignored by its absl
+logging): every call into MediaPipe runs with the process's stderr pointed at /dev/null
+(:func:`_quiet_stderr`, a few microseconds).
 """
 
 from __future__ import annotations
@@ -10,13 +24,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator
 
 import cv2
 import numpy as np
 
 from fesgui.align.landmarks import FaceLandmarks, box_of
-from fesgui.align.plausibility import upright_detect
+from fesgui.align.plausibility import plausible_faces, upright_detect
 from fesgui.errors import FesguiError
 
 # FaceMesh indices. "Left" is the image left (the person's right) for a frontal face.
@@ -27,6 +42,22 @@ LEFT_MOUTH = 61
 RIGHT_MOUTH = 291
 KEY_INDICES = (LEFT_IRIS, RIGHT_IRIS, NOSE_TIP, LEFT_MOUTH, RIGHT_MOUTH)
 N_MESH = 468
+
+#: long side (pixels) of the frame copy the face detector sees in video mode
+DETECT_SIDE = 640
+#: side (pixels) of the square crop around a face that FaceMesh sees in video mode
+CROP_SIDE = 256
+#: crop side / face size (the larger side of the face's landmark box)
+CROP_SCALE = 2.0
+#: a face's size (larger side of its landmark box) must lie between these fractions of
+#: the crop side, else it is measured again in a crop fitted to it (REFIT_TRIES times)
+MIN_FILL, MAX_FILL, REFIT_TRIES = 0.3, 0.7, 2
+#: mean change (grey levels) between a 16x16 picture of the face found and the one of the
+#: frame before (each centred on its face) that counts as a cut: tracking restarts from
+#: the detector
+CUT_DIFF = 25.0
+#: with several faces wanted, look for new ones this often (frames) while fewer are tracked
+REDETECT_EVERY = 10
 
 
 def _tile_origins(h: int, w: int, side: int) -> list[tuple[int, int]]:
@@ -48,41 +79,118 @@ def _overlap(a: tuple, b: tuple) -> float:
     return ix * iy / smaller if smaller > 0 else 0.0
 
 
+def square_crop(image: np.ndarray, cx: float, cy: float, side: float, out: int
+                ) -> tuple[np.ndarray, float, float, float]:
+    """The square of ``side`` pixels centred on (cx, cy) of ``image``, resized to
+    ``out`` x ``out`` (black outside the image). Returns ``(crop, x0, y0, scale)``: the
+    crop point (u, v) is the image point (x0 + u / scale, y0 + v / scale), in continuous
+    pixel coordinates (pixel i covers [i, i + 1)), like MediaPipe's normalised points
+    times the size."""
+    h, w = image.shape[:2]
+    side = max(float(side), 8.0)
+    x0, y0 = cx - side / 2, cy - side / 2
+    scale = out / side
+    pad = 2 + int(1.0 / scale)  # the interpolation at the crop's edge sees real pixels
+    ix0, iy0 = max(0, int(np.floor(x0)) - pad), max(0, int(np.floor(y0)) - pad)
+    ix1, iy1 = min(w, int(np.ceil(x0 + side)) + pad), min(h, int(np.ceil(y0 + side)) + pad)
+    if ix1 <= ix0 or iy1 <= iy0:
+        return np.zeros((out, out, 3), np.uint8), x0, y0, scale
+    region = image[iy0:iy1, ix0:ix1]
+    # region pixel centre (i, j) is the continuous image point (ix0 + i + .5, iy0 + j + .5);
+    # crop pixel centre u lies at continuous u + .5 = (x - x0) * scale
+    k = 1
+    if scale < 0.5:  # every k-th pixel first: the warp then shrinks by at most 2
+        k = int(1.0 / scale)  # (area averaging would cost 4 ms at 1080p; FaceMesh does
+        region = region[::k, ::k]  # not need it)
+    # shrunk pixel centre j is the continuous image point ix0 + j k + .5; crop pixel
+    # centre u lies at continuous u + .5 = (x - x0) * scale
+    m = np.array([[scale * k, 0.0, scale * (ix0 + 0.5 - x0) - 0.5],
+                  [0.0, scale * k, scale * (iy0 + 0.5 - y0) - 0.5]])
+    crop = cv2.warpAffine(region, m, (out, out), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    return crop, x0, y0, scale
+
+
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_saved: int | None = None
+
+
 @contextlib.contextmanager
 def _quiet_stderr() -> Iterator[None]:
-    """Silence the C++ log lines (TFLite, absl) MediaPipe prints when its graph starts."""
+    """Point the process's stderr (fd 2) at /dev/null while MediaPipe runs: its C++ log
+    lines (absl, TFLite) go straight to fd 2. Python output of other threads during the
+    call (milliseconds) is lost too; fesgui writes none there. Nested and concurrent uses
+    (two threads with a detector each) share one redirection: the last one out restores
+    the real stderr."""
+    global _quiet_depth, _quiet_saved
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            try:
+                saved = os.dup(2)
+            except OSError:  # no stderr at all
+                saved = None
+            if saved is not None:
+                with open(os.devnull, "w") as devnull:
+                    os.dup2(devnull.fileno(), 2)
+            _quiet_saved = saved
+        _quiet_depth += 1
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), fd)
         yield
     finally:
-        os.dup2(saved, fd)
-        os.close(saved)
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _quiet_saved is not None:
+                os.dup2(_quiet_saved, 2)
+                os.close(_quiet_saved)
+                _quiet_saved = None
+
+
+def _xy(face) -> np.ndarray:
+    """(478, 2) float32 normalised (x, y) of a FaceMesh result face."""
+    return np.array([(p.x, p.y) for p in face.landmark], np.float32)
+
+
+def _face(xy: np.ndarray) -> FaceLandmarks:
+    """FaceLandmarks from FaceMesh points in pixels ((478, 2), iris points last)."""
+    points = xy[list(KEY_INDICES)]
+    if points[0, 0] > points[1, 0] and points[3, 0] > points[4, 0]:
+        points = points[[1, 0, 2, 4, 3]]  # a mirrored or upside-down face
+    mesh = xy[:N_MESH]
+    return FaceLandmarks(points, mesh, box_of(mesh))
+
+
+def _thumb(image: np.ndarray, box: tuple[float, float, float]) -> np.ndarray:
+    """16x16 float32 grey picture of the square ``box`` = (cx, cy, side) of ``image``."""
+    crop = square_crop(image, *box, 64)[0]
+    return cv2.resize(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), (16, 16),
+                      interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def _crop_box(face: FaceLandmarks) -> tuple[float, float, float]:
+    """(cx, cy, side) of the crop that holds ``face`` for the next frame."""
+    x0, y0, x1, y1 = face.box
+    return ((x0 + x1) / 2, (y0 + y1) / 2, CROP_SCALE * max(x1 - x0, y1 - y0))
 
 
 class MediaPipeSource:
     """Faces found by MediaPipe FaceMesh, largest first.
 
-    ``video=True`` tracks faces between consecutive frames (fast, ~3-4 ms per 640x480
-    frame); ``video=False`` detects afresh on every image (photos). Frames whose longer
-    side exceeds ``max_side`` pixels are downscaled for detection only (the points are
-    scaled back), which keeps big frames cheap; ``None`` never downscales.
+    ``video=True`` tracks faces between consecutive frames at any resolution and face size
+    (full-range face detector + FaceMesh on a crop per face, see the module docstring;
+    ~8-12 ms per face and frame, plus ~10 ms on frames that need the detector);
+    ``video=False`` detects afresh on every image (photos). In photo mode, frames whose
+    longer side exceeds ``max_side`` pixels are downscaled for detection only (the points
+    are scaled back); ``None`` never downscales.
     """
 
     def __init__(self, video: bool = False, max_faces: int = 4,
                  max_side: int | None = None, min_confidence: float = 0.5) -> None:
-        os.environ.setdefault("GLOG_minloglevel", "2")
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         try:
             with _quiet_stderr():
-                from mediapipe.python.solutions import face_mesh
+                from mediapipe.python.solutions import face_detection, face_mesh
         except Exception as exc:  # ImportError, or a broken native library
             raise FesguiError(f"MediaPipe cannot be loaded ({type(exc).__name__}: {exc}): "
                               "pip install mediapipe==0.10.21, or give the landmarks by hand"
@@ -91,37 +199,65 @@ class MediaPipeSource:
             raise FesguiError(f"max_faces={max_faces} must be at least 1: e.g. 1")
         self.video = bool(video)
         self.max_faces = int(max_faces)
-        self.max_side = max_side if max_side is not None else (960 if video else None)
+        self.max_side = max_side
+        self.min_confidence = float(min_confidence)
+        self._face_mesh = face_mesh
+        self._mesh = None
+        self._detector = None
+        self._graphs: list = []  # video mode: one tracking FaceMesh per face slot
+        self._tracks: dict[int, tuple[float, float, float]] = {}  # slot -> (cx, cy, side)
+        self._thumbs: dict[int, np.ndarray] = {}  # slot -> 16x16 grey of its last crop
+        self._since_detect = 0
+        self._closed = False
         with _quiet_stderr():
-            self._mesh = face_mesh.FaceMesh(
-                static_image_mode=not self.video,
-                max_num_faces=self.max_faces,
-                refine_landmarks=True,
-                min_detection_confidence=min_confidence,
-                min_tracking_confidence=min_confidence,
-            )
-            # the graph starts its calculators (which log) on background threads: one
-            # blank frame waits for that to finish while the logs are silenced
-            self._mesh.process(np.zeros((64, 64, 3), np.uint8))
-        self._calls = 0
+            if self.video:
+                self._detector = face_detection.FaceDetection(
+                    model_selection=1, min_detection_confidence=self.min_confidence)
+                self._detector.process(np.zeros((64, 64, 3), np.uint8))
+                self._graph(0)
+            else:
+                self._mesh = face_mesh.FaceMesh(
+                    static_image_mode=True,
+                    max_num_faces=self.max_faces,
+                    refine_landmarks=True,
+                    min_detection_confidence=self.min_confidence,
+                    min_tracking_confidence=self.min_confidence,
+                )
+                # the graph starts its calculators (which log) on background threads: one
+                # blank frame waits for that to finish while the logs are silenced
+                self._mesh.process(np.zeros((64, 64, 3), np.uint8))
+
+    def _graph(self, slot: int):
+        """The tracking FaceMesh of face slot ``slot`` (created on first use)."""
+        while len(self._graphs) <= slot:
+            with _quiet_stderr():
+                graph = self._face_mesh.FaceMesh(
+                    static_image_mode=False, max_num_faces=1, refine_landmarks=True,
+                    min_detection_confidence=self.min_confidence,
+                    min_tracking_confidence=self.min_confidence)
+                graph.process(np.zeros((64, 64, 3), np.uint8))
+            self._graphs.append(graph)
+        return self._graphs[slot]
 
     def detect(self, image: np.ndarray) -> list[FaceLandmarks]:
         """Faces in an (H, W, 3) uint8 RGB image, largest first; [] if none.
 
-        Photo mode only: when fewer than ``max_faces`` faces are found in the whole image,
+        Photo mode: when fewer than ``max_faces`` faces are found in the whole image,
         overlapping square tiles are searched too (first of the image's short side, then of
         half of it), because MediaPipe's face detector sees the whole image at 128x128 and
         misses small faces in wide or group photos.
         """
-        if self._mesh is None:
+        if self._closed:
             raise FesguiError("the face detector was closed: create a new MediaPipeSource")
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise FesguiError(f"face detection needs an RGB uint8 image, got {image.dtype} "
                               f"{image.shape}: read it with fesgui.imageio.read_image")
         if image.shape[0] < 1 or image.shape[1] < 1:
             return []  # an empty image would break the MediaPipe graph for good
+        if self.video:  # issue 14's face gate: drop implausible faces (no turned retries)
+            return plausible_faces(self._track(image))
         faces = self._run(image)
-        if not self.video and len(faces) < self.max_faces:
+        if len(faces) < self.max_faces:
             faces = self._add_tiled(image, faces)
         faces = upright_detect(lambda im: self._add_tiled(im, self._run(im)), image,  # issue 14:
                                retry=not self.video, found=faces)  # face gate, turned faces
@@ -167,30 +303,139 @@ class MediaPipeSource:
             small = cv2.resize(image, (round(w * scale), round(h * scale)),
                                interpolation=cv2.INTER_AREA)
         small = np.ascontiguousarray(small)
-        if self._calls < 3:  # the graph loads its models (and logs) on the first calls
-            with _quiet_stderr():
-                result = self._mesh.process(small)
-            self._calls += 1
-        else:
+        with _quiet_stderr():
             result = self._mesh.process(small)
-        faces = []
         sh, sw = small.shape[:2]
-        for face in result.multi_face_landmarks or []:
-            xy = np.array([(p.x, p.y) for p in face.landmark], np.float32)
-            xy *= np.array([sw / scale, sh / scale], np.float32)
-            points = xy[list(KEY_INDICES)]
-            if points[0, 0] > points[1, 0] and points[3, 0] > points[4, 0]:
-                points = points[[1, 0, 2, 4, 3]]  # a mirrored or upside-down face
-            mesh = xy[:N_MESH]
-            faces.append(FaceLandmarks(points, mesh, box_of(mesh)))
-        return faces
+        return [_face(_xy(face) * np.array([sw / scale, sh / scale], np.float32))
+                for face in result.multi_face_landmarks or []]
+
+    # -- video mode ------------------------------------------------------------------------
+    def _track(self, image: np.ndarray) -> list[FaceLandmarks]:
+        """Follow the tracked faces in their crops; detect when one is lost or missing."""
+        found: dict[int, FaceLandmarks] = {}
+        lost = False
+        for slot, box in self._tracks.items():
+            face = self._mesh_in(image, box, slot)
+            if face is None:
+                lost = True
+            else:
+                found[slot] = face
+        self._since_detect += 1
+        if len(found) < self.max_faces and (
+                lost or not found or self._since_detect >= REDETECT_EVERY):
+            self._since_detect = 0
+            for box in self._find(image):
+                if len(found) >= self.max_faces:
+                    break
+                side = box[2] / CROP_SCALE
+                guess = (box[0] - side / 2, box[1] - side / 2,
+                         box[0] + side / 2, box[1] + side / 2)
+                if any(_overlap(guess, f.box) > 0.3 for f in found.values()):
+                    continue  # a face already tracked
+                slot = next(i for i in range(self.max_faces) if i not in found)
+                self._thumbs.pop(slot, None)  # a fresh start: nothing to compare with
+                face = self._mesh_in(image, box, slot)
+                if face is not None and not any(_overlap(face.box, f.box) > 0.3
+                                                for f in found.values()):
+                    found[slot] = face
+        self._tracks = {slot: _crop_box(face) for slot, face in found.items()}
+        self._thumbs = {slot: t for slot, t in self._thumbs.items() if slot in found}
+        faces = sorted(found.values(), key=lambda f: f.area, reverse=True)
+        return faces[: self.max_faces]
+
+    def _find(self, image: np.ndarray) -> list[tuple[float, float, float]]:
+        """Face crops ``(cx, cy, side)`` from the full-range detector, largest first.
+
+        The detector sees a frame letterboxed to 192x192, so in a portrait (or very wide)
+        frame a face of 10 % of the short side is tiny: when the whole frame shows none,
+        square tiles of the short side (overlapping by half) are searched too."""
+        boxes = self._find_in(image)
+        h, w = image.shape[:2]
+        short = min(h, w)
+        if not boxes and max(h, w) > 1.3 * short:
+            for y0, x0 in _tile_origins(h, w, short):
+                tile = image[y0:y0 + short, x0:x0 + short]
+                for cx, cy, side in self._find_in(tile):
+                    box = (cx + x0, cy + y0, side)
+                    if not any(abs(box[0] - b[0]) + abs(box[1] - b[1]) < side / 4
+                               for b in boxes):
+                        boxes.append(box)
+            boxes.sort(key=lambda b: b[2], reverse=True)
+        return boxes
+
+    def _find_in(self, image: np.ndarray) -> list[tuple[float, float, float]]:
+        h, w = image.shape[:2]
+        small = image
+        if max(h, w) > DETECT_SIDE:
+            scale = DETECT_SIDE / max(h, w)
+            small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                               interpolation=cv2.INTER_AREA)
+        with _quiet_stderr():
+            result = self._detector.process(np.ascontiguousarray(small))
+        boxes = []
+        for det in result.detections or []:
+            rel = det.location_data.relative_bounding_box
+            bw, bh = rel.width * w, rel.height * h
+            if bw <= 1 or bh <= 1:
+                continue
+            boxes.append((rel.xmin * w + bw / 2, rel.ymin * h + bh / 2,
+                          CROP_SCALE * max(bw, bh)))
+        boxes.sort(key=lambda b: b[2], reverse=True)
+        return boxes
+
+    def _mesh_in(self, image: np.ndarray, box: tuple[float, float, float], slot: int
+                 ) -> FaceLandmarks | None:
+        """FaceMesh (tracking graph ``slot``) on the square crop ``box`` = (cx, cy, side);
+        the face's points in frame pixels, or None.
+
+        A face that fills the crop (cut off: it grew, or the video cut to a close-up) or is
+        lost in it (it shrank) is measured again in a crop fitted to what was found, at
+        most :data:`REFIT_TRIES` times; a face still not fitting counts as not found."""
+        for _ in range(REFIT_TRIES + 1):
+            face = self._mesh_once(image, box, slot)
+            if face is None:
+                return None
+            fitted = _crop_box(face)
+            if MIN_FILL * box[2] <= fitted[2] / CROP_SCALE <= MAX_FILL * box[2]:
+                break
+            box = fitted
+        else:
+            return None
+        thumb = _thumb(image, fitted)
+        before = self._thumbs.get(slot)
+        self._thumbs[slot] = thumb
+        if before is not None and float(np.abs(thumb - before).mean()) > CUT_DIFF:
+            # the face found looks nothing like the face of the frame before (a cut, a
+            # jump): the graph's tracking fitted the old outline to it, so start afresh
+            with _quiet_stderr():
+                graph = self._graph(slot)
+                graph.process(np.zeros((64, 64, 3), np.uint8))
+            self._thumbs.pop(slot, None)
+            return None
+        return face
+
+    def _mesh_once(self, image: np.ndarray, box: tuple[float, float, float], slot: int
+                   ) -> FaceLandmarks | None:
+        crop, x0, y0, scale = square_crop(image, *box, CROP_SIDE)
+        graph = self._graph(slot)
+        with _quiet_stderr():
+            result = graph.process(crop)
+        if not result.multi_face_landmarks:
+            return None
+        xy = _xy(result.multi_face_landmarks[0]) * np.float32(CROP_SIDE / scale)
+        xy += np.array([x0, y0], np.float32)
+        return _face(xy)
 
     def close(self) -> None:
-        """Release the MediaPipe graph (safe to call twice)."""
-        mesh, self._mesh = self._mesh, None
-        if mesh is not None:
-            with contextlib.suppress(RuntimeError):  # a graph that failed re-raises on close
-                mesh.close()
+        """Release the MediaPipe graphs (safe to call twice)."""
+        self._closed = True
+        graphs = [self._mesh, self._detector, *self._graphs]
+        self._mesh, self._detector, self._graphs, self._tracks = None, None, [], {}
+        self._thumbs = {}
+        for graph in graphs:
+            if graph is not None:
+                with contextlib.suppress(RuntimeError):  # a failed graph re-raises on close
+                    graph.close()
 
     def __enter__(self) -> MediaPipeSource:
         return self

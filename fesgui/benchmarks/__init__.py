@@ -10,6 +10,8 @@ kr         Pixel-KR fit and table inference vs direct kernel evaluation
 pipeline   live 640x480 video through landmarks, align, synthesize, refine, paste
 memory     peak RSS of the live pipeline and model file sizes vs the papers
 gui        the live pipeline through the GUI worker with drawing (offscreen Qt)
+video      ``fesgui video`` on 1280x720 and 1920x1080 H.264 (decode, landmarks, model,
+           paste-back, encode) vs decode + encode only
 =========  =====================================================================
 
 The numbers are medians over repeated runs with their spread; every speed claim is a
@@ -36,6 +38,7 @@ BENCHMARKS: dict[str, str] = {
     "pipeline": "live",
     "memory": "memory",
     "gui": "gui_worker",
+    "video": "video",
 }
 
 
@@ -76,6 +79,10 @@ class Config:
     live_train_pairs: int = 12
     gui_seconds: float = 15.0
     memory_app: bool = True            # also measure the app's peak RSS (runs it again)
+    # whole-process video (fesgui video): (width, height) of the H.264 test files
+    video_sizes: tuple[tuple[int, int], ...] = ((1280, 720), (1920, 1080))
+    video_frames: int = 120
+    video_rounds: int = 3              # interleaved rounds of baseline and candidate
 
     @classmethod
     def full(cls) -> Config:
@@ -86,7 +93,7 @@ class Config:
         return cls(mode="quick", repeats=9, min_sample_s=0.004, predict_sizes=(128, 256),
                    fit_pairs=40, loop_pixels=150, fit_repeats=3, scaling_pairs=(20, 40),
                    scaling_sizes=(64, 128), scaling_rf=(1, 3, 5), kr_pairs=40,
-                   live_frames=90, gui_seconds=8.0)
+                   live_frames=90, gui_seconds=8.0, video_frames=60, video_rounds=2)
 
     @classmethod
     def tiny(cls) -> Config:
@@ -95,7 +102,8 @@ class Config:
                    scaling_pairs=(4, 6), scaling_sizes=(12, 16), scaling_rf=(1, 3),
                    kr_size=16, kr_pairs=6, live_frames=6, live_crops=(64,),
                    live_train_pairs=3, gui_seconds=4.5,
-                   memory_app=False)
+                   memory_app=False, video_sizes=((320, 240),), video_frames=4,
+                   video_rounds=1)
 
 
 def parse_only(text: str | None) -> list[str]:
