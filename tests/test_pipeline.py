@@ -8,7 +8,7 @@ import pytest
 from fesgui.align import FaceLandmarks, Template, box_of, face_mask, paste_back, warp_to_crop
 from fesgui.core import MaskedRegression, alpha_map
 from fesgui.errors import FesguiError
-from fesgui.pipeline import STAGES, FrameResult, Pipeline, RefineParams
+from fesgui.pipeline import MAX_FACES, STAGES, FrameResult, Pipeline, RefineParams
 from fesgui.synthetic import make_face, make_pairs
 
 
@@ -228,7 +228,7 @@ def test_own_detector_follows_all_faces(monkeypatch, model):
         p.all_faces = True
         p.process(frame)
         p.process(frame)
-    assert [r.max_faces for r in made] == [1, 4]
+    assert [r.max_faces for r in made] == [1, MAX_FACES]
     assert all(r.closed for r in made)
 
 

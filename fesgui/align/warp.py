@@ -205,8 +205,27 @@ def warp_crop(image: np.ndarray, field: np.ndarray, strength: float = 1.0) -> np
                      borderMode=cv2.BORDER_REPLICATE)
 
 
-def _field_support(field: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
-    return _support(np.abs(field).max(axis=2) > 0)
+#: displacements shorter than this (crop pixels) are not applied: far below what shows, and
+#: leaving them out keeps the warped region (and the cost) to where the face really moves
+MIN_MOTION = 0.05
+_SUPPORTS: dict[int, tuple[np.ndarray, np.ndarray, tuple]] = {}
+
+
+def _field_support(field: np.ndarray) -> tuple[np.ndarray, tuple[tuple[int, int], tuple[int, int]]]:
+    """(the field with motions under :data:`MIN_MOTION` set to 0, its support). Cached for
+    read-only fields (a model's), so a live video pays for it once."""
+    hit = _SUPPORTS.get(id(field))
+    if hit is not None and hit[0] is field:
+        return hit[1], hit[2]
+    f = np.asarray(field, np.float32)
+    still = np.hypot(f[..., 0], f[..., 1]) < MIN_MOTION
+    f = np.where(still[..., None], np.float32(0), f).astype(np.float32)
+    support = _support(~still)
+    if not field.flags.writeable:
+        if len(_SUPPORTS) > 8:
+            _SUPPORTS.clear()
+        _SUPPORTS[id(field)] = (field, f, support)
+    return f, support
 
 
 def warp_face(frame: np.ndarray, field: np.ndarray, matrix: np.ndarray,
@@ -217,20 +236,20 @@ def warp_face(frame: np.ndarray, field: np.ndarray, matrix: np.ndarray,
     ``matrix`` (frame -> crop) aligns; ``strength`` scales it. Each frame pixel x takes the
     value at x + A^-1 field(M x) (A: the matrix's linear part), so the motion is sampled from
     the frame itself, never from the small crop. Only the bounding box of the moving part
-    is processed; every pixel whose displacement is exactly zero (everything outside the
-    face mask the field was multiplied by) is byte-identical to ``frame``. Returns a new
-    array (the frame itself when nothing moves).
+    is processed; every pixel whose displacement is zero, or under :data:`MIN_MOTION` crop
+    pixels, (everything outside the face mask the field was multiplied by) is
+    byte-identical to ``frame``. Returns a new array (the frame itself when nothing moves).
     """
     m = np.asarray(matrix, np.float64)
     if strength == 0.0:
         return frame
-    ys, xs = _field_support(field)
+    field, (ys, xs) = _field_support(field)
     if ys[1] < ys[0]:
         return frame
     fh, fw = frame.shape[:2]
     corners = np.array([[xs[0] - 1, ys[0] - 1], [xs[1] + 1, ys[0] - 1],
                         [xs[1] + 1, ys[1] + 1], [xs[0] - 1, ys[1] + 1]], np.float64)
-    back = apply_matrix(invert_matrix(m), corners)
+    back = apply_matrix(cv2.invertAffineTransform(m), corners)
     x0, y0 = np.clip(np.floor(back.min(axis=0)).astype(int) - 1, 0, [fw, fh])
     x1, y1 = np.clip(np.ceil(back.max(axis=0)).astype(int) + 2, 0, [fw, fh])
     if x1 <= x0 or y1 <= y0:
@@ -240,15 +259,23 @@ def warp_face(frame: np.ndarray, field: np.ndarray, matrix: np.ndarray,
     crop_field = cv2.warpAffine(np.asarray(field, np.float32), roi_to_crop, (x1 - x0, y1 - y0),
                                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    # crop displacement -> frame displacement: A^-1 (a similarity: rotation / scale)
-    a_inv = np.linalg.inv(m[:, :2]) * strength
-    dx = a_inv[0, 0] * crop_field[..., 0] + a_inv[0, 1] * crop_field[..., 1]
-    dy = a_inv[1, 0] * crop_field[..., 0] + a_inv[1, 1] * crop_field[..., 1]
-    moving = (crop_field[..., 0] != 0) | (crop_field[..., 1] != 0)
-    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    moved = cv2.remap(frame, xx + dx.astype(np.float32), yy + dy.astype(np.float32),
-                      interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # crop displacement -> frame displacement: A^-1 (a similarity: rotation / scale),
+    # inverted in closed form (np.linalg.inv costs more than the rest for a 2x2)
+    (a, b_), (c, d) = m[:, :2]
+    det = a * d - b_ * c
+    inv = np.array([[d, -b_], [-c, a]]) * (strength / det)
+    fx, fy = crop_field[..., 0], crop_field[..., 1]
+    map_x = fx * np.float32(inv[0, 0])
+    map_x += fy * np.float32(inv[0, 1])
+    map_x += np.arange(x0, x1, dtype=np.float32)[None, :]
+    map_y = fx * np.float32(inv[1, 0])
+    map_y += fy * np.float32(inv[1, 1])
+    map_y += np.arange(y0, y1, dtype=np.float32)[:, None]
+    moved = cv2.remap(frame, map_x, map_y, interpolation=cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)
     out = frame.copy()
     roi = out[y0:y1, x0:x1]
-    roi[moving] = moved[moving]
+    # only where the field moves anything (elsewhere the frame's bytes stay as they are)
+    moving = (fx != 0) | (fy != 0)
+    np.copyto(roi, moved, where=moving[..., None] if roi.ndim == 3 else moving)
     return out

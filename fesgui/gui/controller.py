@@ -26,7 +26,7 @@ from fesgui.gui.worker import FrameInfo, LiveSpec, StillRequest, Worker
 
 # opened as videos by open_path (everything else that is not a folder or .npz is a photo)
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
-STAGES = ("capture", "landmarks", "align", "synthesize", "refine", "paste", "draw")
+STAGES = ("capture", "landmarks", "align", "shape", "synthesize", "refine", "paste", "draw")
 
 
 def camera_spec(value: int | str) -> LiveSpec:
