@@ -162,8 +162,11 @@ class MapExporter:
         return self.last
 
     def ask(self, name: str) -> None:
-        """Ask for a file name, then export map ``name`` (the dialog's answer)."""
-        path = ask_export_path(self.parent, name, self.folder)
+        """Ask for a file name (starting in the folder of the app's last export), then
+        export map ``name``; the folder is remembered and the export confirmed."""
+        from fesgui.gui.file_actions import export_folder, remember_export
+
+        path = ask_export_path(self.parent, name, self.folder or export_folder())
         if path is None:
             return
         self.folder = path.parent
@@ -172,7 +175,9 @@ class MapExporter:
         except FesguiError as exc:
             self.status.setText(str(exc))
         else:
-            self.status.setText("")
+            remember_export(png)
+            self.status.setText(f"<span style='color:#2e7d32'>exported {png.name} and "
+                                f"{npy.name} to {png.parent}</span>")
             self.status.setToolTip(f"last export: {png} and {npy}")
 
 

@@ -535,17 +535,29 @@ def test_export_dialog_writes_or_reports(maps, tmp_path, monkeypatch):
     model, _ = fitted("mr-shared")
     maps.set_model(model)
     answer = {"path": str(tmp_path / "s_map.png")}
-    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName",
-                        staticmethod(lambda *a, **k: (answer["path"], "")))
+    asked = []
+
+    def dialog(parent, title, default, *rest, **kw):
+        asked.append(default)
+        return answer["path"], ""
+
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", staticmethod(dialog))
     maps.export_button.menu().actions()[4].trigger()  # "L1 norm s"
     assert np.array_equal(np.load(tmp_path / "s_map.npy"), l1_map(model))
-    assert (tmp_path / "s_map.png").exists() and maps.status_label.text() == ""
+    assert (tmp_path / "s_map.png").exists() and "exported s_map.png" in maps.status_label.text()
+    # the folder is remembered for the app's next export, and the next dialog starts there
+    from fesgui.gui.file_actions import export_folder
+
+    assert export_folder() == tmp_path
+    maps._exporter.folder = None
+    maps.export_button.menu().actions()[4].trigger()
+    assert asked[-1].startswith(str(tmp_path))
     answer["path"] = str(tmp_path / "gone" / "s.png")
     maps.export_button.menu().actions()[4].trigger()
     assert "does not exist" in maps.status_label.text()  # shown, not raised
     answer["path"] = ""  # the dialog was cancelled
     maps.export_button.menu().actions()[4].trigger()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["s_map.npy", "s_map.png"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["s_map.npy", "s_map.png"]
 
 
 def test_header_names_mapping_method_and_size_once(inspector):
