@@ -98,3 +98,16 @@ def user_models_dir(tmp_path_factory, monkeypatch):
     folder = tmp_path_factory.mktemp("user_models")
     monkeypatch.setenv("FESGUI_USER_MODELS", str(folder))
     return folder
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """A tiny MR 3x3 model of 64 px faces, fitted on synthetic pairs (a module may override
+    it with a model of its own)."""
+    from fesgui.core import MaskedRegression
+    from fesgui.synthetic import make_pairs
+
+    X, T = make_pairs(30, 64, 64, seed=4)
+    path = tmp_path_factory.mktemp("models") / "tiny.npz"
+    MaskedRegression(size=3).fit(X, T).save(path)
+    return path

@@ -8,18 +8,8 @@ import pytest
 from image_files import make_read_only
 
 from fesgui.cli import main
-from fesgui.core import MaskedRegression
 from fesgui.imageio import read_image, write_image
-from fesgui.synthetic import make_pairs
 from fesgui.video import VideoFileSource, VideoWriter
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    X, T = make_pairs(30, 64, 64, seed=4)
-    path = tmp_path_factory.mktemp("models") / "tiny.npz"
-    MaskedRegression(size=3).fit(X, T).save(path)
-    return path
 
 
 @pytest.fixture(scope="module")

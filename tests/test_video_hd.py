@@ -25,9 +25,7 @@ import pytest
 
 from fesgui.benchmarks.testvideo import face_scene, write_av_video
 from fesgui.cli import main
-from fesgui.core import MaskedRegression
 from fesgui.errors import FesguiError
-from fesgui.synthetic import make_pairs
 from fesgui.video import VideoFileSource, VideoWriter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,14 +55,6 @@ def _grow(box, k: float, h: int, w: int) -> tuple[int, int, int, int]:
     dx, dy = (x1 - x0) * k, (y1 - y0) * k
     return (max(0, int(x0 - dx)), max(0, int(y0 - dy)), min(w, int(np.ceil(x1 + dx))),
             min(h, int(np.ceil(y1 + dy))))
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    X, T = make_pairs(30, 64, 64, seed=4)
-    path = tmp_path_factory.mktemp("models") / "tiny.npz"
-    MaskedRegression(size=3).fit(X, T).save(path)
-    return path
 
 
 @pytest.fixture(scope="module")
