@@ -92,10 +92,16 @@ def real_folders_snapshot():
     return lambda: snapshot(real_user_folders())
 
 
+_USER_MODELS_COUNT = [0]
+
+
 @pytest.fixture(autouse=True)
-def user_models_dir(tmp_path_factory, monkeypatch):
-    """The user models folder of every test is an empty temporary folder (never the real one)."""
-    folder = tmp_path_factory.mktemp("user_models")
+def user_models_dir(user_folders, monkeypatch):
+    """The user models folder of every test is an empty folder of its own inside the
+    session's temporary user folder (never the real one)."""
+    _USER_MODELS_COUNT[0] += 1
+    folder = user_folders / "user-models" / f"test{_USER_MODELS_COUNT[0]}"
+    folder.mkdir(parents=True)
     monkeypatch.setenv("FESGUI_USER_MODELS", str(folder))
     return folder
 

@@ -122,13 +122,15 @@ def bad_files(tmp_path):
     sp.save_npz(tmp_path / "plus3.npz", sp.csr_matrix((d, d + 3)))
     sp.save_npz(tmp_path / "other_size.npz", sparse_smile_csr(24, taps=5))
     sp.save_npz(tmp_path / "dense.npz", sp.csr_matrix(np.ones((300, 301))))
+    sp.save_npz(tmp_path / "nonsquare.npz", sp.csr_matrix(
+        (np.ones(300), (np.arange(300), np.arange(300))), shape=(300, 301)))
     g = str(tmp_path / "good.npz")
     return {
         "NaN": ([str(tmp_path / "nan.npz")], "NaN"),
         "out-of-range index": ([str(tmp_path / "index.npz")], "outside"),
         "not square plus one": ([str(tmp_path / "plus3.npz")], "not (D, D+1)"),
         "wrong shape": ([g, str(tmp_path / "other_size.npz"), g], "shape"),
-        "not a square image": ([str(tmp_path / "dense.npz")], "square"),
+        "not a square image": ([str(tmp_path / "nonsquare.npz")], "square"),
         "too dense": ([str(tmp_path / "dense.npz"), "--height", "15", "--width", "20"],
                       "dense"),
         "channel missing": ([g, g], "missing"),

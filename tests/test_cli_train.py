@@ -48,7 +48,14 @@ def test_train_inputs_targets_cv_per_channel_compact(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     meta = read_meta(out)
     assert meta["storage"] == "compact" and meta["color"] == "per-channel"
-    assert len(meta["metrics"]["selection"]["tried"]) == 10
+    from fesgui.training import CHANGE_LAM_GRID, LAM_GRID
+
+    # the change fit (the default) searches its own grid; --fit target the papers' grid
+    assert [row[0] for row in meta["metrics"]["selection"]["tried"]] == list(CHANGE_LAM_GRID)
+    paper = tmp_path / "paper.npz"
+    assert main(["train", "--inputs", str(a), "--targets", str(b), "--method", "pixel-rr",
+                 "--fit", "target", "-o", str(paper)]) == 0
+    assert [row[0] for row in read_meta(paper)["metrics"]["selection"]["tried"]] == list(LAM_GRID)
 
 
 def test_train_pairs_aligns_unaligned_photos(tmp_path, capsys, monkeypatch):

@@ -85,6 +85,12 @@ MAX_CSR_PIXELS = MAX_IMAGE_SIDE * MAX_IMAGE_SIDE
 MAX_CSR_ROW = max(MAX_WINDOW * MAX_WINDOW, MAX_TAPS) + 1
 
 
+def _too_dense(name: str, n: int) -> str:
+    return (f"CSR matrix {name} has a row of {n} weights: too dense for a local window model "
+            f"(at most {MAX_WINDOW}x{MAX_WINDOW}) or a sparse receptive field (at most "
+            f"{MAX_TAPS} taps per pixel); such a dense matrix cannot be imported")
+
+
 def validate_csr_arrays(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
                         shape: object, name: str = "matrix") -> tuple[int, int]:
     """Check the raw arrays of a CSR matrix before scipy's compiled code sees them.
@@ -126,9 +132,7 @@ def validate_csr_arrays(data: np.ndarray, indices: np.ndarray, indptr: np.ndarra
     if (steps < 0).any():
         raise bad("its indptr decreases")
     if nnz and steps.max() > MAX_CSR_ROW:
-        raise FesguiError(f"CSR matrix {name} has a row of {int(steps.max())} weights: neither "
-                          f"a local window model (at most {MAX_WINDOW}x{MAX_WINDOW}) nor a "
-                          f"sparse receptive field (at most {MAX_TAPS} taps per pixel)")
+        raise FesguiError(_too_dense(name, int(steps.max())))
     if nnz and (int(indices.min()) < 0 or int(indices.max()) >= cols):
         raise bad(f"a column index lies outside 0..{cols - 1}")
     if data.dtype.kind == "f" and not np.isfinite(data).all():
@@ -167,6 +171,10 @@ def _read_csr_npz(path: Path) -> sp.csr_matrix:
                               "pixels)")
         cap = (major + 1) * 8 + 4096
         indptr = member("indptr", cap)
+        if indptr.ndim == 1 and indptr.dtype.kind in "iu" and len(indptr) > 1:
+            widest = int(np.diff(indptr.astype(np.int64)).max())
+            if widest > MAX_CSR_ROW:  # say so before reading a too-large data array
+                raise FesguiError(_too_dense(path.name, widest))
         cap = (major * MAX_CSR_ROW) * 8 + 4096
         indices, data = member("indices", cap), member("data", cap)
     if fmt == "csc":  # validate as the transposed CSR it is, then let scipy convert

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from test_data import FakeSource, write_synthetic_set
 
-from fesgui.data import find_pairs, landmark_record_ok, load_aligned
+from fesgui.data import _CACHE_VERSION, find_pairs, landmark_record_ok, load_aligned
 
-GOOD = {"version": 1, "points": [[10, 20], [30, 20], [20, 30], [12, 40], [28, 40]],
+GOOD = {"version": _CACHE_VERSION, "points": [[10, 20], [30, 20], [20, 30], [12, 40], [28, 40]],
         "box": [0, 0, 40, 50], "manual": False}
 
 DAMAGED = {
@@ -22,7 +22,7 @@ DAMAGED = {
     "a string": "points",
     "null": None,
     "a number": 42,
-    "no points, no no_face": {"version": 1},
+    "no points, no no_face": {"version": _CACHE_VERSION},
     "points a string": {**GOOD, "points": "x"},
     "four points": {**GOOD, "points": GOOD["points"][:4]},
     "ragged points": {**GOOD, "points": [[1, 2], [3], [4, 5], [6, 7], [8, 9]]},
@@ -33,13 +33,13 @@ DAMAGED = {
     "box of booleans": {**GOOD, "box": [True, False, True, True]},
     "manual a string": {**GOOD, "manual": "yes"},
     "mesh not points": {**GOOD, "mesh": {"a": 1}},
-    "no_face not true": {"version": 1, "no_face": "maybe"},
+    "no_face not true": {"version": _CACHE_VERSION, "no_face": "maybe"},
 }
 
 
 def test_good_records_pass():
     assert landmark_record_ok(GOOD)
-    assert landmark_record_ok({"version": 1, "no_face": True})
+    assert landmark_record_ok({"version": _CACHE_VERSION, "no_face": True})
     assert landmark_record_ok({**GOOD, "mesh": [[1.0, 2.0]] * 468})
     assert not landmark_record_ok({**GOOD, "version": 0})
 
