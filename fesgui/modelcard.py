@@ -78,7 +78,7 @@ def render_figures(folder: str | Path, landmarks=None, log: Callable[[str], None
     from fesgui.align import Template, warp_to_crop
     from fesgui.catalog import list_models
     from fesgui.core import load_model
-    from fesgui.evaluation.expression import run_pipeline
+    from fesgui.evaluation.expression import Photo, run_pipeline
     from fesgui.imageio import to_float, to_uint8, write_image
 
     folder = Path(folder)
@@ -99,7 +99,7 @@ def render_figures(folder: str | Path, landmarks=None, log: Callable[[str], None
         return []
     matrix = Template.load().matrix(faces[0], FIGURE_CROP)
     crop = to_float(warp_to_crop(photo, matrix, FIGURE_CROP))
-    case = _Photo(photo, faces[0])
+    case = Photo(photo, faces[0])
 
     def result(model, **params) -> np.ndarray:
         frame = run_pipeline(model, [case], **params)[0]
@@ -128,11 +128,6 @@ def render_figures(folder: str | Path, landmarks=None, log: Callable[[str], None
     return written
 
 
-class _Photo:
-    """A photo and its face, as :func:`fesgui.evaluation.expression.run_pipeline` takes it."""
-
-    def __init__(self, photo: np.ndarray, face) -> None:
-        self.photo, self.face = photo, face
 
 
 def _figure_caption(infos, source: str, target: str) -> str:

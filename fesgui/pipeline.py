@@ -326,6 +326,8 @@ class Pipeline:
     def _field_applied(self, strength: float) -> np.ndarray | None:
         if strength == 0.0:
             return None
+        if strength == 1.0:
+            return self._field  # the model's read-only field: no copy per frame
         return self._field * np.float32(strength)
 
     def close(self) -> None:

@@ -182,30 +182,6 @@ class Selection:
         return meta
 
 
-def mouth_kept(outputs: np.ndarray, inputs: np.ndarray) -> tuple[float, float]:
-    """``(chroma, detail)`` of the mouth region kept by ``outputs`` ``(N, H, W, 3)`` from
-    ``inputs`` (float in [0, 1]): mean over images of the LAB-chroma ratio and of the
-    Laplacian-variance ratio, output over input (1 = kept)."""
-    import cv2
-
-    from fesgui.evaluation.expression import mouth_box
-    from fesgui.evaluation.metrics import laplacian_variance
-
-    rows, cols = mouth_box(outputs.shape[1])
-
-    def chroma(a: np.ndarray) -> np.ndarray:
-        u8 = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
-        lab = np.stack([cv2.cvtColor(np.ascontiguousarray(im), cv2.COLOR_RGB2LAB) for im in u8])
-        lab = lab.astype(np.float32)
-        return np.hypot(lab[..., 1] - 128, lab[..., 2] - 128).mean(axis=(1, 2))
-
-    o = np.clip(outputs[:, rows, cols], 0, 1)
-    i = inputs[:, rows, cols]
-    c = float(np.mean(chroma(o) / np.maximum(chroma(i), 1e-6)))
-    d = float(np.mean(laplacian_variance(o) / np.maximum(laplacian_variance(i), 1e-12)))
-    return c, d
-
-
 def fit_model(model, X: np.ndarray, T: np.ndarray, residual: bool = False):
     """``model.fit(X, T)``, or with ``residual`` :func:`fesgui.core.fit_change`."""
     if residual:
@@ -236,6 +212,7 @@ def select_hyperparameters(method: str, X_train, T_train, X_val, T_val,
     pixels, at ``1/s^2`` of the cost (the mouth measures are then taken on the sub-grid
     image, a smaller copy of the face).
     """
+    from fesgui.evaluation.expression import mouth_kept
     from fesgui.evaluation.metrics import mse
 
     if len(X_val) == 0:

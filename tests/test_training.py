@@ -183,7 +183,8 @@ def test_compact_difference_is_measured_against_the_saved_file(tmp_path):
 
 
 def test_a_change_fit_chooses_the_least_mse_among_lams_that_keep_the_mouth():
-    from fesgui.training import CHANGE_LAM_GRID, KEEP_CHROMA, KEEP_DETAIL, mouth_kept
+    from fesgui.evaluation.expression import mouth_kept
+    from fesgui.training import CHANGE_LAM_GRID, KEEP_CHROMA, KEEP_DETAIL
 
     data = _data(24, 32)
     model = train(data, method="mr", size=3, seed=2, ridge=False)   # residual by default

@@ -66,9 +66,6 @@ def build_sheet(cases, columns: list[tuple[str, object, dict]]) -> np.ndarray:
     return np.concatenate([r for row in rows for r in (row, spacer)][:-1], axis=0)
 
 
-class _Photo:
-    def __init__(self, photo: np.ndarray, face) -> None:
-        self.photo, self.face = photo, face
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         from fesgui.catalog import DEFAULT_MODEL, find_model
         from fesgui.core import load_model
         from fesgui.data import find_pairs, split_ids
-        from fesgui.evaluation.expression import load_cases
+        from fesgui.evaluation.expression import Photo, load_cases
         from fesgui.imageio import write_image
 
         name = args.model or DEFAULT_MODEL
@@ -106,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         faces = source.detect(astronaut)
         source.close()
         if faces:
-            cases.append(_Photo(astronaut, faces[0]))
+            cases.append(Photo(astronaut, faces[0]))
         columns: list[tuple[str, object, dict]] = [("input", None, {})]
         for path in args.compare:
             columns.append((Path(path).stem, load_model(find_model(path)), {}))

@@ -50,6 +50,14 @@ class Case:
 
 
 @dataclass
+class Photo:
+    """A photo and its face: what :func:`run_pipeline` needs (a :class:`Case` is one too)."""
+
+    photo: np.ndarray
+    face: object
+
+
+@dataclass
 class ExpressionScores:
     """The measures of one method (see the module docstring)."""
 
@@ -112,11 +120,28 @@ def mouth_box(size: int = MEASURE_CROP, template=None) -> tuple[slice, slice]:
     return slice(max(y0, 0), y1), slice(max(x0, 0), x1)
 
 
-def _chroma(region: np.ndarray) -> float:
+def mouth_kept(outputs: np.ndarray, inputs: np.ndarray, template=None) -> tuple[float, float]:
+    """``(chroma, detail)`` of the mouth region (:func:`mouth_box`) kept by ``outputs``
+    ``(N, H, W, 3)`` from ``inputs`` (float in [0, 1]): mean over images of the LAB-chroma
+    ratio and of the Laplacian-variance ratio, output over input (1 = kept). Used to choose
+    a change fit's lam (:mod:`fesgui.training`) and to score whole photos (:class:`Scorer`)."""
     import cv2
 
-    lab = cv2.cvtColor(np.ascontiguousarray(region), cv2.COLOR_RGB2LAB).astype(np.float32)
-    return float(np.hypot(lab[..., 1] - 128.0, lab[..., 2] - 128.0).mean())
+    from fesgui.evaluation.metrics import laplacian_variance
+
+    rows, cols = mouth_box(outputs.shape[1], template)
+
+    def chroma(a: np.ndarray) -> np.ndarray:
+        u8 = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+        lab = np.stack([cv2.cvtColor(np.ascontiguousarray(im), cv2.COLOR_RGB2LAB) for im in u8])
+        lab = lab.astype(np.float32)
+        return np.hypot(lab[..., 1] - 128, lab[..., 2] - 128).mean(axis=(1, 2))
+
+    o = np.clip(outputs[:, rows, cols], 0, 1)
+    i = inputs[:, rows, cols]
+    c = float(np.mean(chroma(o) / np.maximum(chroma(i), 1e-6)))
+    d = float(np.mean(laplacian_variance(o) / np.maximum(laplacian_variance(i), 1e-12)))
+    return c, d
 
 
 def measure_crops(cases: Sequence[Case], results: Sequence[np.ndarray], template=None
@@ -146,7 +171,6 @@ class Scorer:
         self.cases = list(cases)
         self.template = template
         self.smile_source = smile_source
-        self.rows, self.cols = mouth_box(MEASURE_CROP, template)
         ins, _, tgts = measure_crops(self.cases, [c.photo for c in self.cases], template)
         self.inputs, self.targets = ins, tgts
         self.m_in = self._smile(ins)
@@ -161,17 +185,12 @@ class Scorer:
 
     def score(self, name: str, results: Sequence[np.ndarray]) -> ExpressionScores:
         """Scores of whole result frames, one per case (same order)."""
-        from fesgui.evaluation.metrics import laplacian_variance, mse, ssim
+        from fesgui.evaluation.metrics import mse, ssim
 
         _, outs, _ = measure_crops(self.cases, results, self.template)
         o = outs.astype(np.float32) / 255.0
         t = self.targets.astype(np.float32) / 255.0
-        r, c = self.rows, self.cols
-        chroma = np.mean([_chroma(a[r, c]) / max(_chroma(b[r, c]), 1e-6)
-                          for a, b in zip(outs, self.inputs, strict=True)])
-        lap_o = laplacian_variance(outs[:, r, c].astype(np.float32) / 255.0)
-        lap_i = laplacian_variance(self.inputs[:, r, c].astype(np.float32) / 255.0)
-        sharp = float(np.mean(lap_o / np.maximum(lap_i, 1e-12)))
+        chroma, sharp = mouth_kept(o, self.inputs.astype(np.float32) / 255.0, self.template)
         m_out = self._smile(outs)
         ok = [k for k in range(len(outs))
               if m_out[k] is not None and self.m_in[k] is not None and self.m_tgt[k] is not None]
