@@ -520,14 +520,7 @@ class InspectorPanel(QtWidgets.QWidget):
         grid = np.arange(-half, half + 1)
         gy, gx = np.meshgrid(grid, grid, indexing="ij")
         self.window_cells.setData(x=gx.ravel(), y=gy.ravel())
-        lo, hi = views.levels(weights, "signed")
-        colours = views.colormap("signed").map((weights.ravel() - lo) / (hi - lo), mode="qcolor")
-        self.tap_cells.setData(x=taps[:, 1], y=taps[:, 0], brush=colours,
-                               pen=pg.mkPen(40, 40, 40),
-                               data=[f"({dy}, {dx})" for dy, dx in taps])
-        self.centre_cell.setData(x=[0], y=[0])
-        self.footprint.setRange(xRange=(-half - 0.5, half + 0.5),
-                                yRange=(-half - 0.5, half + 0.5), padding=0.05)
+        self._draw_cells(taps, weights.ravel(), half)
         ticks = [(int(v), str(int(v))) for v in np.unique(taps)]
         for axis in ("bottom", "left"):
             self.footprint.getAxis(axis).setTicks([ticks])
@@ -536,6 +529,19 @@ class InspectorPanel(QtWidgets.QWidget):
             f"{span}x{span} window; offsets dy, dx ∈ "
             f"{{{', '.join(str(int(v)) for v in np.unique(taps[:, 0]))}}} "
             "(taps outside the image read 0)")
+
+    def _draw_cells(self, offsets: np.ndarray, weights: np.ndarray, half: int,
+                    levels_of: np.ndarray | None = None) -> None:
+        """The footprint's tap cells at ``offsets`` (dy, dx), coloured by ``weights`` on
+        symmetric levels (of ``levels_of``, default the weights), the centre marked."""
+        lo, hi = views.levels(weights if levels_of is None else levels_of, "signed")
+        colours = views.colormap("signed").map((weights - lo) / (hi - lo), mode="qcolor")
+        self.tap_cells.setData(x=offsets[:, 1], y=offsets[:, 0], brush=colours,
+                               pen=pg.mkPen(40, 40, 40),
+                               data=[f"({dy}, {dx})" for dy, dx in offsets])
+        self.centre_cell.setData(x=[0], y=[0])
+        self.footprint.setRange(xRange=(-half - 0.5, half + 0.5),
+                                yRange=(-half - 0.5, half + 0.5), padding=0.05)
 
     def _draw_tap_marks(self, positions: np.ndarray | None, weights: np.ndarray | None = None,
                         pixel: tuple[int, int] | None = None) -> None:
@@ -566,14 +572,7 @@ class InspectorPanel(QtWidgets.QWidget):
         offs = positions[keep] - np.array([row, col])
         half = int(np.abs(offs).max(initial=1))
         self.window_cells.clear()
-        lo, hi = views.levels(w, "signed")
-        colours = views.colormap("signed").map((w[keep] - lo) / (hi - lo), mode="qcolor")
-        self.tap_cells.setData(x=offs[:, 1], y=offs[:, 0], brush=colours,
-                               pen=pg.mkPen(40, 40, 40),
-                               data=[f"({dy}, {dx})" for dy, dx in offs])
-        self.centre_cell.setData(x=[0], y=[0])
-        self.footprint.setRange(xRange=(-half - 0.5, half + 0.5),
-                                yRange=(-half - 0.5, half + 0.5), padding=0.05)
+        self._draw_cells(offs, w[keep], half, levels_of=w)
         for axis in ("bottom", "left"):
             self.footprint.getAxis(axis).setTicks(None)
         far = float(np.hypot(offs[:, 0], offs[:, 1]).max(initial=0.0))
