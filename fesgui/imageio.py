@@ -81,18 +81,21 @@ def _to_rgb_array(im) -> np.ndarray:
     return np.array(im.convert("RGB"), dtype=np.uint8)
 
 
-def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS,
+               notes: list[str] | None = None) -> np.ndarray:
     """Read an image file as (H, W, 3) uint8 RGB.
 
     EXIF orientation is applied; grayscale is replicated to three channels; 16-bit images
     are scaled to 8 bits (value * 255 / 65535); transparent images (RGBA, LA, palette
     with transparency) are composited on white. A multi-page TIFF or an animated GIF/WebP
     gives its first page and a :class:`~fesgui.errors.FesguiWarning` saying so (the command
-    line prints it as a ``warning:`` line). Raises a one-line :class:`FesguiError` for
-    a missing, empty, truncated, corrupt or non-image file, and for an image larger than
-    ``max_pixels`` (checked from the header, before decoding).
+    line prints it as a ``warning:`` line); with a ``notes`` list, that one line is
+    appended to it instead (no warning: the warnings filters are process-wide, so a
+    worker thread collects its notes this way). Raises a one-line :class:`FesguiError`
+    for a missing, empty, truncated, corrupt or non-image file, and for an image larger
+    than ``max_pixels`` (checked from the header, before decoding).
     """
-    return _read(Path(path), max_pixels, None)
+    return _read(Path(path), max_pixels, None, notes)
 
 
 def read_thumbnail(path: str | os.PathLike, max_side: int = 96,
@@ -106,10 +109,11 @@ def read_thumbnail(path: str | os.PathLike, max_side: int = 96,
     """
     if int(max_side) < 1:
         raise FesguiError(f"max_side={max_side} must be at least 1: e.g. 96")
-    return _read(Path(path), max_pixels, int(max_side))
+    return _read(Path(path), max_pixels, int(max_side), None)
 
 
-def _read(path: Path, max_pixels: int, max_side: int | None) -> np.ndarray:
+def _read(path: Path, max_pixels: int, max_side: int | None,
+          notes: list[str] | None) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if not path.exists():
@@ -131,7 +135,12 @@ def _read(path: Path, max_pixels: int, max_side: int | None) -> np.ndarray:
                     raise FesguiError(
                         f"{path.name} is {w}x{h} ({w * h / 1e6:.0f} MP); the limit is "
                         f"{max_pixels / 1e6:.0f} MP: downscale it first")
-                pages = int(getattr(im, "n_frames", 1) or 1)
+                try:  # Pillow walks the pages to count them: a cut-off later page fails
+                    pages = int(getattr(im, "n_frames", 1) or 1)
+                except (TypeError, KeyError, IndexError) as exc:
+                    why = (str(exc).splitlines() or [type(exc).__name__])[0]
+                    raise FesguiError(f"{path} is truncated or corrupt ({why}): re-export "
+                                      "or re-download it") from None
                 if max_side is not None:
                     im.draft(None, (max_side, max_side))  # JPEG: decode at 1/2..1/8 size
                 im.load()
@@ -145,9 +154,12 @@ def _read(path: Path, max_pixels: int, max_side: int | None) -> np.ndarray:
             rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
                              interpolation=cv2.INTER_AREA)
         if pages > 1 and max_side is None:  # said, not silent (a thumbnail: no word)
-            warnings.warn(FesguiWarning(
-                f"{path.name} has {pages} pages or animation frames: only the first is used "
-                "(save the one you want as a PNG to use another)"), stacklevel=3)
+            note = (f"{path.name} has {pages} pages or animation frames: only the first is "
+                    "used (save the one you want as a PNG to use another)")
+            if notes is not None:
+                notes.append(note)
+            else:
+                warnings.warn(FesguiWarning(note), stacklevel=3)
         return rgb
     except FesguiError:
         raise

@@ -60,7 +60,7 @@ def test_batch_refusals(tmp_path, model_path, monkeypatch, capsys):
     assert "no images" in _error_line(capsys.readouterr().err)
     write_image(src / "a.png", np.zeros((8, 8, 3), np.uint8))
     assert main(["batch", str(src), str(src), "-m", str(model_path)]) == 2
-    assert "OUT_DIR is IN_DIR" in _error_line(capsys.readouterr().err)
+    assert "is the input folder" in _error_line(capsys.readouterr().err)
     ro = tmp_path / "ro"
     ro.mkdir()
     make_read_only(monkeypatch, ro)

@@ -1,16 +1,20 @@
 """``fesgui batch``: change the expression in every photo of a folder.
 
-Broken files and photos without a face are listed at the end; the others are written.
-Also the home of :class:`ProgressBar`, the text progress bar of ``batch`` and ``video``.
+The loop is :func:`fesgui.batch.run_batch` (shared with the app's "Process open folder");
+this command draws its progress bar, turns Ctrl+C into its cancel flag and prints the
+report's lines. Also the home of :class:`ProgressBar`, the text progress bar of ``batch``
+and ``video``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
+import signal
 import sys
-import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -20,8 +24,7 @@ from fesgui.commands.synth import (
     make_face_finder,
     make_pipeline,
 )
-from fesgui.errors import FesguiError
-from fesgui.outputs import plan_batch, result_name
+from fesgui.outputs import result_name
 
 
 class ProgressBar:
@@ -67,10 +70,12 @@ class ProgressBar:
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "batch", help="change the expression in every photo of a folder",
-        description="Process every image of IN_DIR and write the results with the same "
-        "names to OUT_DIR. Files that fail (no face, broken file) are listed at the end; "
-        "the exit status is 0 if any photo was written, 1 if none or if the disk filled up "
-        "(the batch stops there).")
+        description="Process every image of IN_DIR (JPEG, PNG, BMP, TIFF, WebP, GIF) and "
+        "write the results to OUT_DIR: a PNG or JPEG keeps its name, other formats get .png "
+        "appended (p.tif -> p.tif.png). Files that fail (no face, broken file) are listed "
+        "at the end; Ctrl+C stops after the current photo. The exit status is 0 if any "
+        "photo was written, 1 if none or if the disk filled up (the batch stops there), "
+        "130 if stopped with Ctrl+C.")
     p.add_argument("input", metavar="IN_DIR", help="folder of photos")
     p.add_argument("output", metavar="OUT_DIR", help="folder for the results (created)")
     add_synthesis_options(p)
@@ -83,73 +88,47 @@ def output_name(path: Path) -> str:
     return result_name(path)
 
 
-def _check_writable(folder: Path) -> None:
-    """Fail before any work if files cannot be created in ``folder``."""
+@contextlib.contextmanager
+def _ctrl_c_cancels(cancel: threading.Event) -> Iterator[None]:
+    """The first Ctrl+C sets ``cancel`` (the batch stops after the current photo); a
+    second one interrupts the photo in progress. Only the main thread can catch signals;
+    elsewhere Ctrl+C keeps its usual meaning."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(signum, frame) -> None:
+        cancel.set()
+        print("\nstopping after the current image (Ctrl+C again to stop now)",
+              file=sys.stderr, flush=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, first)
     try:
-        fd, name = tempfile.mkstemp(prefix=".fesgui-", dir=folder)
-    except OSError:
-        raise FesguiError(f"cannot write to {folder}: the folder is read-only; choose "
-                          "another folder") from None
-    os.close(fd)
-    os.unlink(name)
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run(args: argparse.Namespace) -> int:
-    from fesgui.atomic import DiskFullError
-    from fesgui.imageio import list_images, read_image, write_image
+    from fesgui.batch import check_batch, list_photos, run_batch
 
     in_dir, out_dir = Path(args.input), Path(args.output)
-    files = list_images(in_dir)
-    if not files:
-        raise FesguiError(f"no images in {in_dir}: put .jpg or .png photos in it")
-    if out_dir.exists() and out_dir.resolve() == in_dir.resolve():
-        raise FesguiError("OUT_DIR is IN_DIR: choose another output folder so the photos "
-                          "are not overwritten")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FesguiError(f"cannot create {out_dir}: {exc.strerror or exc}; choose another "
-                          "folder") from None
-    _check_writable(out_dir)
+    files = list_photos(in_dir)
+    check_batch(files, out_dir)  # before the model loads: a refusal costs nothing
     model = load_model_arg(args.model)
-    plan, failures = plan_batch(files, out_dir)  # name collisions are listed, not lost
-    targets = dict(plan)
-    written = 0
-    stopped: str | None = None
     bar = ProgressBar(len(files))
+    cancel = threading.Event()
     source = make_face_finder(args, video=False)
     with make_pipeline(args, model, landmarks=source) as pipeline:
         try:
-            for i, path in enumerate(files):
-                if path not in targets:  # refused by plan_batch
-                    bar.update(i + 1, path.name)
-                    continue
-                try:
-                    result = pipeline.process(read_image(path))
-                    if result.message:
-                        raise FesguiError(result.message)
-                    write_image(targets[path], result.composite)
-                    written += 1
-                except DiskFullError as exc:  # the next files would fail the same way
-                    stopped = str(exc)
-                    failures.append((path.name, stopped))
-                    left = len(files) - i - 1
-                    stopped += f"; stopped with {left} image{'s' if left != 1 else ''} left"
-                    break
-                except FesguiError as exc:
-                    failures.append((path.name, str(exc)))
-                except Exception as exc:  # noqa: BLE001 - a bug on one photo must not stop the rest
-                    first = (str(exc).splitlines() or [""])[0]
-                    failures.append((path.name, f"unexpected {type(exc).__name__}: {first} "
-                                     "(a bug in fesgui: please report it)"))
-                bar.update(i + 1, path.name)
+            with _ctrl_c_cancels(cancel):
+                report = run_batch(pipeline, files, out_dir,
+                                   progress=lambda done, total, name: bar.update(done, name),
+                                   cancel=cancel)
         finally:
             bar.finish()
             source.close()
-    for name, reason in failures:
-        print(f"failed: {name}: {reason}", file=sys.stderr)
-    if stopped:
-        print(f"stopped: {stopped}", file=sys.stderr)
-    print(f"wrote {written} of {len(files)} images to {out_dir}"
-          + (f"; {len(failures)} failed" if failures else ""), file=sys.stderr)
-    return 0 if written and not stopped else 1
+    for line in report.lines():
+        print(line, file=sys.stderr)
+    return report.exit_code()

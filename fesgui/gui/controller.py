@@ -564,11 +564,9 @@ class Controller(QObject):
             raise FesguiError("no folder open: open a folder of photos first")
         if self.model is None:
             raise FesguiError("no model loaded: choose a model before processing a folder")
-        out = Path(out_dir)
-        if not out.is_dir():
-            raise FesguiError(f"output folder {out} does not exist: create it or choose another")
-        if any(out.resolve() == p.parent.resolve() for p in self.folder[:1]):
-            raise FesguiError("the output folder is the input folder: choose another folder")
+        from fesgui.batch import check_batch
+
+        out = check_batch(self.folder, out_dir)  # the refusals of `fesgui batch`, word for word
         self.stop_live()
         self._req_batch.emit(list(self.folder), str(out))
         return len(self.folder)

@@ -133,11 +133,4 @@ class FileActions(QObject):
             self.progress.canceled.disconnect(self.controller.cancel_batch)
             self.progress.close()
             self.progress = None
-        text = f"wrote {len(report.written)} images"
-        if report.failures:
-            names = ", ".join(name for name, _ in report.failures[:3])
-            more = "…" if len(report.failures) > 3 else ""
-            text += f"; {len(report.failures)} failed ({names}{more})"
-        if report.cancelled:
-            text = "batch cancelled: " + text
-        self.window.show_status(text)
+        self.window.show_status(report.summary())  # the last line of `fesgui batch`

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from fesgui.batch import BatchReport
 from fesgui.errors import FesguiError
 
 # How long one live step waits for a new frame before giving the event loop a turn (s).
@@ -69,15 +70,6 @@ class FrameInfo:
     dropped: int = 0  # live frames of this stream dropped so far (skipped or not drawn)
     model: Any = None  # the model that produced it (None: no model loaded)
     spec: LiveSpec | None = None  # the live source it came from
-
-
-@dataclass
-class BatchReport:
-    """Outcome of a folder batch: files written, failures ``(name, reason)``, cancelled."""
-
-    written: list[Path]
-    failures: list[tuple[str, str]]
-    cancelled: bool
 
 
 class FrameGrabber(threading.Thread):
@@ -325,16 +317,15 @@ class Worker(QObject):
 
     @Slot(object, str)
     def run_batch(self, files: list, out_dir: str) -> None:
-        """Process ``files`` into ``out_dir`` (same names); progress and report as signals."""
-        self._cancel_batch.clear()
-        written: list[Path] = []
-        failures: list[tuple[str, str]] = []
-        out = Path(out_dir)
-        cancelled = False
-        try:
-            from fesgui.imageio import read_image, write_image
-            from fesgui.outputs import plan_batch
+        """Process ``files`` into ``out_dir`` with :func:`fesgui.batch.run_batch` (the loop
+        of ``fesgui batch``): progress and the :class:`BatchReport` as signals. A batch
+        that cannot start (no model, a read-only folder) is reported through ``error``
+        and an empty report."""
+        from fesgui.batch import run_batch
 
+        self._cancel_batch.clear()
+        report = BatchReport(len(files), Path(out_dir))
+        try:
             pipeline = self._pipeline(video=False)
             if pipeline is None:
                 raise FesguiError("no model loaded: choose a model before processing a folder")
@@ -342,32 +333,11 @@ class Worker(QObject):
                 params = self._params
             if params is not None:
                 pipeline.params = params
-            plan, refused = plan_batch(files, out)  # p.tif -> p.tif.png; collisions refused
-            failures.extend(refused)
-            targets = dict(plan)
-            for n, path in enumerate(files):
-                if self._cancel_batch.is_set():
-                    cancelled = True
-                    break
-                path = Path(path)
-                self.batch_progress.emit(n, len(files), path.name)
-                if path not in targets:
-                    continue
-                try:
-                    res = pipeline.process(read_image(path))
-                    if not res.faces:
-                        failures.append((path.name, res.message or "no face found"))
-                        continue
-                    target = targets[path]
-                    write_image(target, res.composite)
-                    written.append(target)
-                except FesguiError as exc:
-                    failures.append((path.name, str(exc)))
-            else:
-                self.batch_progress.emit(len(files), len(files), "")
-        except BaseException as exc:  # noqa: BLE001
+            report = run_batch(pipeline, files, out_dir, progress=self.batch_progress.emit,
+                               cancel=self._cancel_batch)
+        except BaseException as exc:  # noqa: BLE001 - every error reaches the user
             self.error.emit(exc)
-        self.batch_finished.emit(BatchReport(written, failures, cancelled))
+        self.batch_finished.emit(report)
 
     # ---- internals ----
     def shutdown(self) -> None:

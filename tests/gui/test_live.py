@@ -353,7 +353,7 @@ def test_batch_processes_the_folder_and_reports_failures(qtbot, window, open_fol
     img, pts = make_face(FRAME_H, FRAME_W, seed=3)
     expected = Pipeline(model, landmarks=FakeLandmarks(pts)).process(img).composite
     assert np.array_equal(read_image(out / "p0.png"), expected)
-    assert "wrote 5 images" in window.statusBar().currentMessage()
+    assert "wrote 5 of 6 images" in window.statusBar().currentMessage()
     assert window.files.progress is None
 
 

@@ -10,6 +10,7 @@ that knows where the corpus face is, so no MediaPipe is needed.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import pytest
 
 from fesgui.cli import main
 from fesgui.core import read_meta
-from fesgui.errors import FesguiError
+from fesgui.errors import FesguiError, FesguiWarning
 from fesgui.imageio import read_image, write_image
 from fesgui.synthetic import make_face
 
@@ -51,6 +52,13 @@ def _close(got: np.ndarray, want: np.ndarray, case: Case) -> None:
     assert diff <= case.tolerance + 0.5, (case.name, diff)
 
 
+def _check_note(err: str, case: Case) -> None:
+    """A multi-page file gives one ``warning:`` line saying so; any other file none."""
+    warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert warnings == ([f"warning: {case.note} (save the one you want as a PNG to use "
+                         "another)"] if case.note else []), err
+
+
 def _one_error_line(err: str, case: Case) -> str:
     lines = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(lines) == 1 and err.strip() == lines[0], err
@@ -64,6 +72,10 @@ def _run_read_image(tmp_path, case, face, model_path, capsys):
         with pytest.raises(FesguiError, match=case.match) as info:
             read_image(path)
         assert "\n" not in str(info.value)
+    elif case.note:
+        with pytest.warns(FesguiWarning, match=case.note):
+            image = read_image(path)
+        _close(image, expected_image(case, face[0]), case)
     else:
         _close(read_image(path), expected_image(case, face[0]), case)
 
@@ -98,6 +110,7 @@ def _run_synth(tmp_path, case, face, model_path, capsys):
         assert list(out.parent.iterdir()) == []
     else:
         assert code == 0, err
+        _check_note(err, case)
         _close(read_image(out), _reference(tmp_path, case, face, model_path), case)
 
 
@@ -119,6 +132,7 @@ def _run_batch(tmp_path, case, face, model_path, capsys):
     else:
         assert written == sorted(["a_good.png", output_name(path)]), err
         assert "failed" not in err
+        _check_note(err, case)
         ref = _reference(tmp_path, case, face, model_path)
         # batch finds the face itself (KnownFace) instead of --landmarks: same points
         # except the mouth (template estimate vs. given), so compare outside the mouth
@@ -149,7 +163,12 @@ def _run_train(tmp_path, case, face, model_path, capsys):
         assert case.match in line, line
     else:
         assert n == 5, err
-        assert bad_path.name not in err, err
+        named = [x for x in err.splitlines() if bad_path.name in x]
+        if case.note:  # the one line naming the file is its warning
+            assert len(named) == 1 and named[0].startswith("warning: ") and \
+                "only the first is used" in named[0], err
+        else:
+            assert named == [], err
 
 
 RUNNERS = {"read_image": _run_read_image, "read_thumbnail": _run_read_thumbnail,
@@ -172,13 +191,26 @@ def test_corpus_is_what_it_claims(tmp_path, face):
         with Image.open(path) as im:
             assert im.size in ((SIDE, SIDE),), case.name
             mode = {"gray": "L", "rgba": "RGBA", "palette": "P", "cmyk-jpeg": "CMYK",
-                    "sixteen-gray": "I;16", "exif-rotated": "RGB"}.get(case.name)
+                    "sixteen-gray": "I;16", "exif-rotated": "RGB", "gif": "P",
+                    "animated-gif": "P", "bmp": "RGB", "tiff": "RGB", "webp": "RGB",
+                    "multipage-tiff": "RGB"}.get(case.name)
             if mode:
                 assert im.mode.startswith(mode), (case.name, im.mode)
+            assert im.format == {".bmp": "BMP", ".tif": "TIFF", ".webp": "WEBP",
+                                 ".gif": "GIF", ".png": "PNG", ".jpg": "JPEG"}[path.suffix]
+            assert getattr(im, "n_frames", 1) == (3 if case.note else 1), case.name
             if case.name == "exif-rotated":
                 assert im.getexif()[0x0112] == 6
     assert {c.name for c in BAD} >= {"empty", "truncated-jpeg", "truncated-png",
                                       "text-named-jpg", "bomb"}
+    for case in BAD:  # a bad file is unreadable to Pillow too (or its later pages are)
+        path = write_case(case, tmp_path, face[0])
+        with pytest.raises(Exception), warnings.catch_warnings():  # noqa: B017, PT011
+            warnings.simplefilter("ignore")  # Pillow's word on the cut TIFF's EXIF
+            with Image.open(path) as im:
+                for i in range(getattr(im, "n_frames", 1)):
+                    im.seek(i)
+                    im.load()
     bomb = write_case(next(c for c in BAD if c.name == "bomb"), tmp_path, face[0])
     assert bomb.stat().st_size < 200
 
