@@ -283,12 +283,10 @@ class Controller(QObject):
         self.reprocess()
 
     def open_folder(self, folder: str | Path) -> None:
-        from fesgui.imageio import list_images
+        from fesgui.batch import list_photos
 
         folder = Path(folder)
-        files = [Path(p) for p in list_images(folder)]
-        if not files:
-            raise FesguiError(f"no images in {folder}: choose a folder with .jpg or .png files")
+        files = list_photos(folder)  # "no images in ...": the line of `fesgui batch`
         self.stop_live()
         self.folder = files
         self.folder_listed.emit(files)
