@@ -43,37 +43,13 @@ from fesgui.align import (
 )
 from fesgui.align.warp import FEATHER
 from fesgui.errors import FesguiError
+from fesgui.params import RefineParams  # its home; imported from here too
 
 STAGES = ("landmarks", "align", "shape", "synthesize", "refine", "paste")
 #: faces changed per frame with ``all_faces`` (else only the largest)
 MAX_FACES = 20  # a group photo (was 4: "--all-faces stops at 4 faces", issue 14)
 NO_FACE = ("no face found: use a frontal, well-lit face, or give the two eyes and the mouth "
            "centre by hand")
-
-
-@dataclass
-class RefineParams:
-    """Refinement (RMR, MR paper Sec. 6) and output intensity. ``dilation_radius`` (pixels)
-    and ``blur_sigma`` (pixels) default to values scaled with the image size.
-
-    RMR is off by default: on the shipped London-trained models its alpha map (the L1-norm
-    heuristic of the paper) picks out hair and face edges more than the mouth, so it keeps
-    the input almost unchanged there and removes most of the smile (models/EVALUATION.md:
-    mouth-corner lift gain 1.18 for MR, 0.04 for RMR). It is one switch away everywhere.
-    """
-
-    enabled: bool = False
-    k: float = 10.0
-    tau: float = 0.2
-    dilation_radius: int | None = None
-    blur_sigma: float | None = None
-    intensity: float = 1.0
-    #: strength of the shape warp and of the appearance change (each times ``intensity``)
-    shape: float = 1.0
-    appearance: float = 1.0
-    #: what the alpha map marks (:data:`fesgui.core.refine.ALPHA_SOURCES`): "l1", the MR
-    #: paper's rule, or "change", where the model departs from leaving the input as it is
-    alpha_source: str = "l1"
 
 
 @dataclass

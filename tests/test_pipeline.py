@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -122,14 +124,14 @@ def test_alpha_is_cached_per_model_and_params(model, gray_model):
     p = Pipeline(model, FakeSource(), RefineParams(enabled=True))
     a1 = p.alpha()
     assert p.alpha() is a1
-    p.params.tau = 0.5
+    p.params = replace(p.params, tau=0.5)  # RefineParams is frozen: a change is a new value
     a2 = p.alpha()
     assert a2 is not a1 and not np.allclose(a1, a2)
     np.testing.assert_allclose(a2, alpha_map(model, tau=0.5))
     p.model = gray_model
     assert p.alpha() is not a2
     np.testing.assert_allclose(p.alpha(), alpha_map(gray_model, tau=0.5))
-    p.params.enabled = False
+    p.params = replace(p.params, enabled=False)
     assert p.alpha() is None
 
 

@@ -7,10 +7,10 @@ refinement, intensity, all faces) and of the pipeline they build from them.
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from fesgui.errors import FesguiError
+from fesgui.params import PARAMS
 
 
 def add_synthesis_options(p: argparse.ArgumentParser) -> None:
@@ -18,22 +18,15 @@ def add_synthesis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-m", "--model", default=None, metavar="MODEL",
                    help="a model .npz file, or the name of an installed model (fesgui "
                    "models); default: the best-measured neutral -> happy model")
-    p.add_argument("--refine", action=argparse.BooleanOptionalAction,
-                   default=False,  # = RefineParams.enabled (not imported here: keeps --help fast)
-                   help="blend the output into the input where the alpha map says the model "
-                   "acts (RMR): sharper, but a weaker expression (default off)")
-    p.add_argument("--alpha", choices=("l1", "change"), default="l1",
-                   help="with --refine: what the alpha map marks: l1 = the MR paper's L1 "
-                   "norm of each receptive field (default), change = where the model "
-                   "departs from leaving the input as it is")
-    p.add_argument("--intensity", type=float, default=1.0, metavar="T",
-                   help="expression strength: 0 = unchanged, 1 = the model (default), "
-                   ">1 exaggerates (up to 3); scales both the shape and the appearance")
-    p.add_argument("--shape", type=float, default=1.0, metavar="S",
-                   help="strength of the shape warp (the mouth's motion), 0 to 3 (default 1)")
-    p.add_argument("--appearance", type=float, default=1.0, metavar="A",
-                   help="strength of the appearance change (shading, teeth), 0 to 3 "
-                   "(default 1)")
+    refine, alpha = PARAMS["enabled"], PARAMS["alpha_source"]
+    p.add_argument(refine.option, action=argparse.BooleanOptionalAction,
+                   default=refine.default, help=refine.cli_help())
+    p.add_argument(alpha.option, choices=alpha.choices, default=alpha.default,
+                   help=f"with --refine: {alpha.help} (default {alpha.default})")
+    for name, metavar in (("intensity", "T"), ("shape", "S"), ("appearance", "A")):
+        spec = PARAMS[name]
+        p.add_argument(spec.option, type=float, default=spec.default, metavar=metavar,
+                       help=spec.cli_help())
     p.add_argument("--all-faces", action="store_true",
                    help="change every face found (up to 20), not only the largest")
 
@@ -56,17 +49,11 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def check_intensity(value: float, option: str = "--intensity") -> float:
-    if not math.isfinite(value) or not 0.0 <= value <= 3.0:
-        raise FesguiError(f"{option} {value} is out of range: use 0 to 3 (1 = the model)")
-    return float(value)
-
-
 def check_strengths(args: argparse.Namespace) -> dict[str, float]:
-    """``intensity``, ``shape`` and ``appearance`` of the shared options, checked."""
-    return {"intensity": check_intensity(args.intensity),
-            "shape": check_intensity(args.shape, "--shape"),
-            "appearance": check_intensity(args.appearance, "--appearance")}
+    """``intensity``, ``shape`` and ``appearance`` of the shared options, checked against
+    :data:`fesgui.params.PARAMS` (a FesguiError names the option and its range)."""
+    return {name: PARAMS[name].check(getattr(args, name), PARAMS[name].option)
+            for name in ("intensity", "shape", "appearance")}
 
 
 def load_model_arg(name_or_path: str | None):

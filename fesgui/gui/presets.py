@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from fesgui.errors import FesguiError
-from fesgui.gui.settings import open_settings, read_bool
+from fesgui.gui.settings import open_settings
+from fesgui.params import RefineParams
 
 GROUP = "presets"
 
@@ -43,28 +44,8 @@ def check_name(name: str) -> str:
 
 
 def _to_text(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return value
-    return float(value) if isinstance(value, float) else value
-
-
-def _from_text(field: dataclasses.Field, text: Any, default: Any) -> Any:
-    """The value of ``field`` stored as ``text`` (INI stores text; "" stands for None)."""
-    if text is None:
-        return default
-    if text == "":
-        return None
-    kind = str(field.type)
-    try:
-        if isinstance(default, bool) or kind == "bool":
-            return str(text).lower() in ("1", "true", "yes", "on")
-        if "int" in kind and "float" not in kind:
-            return int(round(float(text)))
-        return float(text)
-    except (TypeError, ValueError):
-        return default
+    """A field's value as stored (INI stores text; "" stands for None)."""
+    return "" if value is None else value
 
 
 def list_presets() -> list[str]:
@@ -76,7 +57,7 @@ def list_presets() -> list[str]:
     return names
 
 
-def save_preset(name: str, params: Any) -> str:
+def save_preset(name: str, params: RefineParams) -> str:
     """Store ``params`` (RefineParams) as preset ``name`` (replacing one of that name)."""
     name = check_name(name)
     s = open_settings()
@@ -87,23 +68,14 @@ def save_preset(name: str, params: Any) -> str:
     return name
 
 
-def load_preset(name: str) -> Any:
-    """The RefineParams saved as ``name`` (a FesguiError if there is none)."""
-    from fesgui.pipeline import RefineParams
-
+def load_preset(name: str) -> RefineParams:
+    """The RefineParams saved as ``name`` (a FesguiError if there is none). A field the
+    preset lacks, or whose value is out of range now, takes its default."""
     if name not in list_presets():
         raise FesguiError(f"no preset named {name!r}: choose one from the list")
     s = open_settings()
-    defaults = RefineParams()
-    values = {}
-    for field in dataclasses.fields(RefineParams):
-        default = getattr(defaults, field.name)
-        key = f"{GROUP}/{name}/{field.name}"
-        if isinstance(default, bool):
-            values[field.name] = read_bool(s, key, default)
-        else:
-            values[field.name] = _from_text(field, s.value(key, None), default)
-    return RefineParams(**values)
+    return RefineParams.from_dict({field.name: s.value(f"{GROUP}/{name}/{field.name}", None)
+                                   for field in dataclasses.fields(RefineParams)})
 
 
 def delete_preset(name: str) -> None:

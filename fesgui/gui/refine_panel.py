@@ -23,6 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fesgui.params import ALPHA_SOURCES, PARAMS, Param, RefineParams
+
+_ALPHA_NAMES = {"l1": "L1 norm (paper)", "change": "model's change"}  # per ALPHA_SOURCES
+
 
 class FloatSlider(QWidget):
     """A labelled horizontal slider over ``[lo, hi]`` in steps of ``step``."""
@@ -60,6 +64,11 @@ class FloatSlider(QWidget):
         self._update_label()
         self.value_changed.emit(self.value())
 
+    @classmethod
+    def for_param(cls, spec: Param) -> FloatSlider:
+        """A slider over the range of ``spec`` (:data:`fesgui.params.PARAMS`)."""
+        return cls(spec.lo, spec.hi, spec.step, spec.decimals)
+
     def _update_label(self) -> None:
         self.label.setText(f"{self.value():.{self.decimals}f}")
 
@@ -72,44 +81,31 @@ class RefinePanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.enabled = QCheckBox("RMR refinement")
-        self.enabled.setToolTip("Blend input and output by the alpha map (MR paper, Section 6):"
-                                " sharper, but a weaker expression")
-        self.enabled.setChecked(False)
+        self.enabled = QCheckBox(PARAMS["enabled"].label)
+        self.enabled.setToolTip(PARAMS["enabled"].help)
         self.alpha_source = QComboBox()
-        self.alpha_source.addItem("L1 norm (paper)", "l1")
-        self.alpha_source.addItem("model's change", "change")
-        self.k = FloatSlider(0.5, 40.0, 0.5, 1)
-        self.tau = FloatSlider(0.0, 1.0, 0.01, 2)
-        self.radius = FloatSlider(0, 40, 1, 0)
-        self.sigma = FloatSlider(0.0, 20.0, 0.01, 2)
-        self.intensity = FloatSlider(0.0, 1.5, 0.01, 2)
-        self.shape = FloatSlider(0.0, 2.0, 0.01, 2)
-        self.appearance = FloatSlider(0.0, 2.0, 0.01, 2)
+        for source in ALPHA_SOURCES:
+            self.alpha_source.addItem(_ALPHA_NAMES[source], source)
+        self.k = FloatSlider.for_param(PARAMS["k"])
+        self.tau = FloatSlider.for_param(PARAMS["tau"])
+        self.radius = FloatSlider.for_param(PARAMS["dilation_radius"])
+        self.sigma = FloatSlider.for_param(PARAMS["blur_sigma"])
+        self.intensity = FloatSlider.for_param(PARAMS["intensity"])
+        self.shape = FloatSlider.for_param(PARAMS["shape"])
+        self.appearance = FloatSlider.for_param(PARAMS["appearance"])
         self.reset = QPushButton("Reset to defaults")
         self.reset.setToolTip("Ctrl+R")
         expression = QGridLayout()
-        self._add_rows(expression, [
-            ("Intensity", self.intensity, "0 = input, 1 = full expression, 1.5 = more "
-             "(scales the shape and the appearance)"),
-            ("Shape", self.shape, "how far the face moves (the learned displacement "
-             "field: the mouth corners go up and out); 0 = no motion"),
-            ("Appearance", self.appearance, "how much the appearance model changes "
-             "intensities (shading, teeth, folds); 0 = the moved input")])
+        self._add_rows(expression, [("intensity", self.intensity), ("shape", self.shape),
+                                    ("appearance", self.appearance)])
         grid = QGridLayout()
-        label = QLabel("α marks")
-        tip = ("what the alpha map marks: the paper's L1 norm of each receptive field, or "
-               "how far each one is from leaving the input as it is (where the training "
-               "pairs changed)")
-        label.setToolTip(tip)
-        self.alpha_source.setToolTip(tip)
+        label = QLabel(PARAMS["alpha_source"].label)
+        label.setToolTip(PARAMS["alpha_source"].help)
+        self.alpha_source.setToolTip(PARAMS["alpha_source"].help)
         grid.addWidget(label, 4, 0)
         grid.addWidget(self.alpha_source, 4, 1)
-        self._add_rows(grid, [
-            ("Steepness k", self.k, "logistic step steepness of the alpha map"),
-            ("Threshold τ", self.tau, "where the logistic step is centred (0..1)"),
-            ("Dilation radius", self.radius, "grey dilation disk radius (pixels)"),
-            ("Blur σ", self.sigma, "Gaussian blur of the alpha map (pixels)")])
+        self._add_rows(grid, [("k", self.k), ("tau", self.tau),
+                              ("dilation_radius", self.radius), ("blur_sigma", self.sigma)])
         layout = QVBoxLayout(self)
         layout.addLayout(expression)
         layout.addWidget(self.enabled)
@@ -132,18 +128,18 @@ class RefinePanel(QWidget):
         self.set_params(self._default_params())
 
     @staticmethod
-    def _add_rows(grid: QGridLayout, rows: list[tuple[str, FloatSlider, str]]) -> None:
-        for n, (name, slider, tip) in enumerate(rows):
-            label = QLabel(name)
+    def _add_rows(grid: QGridLayout, rows: list[tuple[str, FloatSlider]]) -> None:
+        for n, (name, slider) in enumerate(rows):
+            spec = PARAMS[name]
+            tip = spec.cli_help()
+            label = QLabel(spec.label)
             label.setToolTip(tip)
             slider.setToolTip(tip)
             grid.addWidget(label, n, 0)
             grid.addWidget(slider, n, 1)
 
     @staticmethod
-    def _default_params() -> Any:
-        from fesgui.pipeline import RefineParams
-
+    def _default_params() -> RefineParams:
         return RefineParams()
 
     def set_defaults(self, dilation_radius: int | None, blur_sigma: float | None) -> None:
@@ -158,7 +154,7 @@ class RefinePanel(QWidget):
         if self._sigma_auto:
             self.sigma.set_value(sigma if sigma is not None else 0.0)
 
-    def set_params(self, params: Any) -> None:
+    def set_params(self, params: RefineParams) -> None:
         """Show ``params`` without emitting (None radius/sigma: follow the model defaults)."""
         self.enabled.blockSignals(True)
         self.enabled.setChecked(bool(params.enabled))
@@ -180,10 +176,8 @@ class RefinePanel(QWidget):
         self._show_auto()
         self._update_enabled()
 
-    def params(self) -> Any:
+    def params(self) -> RefineParams:
         """The :class:`RefineParams` the sliders show."""
-        from fesgui.pipeline import RefineParams
-
         return RefineParams(
             enabled=self.enabled.isChecked(),
             k=float(self.k.value()),

@@ -10,12 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fesgui.gui.settings import open_settings, read_bool, read_float
+from fesgui.gui.settings import open_settings, read_bool
+from fesgui.params import PARAMS, RefineParams
 
 if TYPE_CHECKING:
     from fesgui.gui.main_window import MainWindow
-
-_REFINE_KEYS = ("k", "tau", "dilation_radius", "blur_sigma", "intensity", "shape", "appearance")
 
 
 def save(window: MainWindow) -> None:
@@ -27,12 +26,9 @@ def save(window: MainWindow) -> None:
     s.setValue("files/last_folder", window.input_panel.last_folder)
     if c.model_entry is not None:
         s.setValue("model/path", str(c.model_entry.path))
-    p = c.params
-    s.setValue("refine/enabled", bool(p.enabled))
-    s.setValue("refine/alpha_source", str(p.alpha_source))
-    for key in _REFINE_KEYS:
-        value = getattr(p, key)
-        s.setValue(f"refine/{key}", "" if value is None else float(value))
+    for key in PARAMS:  # "" stands for None (the model's default)
+        value = getattr(c.params, key)
+        s.setValue(f"refine/{key}", "" if value is None else value)
     if isinstance(c.camera, int):  # a video file standing in for a camera is not remembered
         s.setValue("camera/index", str(c.camera))
     s.setValue("camera/mirror", bool(c.mirror))
@@ -41,8 +37,6 @@ def save(window: MainWindow) -> None:
 
 def restore(window: MainWindow) -> None:
     """Apply the stored state (geometry, docks, folder, sliders, camera, mirror)."""
-    from fesgui.pipeline import RefineParams
-
     s = open_settings()
     c = window.controller
     geometry = s.value("window/geometry")
@@ -54,33 +48,13 @@ def restore(window: MainWindow) -> None:
     folder = str(s.value("files/last_folder", "") or "")
     window.input_panel.last_folder = folder
     window.model_panel.last_folder = folder
-    defaults = RefineParams()
-    values = {key: read_float(s, f"refine/{key}", getattr(defaults, key)) for key in _REFINE_KEYS}
-    for key in ("k", "tau", "intensity", "shape", "appearance"):  # never None
-        values[key] = float(getattr(defaults, key) if values[key] is None else values[key])
-    radius = values["dilation_radius"]
-    params = RefineParams(
-        enabled=read_bool(s, "refine/enabled", defaults.enabled),
-        k=values["k"],
-        tau=values["tau"],
-        dilation_radius=None if radius is None else int(radius),
-        blur_sigma=values["blur_sigma"],
-        intensity=values["intensity"],
-        shape=values["shape"],
-        appearance=values["appearance"],
-        alpha_source=_alpha_source(s.value("refine/alpha_source", defaults.alpha_source)),
-    )
+    # a value missing, unreadable or out of range (an older version's) takes its default
+    params = RefineParams.from_dict({key: s.value(f"refine/{key}", None) for key in PARAMS})
     c.set_params(params)
     camera = str(s.value("camera/index", "0") or "0")
     c.camera = int(camera) if camera.isdigit() else 0
     c.set_mirror(read_bool(s, "camera/mirror", False))
     window.input_panel.mirror.setChecked(c.mirror)
-
-
-def _alpha_source(value: object) -> str:
-    from fesgui.core.refine import ALPHA_SOURCES
-
-    return str(value) if str(value) in ALPHA_SOURCES else ALPHA_SOURCES[0]
 
 
 def saved_model() -> Path | None:
