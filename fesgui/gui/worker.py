@@ -28,6 +28,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from fesgui.batch import BatchReport
 from fesgui.errors import FesguiError
+from fesgui.session import LiveSpec  # what to stream; the session makes them
 
 # How long one live step waits for a new frame before giving the event loop a turn (s).
 _FRAME_WAIT = 0.05
@@ -41,22 +42,6 @@ class StillRequest:
     params: Any  # fesgui.pipeline.RefineParams
     manual: Any = None  # fesgui.align.FaceLandmarks | None
     token: int = 0  # identifies the image (changes when another image is opened)
-
-
-@dataclass
-class LiveSpec:
-    """What to stream: a camera index, or a video file (``loop`` makes it a camera stand-in)."""
-
-    target: int | str
-    loop: bool = False
-    mirror: bool = False
-
-    @property
-    def is_camera(self) -> bool:
-        return isinstance(self.target, int)
-
-    def describe(self) -> str:
-        return f"camera {self.target}" if self.is_camera else Path(str(self.target)).name
 
 
 @dataclass
