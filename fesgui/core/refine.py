@@ -48,6 +48,42 @@ def disk(radius: int) -> np.ndarray:
     return (yy * yy + xx * xx) <= r * r
 
 
+def dilate_disk(z: np.ndarray, radius: int) -> np.ndarray:
+    """Grey dilation of ``z`` ``(H, W)`` with :func:`disk` of ``radius`` pixels, borders
+    "nearest": the same values as ``ndimage.grey_dilation(z, footprint=disk(radius),
+    mode="nearest")`` (a maximum is exact), in O(radius) array passes instead of
+    O(radius^2) per pixel (1.1 s -> a few ms at 256 x 256, radius 40).
+
+    The disk is a stack of rows: row ``dy`` spans ``|dx| <= w(dy) = floor(sqrt(r^2 -
+    dy^2))``, and ``w`` grows as ``|dy|`` shrinks. So one running row maximum, widened
+    from ``w(r)`` to ``w(0)`` while ``|dy|`` goes from ``r`` down to 0, serves every row;
+    each row adds its two shifted copies (``+dy``, ``-dy``) into the result."""
+    z = np.asarray(z)
+    r = int(radius)
+    if r <= 0:
+        return z.copy()
+    h, w = z.shape
+    padded = np.pad(z, r, mode="edge")  # "nearest": edge rows and columns repeated
+    dy = np.arange(r, -1, -1)
+    widths = np.floor(np.sqrt(r * r - dy * dy)).astype(int)
+    widths = np.where((widths + 1) ** 2 + dy * dy <= r * r, widths + 1, widths)  # rounding
+    rows = padded[:, r:r + w].copy()  # the running maximum over |dx| <= width
+    width = 0
+    out = None
+    for d, wd in zip(dy, widths, strict=True):
+        while width < wd:
+            width += 1
+            np.maximum(rows, padded[:, r - width:r - width + w], out=rows)
+            np.maximum(rows, padded[:, r + width:r + width + w], out=rows)
+        for shift in {int(d), -int(d)}:
+            part = rows[r + shift:r + shift + h]
+            if out is None:
+                out = part.copy()
+            else:
+                np.maximum(out, part, out=out)
+    return out
+
+
 def l1_map(model: Model) -> np.ndarray:
     """``(H, W)`` float32: L1 norm of each receptive field including the bias, averaged
     over the model's K weight sets (for Pixel-KR: of its least-squares line)."""
@@ -107,7 +143,7 @@ def alpha_stages(model: Model, k: float = 10.0, tau: float = 0.2,
         z = np.abs((s - s.mean()) / std)
     else:  # all receptive fields alike (up to rounding): none stands out
         z = np.zeros_like(s)
-    dilated = ndimage.grey_dilation(z, footprint=disk(int(radius)), mode="nearest")
+    dilated = dilate_disk(z, int(radius))
     dilated = _rescale(dilated, 0.0)
     stepped = _rescale(special.expit(k * (dilated - tau)), 1.0)  # logistic, overflow-safe
     alpha = ndimage.gaussian_filter(stepped, sigma, mode="nearest") if sigma > 0 else stepped
