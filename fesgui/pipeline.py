@@ -16,7 +16,9 @@ applies to each of R, G and B (the "gray-replicated" colour scheme of the MR pap
 Sec. 5.2), so colour photos keep their colour; a colour model given a grayscale crop sees
 it replicated to RGB.
 
-Speed: the alpha map depends only on the model and the refinement parameters and is cached;
+Speed: the alpha map depends only on the model and the refinement parameters and is cached
+(:class:`fesgui.views.ViewCache`, which also holds what the app's views show: with
+``Pipeline.with_views`` a result carries them, see :mod:`fesgui.views`);
 refinement and the intensity blend run on the small crop; paste-back touches only the
 bounding box of the face and adds only the *change* the model made (see
 :func:`fesgui.align.paste_back` with ``original``), so the face keeps the frame's resolution
@@ -43,6 +45,7 @@ from fesgui.align import (
 )
 from fesgui.align.warp import FEATHER
 from fesgui.errors import FesguiError
+from fesgui.views import FaceViews, ModelViews, ViewCache, face_views
 
 STAGES = ("landmarks", "align", "shape", "synthesize", "refine", "paste")
 #: faces changed per frame with ``all_faces`` (else only the largest)
@@ -90,6 +93,7 @@ class FaceResult:
     aligned: np.ndarray | None = None   # aligned input before the shape warp (None: the
                                         # same as ``crop``, nothing was moved)
     field: np.ndarray | None = None     # (h, w, 2) the displacement applied (crop pixels)
+    views: FaceViews | None = None      # with Pipeline.with_views: W x, b, ... (fesgui.views)
 
 
 @dataclass
@@ -103,6 +107,9 @@ class FrameResult:
     message: str | None = None        # e.g. "no face found: ..." (composite == frame)
     # issue 18 (the app's face picker): every face found, changed or not, largest first
     found: list[FaceLandmarks] = field(default_factory=list)
+    # issue 17: with Pipeline.with_views, the model's maps and alpha stages for the params
+    # the frame was made with (a reference into the pipeline's cache, not a copy)
+    views: ModelViews | None = None
 
 
 def model_size(model) -> tuple[int, int]:
@@ -124,14 +131,17 @@ class Pipeline:
     :data:`MAX_FACES` faces with ``all_faces``, else 1) the first time a frame without manual landmarks
     needs one. ``model``, ``params`` and
     ``all_faces`` may be changed between calls; the alpha map is recomputed only when the
-    model or the refinement numbers change. Not thread-safe: use one per thread.
+    model or the refinement numbers change (``cache``: a :class:`fesgui.views.ViewCache`
+    shared with other pipelines of the same thread). ``with_views``: every result carries
+    what the app's views show (:mod:`fesgui.views`). Not thread-safe: use one per thread.
     """
 
     def __init__(self, model, landmarks: LandmarkSource | None = None,
                  params: RefineParams | None = None, all_faces: bool = False,
-                 feather: float = FEATHER, template: Template | None = None) -> None:
-        self._alpha_key: tuple | None = None
-        self._alpha: np.ndarray | None = None
+                 feather: float = FEATHER, template: Template | None = None,
+                 cache: ViewCache | None = None, with_views: bool = False) -> None:
+        self.cache = ViewCache() if cache is None else cache
+        self.with_views = with_views
         self.model = model
         self.landmarks = landmarks
         self.params = RefineParams() if params is None else params
@@ -143,14 +153,12 @@ class Pipeline:
     # -- model-dependent state -------------------------------------------------------------
     @property
     def model(self):
-        """The expression model (setting it drops the cached alpha map)."""
+        """The expression model."""
         return self._model
 
     @model.setter
     def model(self, model) -> None:
         self._model = model
-        self._alpha_key = None
-        self._alpha = None
         self._field = getattr(model, "shape_field_", None)
         meta = getattr(model, "meta", None) or {}
         # a model with its own framing (issue 16: an imported LSRF/OMP model) records its
@@ -178,21 +186,25 @@ class Pipeline:
 
     def alpha(self) -> np.ndarray | None:
         """(h, w) float32 alpha map for the current model and params; None if refinement
-        is off. Cached."""
-        p = self.params
-        if not p.enabled:
+        is off. Cached (the ``alpha`` stage of :meth:`model_views`)."""
+        if not self.params.enabled:
             return None
-        key = (id(self.model), float(p.k), float(p.tau), p.dilation_radius, p.blur_sigma,
-               p.alpha_source)
-        if key != self._alpha_key or self._alpha is None:
-            from fesgui.core import alpha_map
+        views = self.cache.alpha(self.model, self.params)
+        if views.error is not None:
+            raise FesguiError(views.error)
+        return views.alpha
 
-            self._alpha = np.asarray(alpha_map(self.model, k=p.k, tau=p.tau,
-                                               dilation_radius=p.dilation_radius,
-                                               blur_sigma=p.blur_sigma,
-                                               source=p.alpha_source), np.float32)
-            self._alpha_key = key
-        return self._alpha
+    def model_views(self) -> ModelViews:
+        """The model's maps and its alpha stages under the current params (cached)."""
+        return self.cache.model_views(self.model, self.params)
+
+    def _with_views(self, result: FrameResult) -> FrameResult:
+        """``result`` with its views filled in when ``with_views`` is on."""
+        if self.with_views:
+            result.views = self.model_views()
+            for face in result.faces:
+                face.views = face_views(result.views, face.crop, face.output)
+        return result
 
     # -- issue 16 (sparse models): a model that records its authors' framing ------------
     def face_template(self) -> Template:
@@ -254,8 +266,11 @@ class Pipeline:
         h, w = self.crop_size
         pts = self.face_template().in_crop((h, w)).astype(np.float32)
         lm = FaceLandmarks(pts, None, (0.0, 0.0, float(w), float(h)))
-        return FaceResult(lm, np.eye(2, 3), x, y, refined, final, aligned,
+        face = FaceResult(lm, np.eye(2, 3), x, y, refined, final, aligned,
                           self._field_applied(strength))
+        if self.with_views:
+            face.views = face_views(self.model_views(), x, y)
+        return face
 
     def _detect(self, frame: np.ndarray) -> list[FaceLandmarks]:
         wanted = MAX_FACES if self.all_faces else 1
@@ -287,7 +302,7 @@ class Pipeline:
         timings["landmarks"] = (time.perf_counter() - t0) * 1e3
         if not faces:
             timings["total"] = timings["landmarks"]
-            return FrameResult(frame, frame.copy(), [], timings, NO_FACE)
+            return self._with_views(FrameResult(frame, frame.copy(), [], timings, NO_FACE))
         found = list(faces)
         if pick is not None:  # issue 18: the faces the user picked
             faces = list(pick(found))
@@ -321,7 +336,7 @@ class Pipeline:
             results.append(FaceResult(lm, matrix, x, y, refined, final, aligned,
                                       self._field_applied(strength)))
         timings["total"] = sum(timings[s] for s in STAGES)
-        return FrameResult(frame, composite, results, timings, None, found)
+        return self._with_views(FrameResult(frame, composite, results, timings, None, found))
 
     def _field_applied(self, strength: float) -> np.ndarray | None:
         if strength == 0.0:

@@ -57,6 +57,7 @@ class Controller(QObject):
     """What the app does; see the module docstring."""
 
     result_ready = Signal(object, object)  # FrameResult, FrameInfo (draw it)
+    views_ready = Signal(object)  # fesgui.views.ModelViews without a frame (draw it)
     status = Signal(str)  # a transient message for the status bar
     status_outdated = Signal(str)  # a frame's message (no face) that a later frame disproved
     stats = Signal(str)  # fps and per-stage milliseconds
@@ -133,6 +134,7 @@ class Controller(QObject):
         self._req_stop_recording.connect(w.stop_recording)
         self._req_batch.connect(w.run_batch)
         w.result.connect(self._on_result)
+        w.views_ready.connect(self.views_ready)
         w.error.connect(self._on_error)
         w.still_failed.connect(self._on_still_failed)
         w.model_ready.connect(self._on_model_ready)
