@@ -45,7 +45,7 @@ from fesgui.align import (
 )
 from fesgui.align.warp import FEATHER
 from fesgui.errors import FesguiError
-from fesgui.views import FaceViews, ModelViews, ViewCache, face_views
+from fesgui.views import FaceViews, ModelViews, ViewCache
 
 STAGES = ("landmarks", "align", "shape", "synthesize", "refine", "paste")
 #: faces changed per frame with ``all_faces`` (else only the largest)
@@ -142,6 +142,13 @@ class Pipeline:
                  cache: ViewCache | None = None, with_views: bool = False) -> None:
         self.cache = ViewCache() if cache is None else cache
         self.with_views = with_views
+        #: a still whose sliders move: when the same frame *object* (frames are never edited
+        #: in place by the caller) comes again with the same single face, model and shape
+        #: strength, its aligned crop and the model's output are reused; only refinement,
+        #: intensity and paste-back run again. Off by default (a video reader may refill
+        #: one buffer); the app's still worker turns it on.
+        self.reuse_same_frame = False
+        self._last: tuple | None = None  # (key, matrix, aligned, warped frame, crop, output)
         self.model = model
         self.landmarks = landmarks
         self.params = RefineParams() if params is None else params
@@ -203,7 +210,7 @@ class Pipeline:
         if self.with_views:
             result.views = self.model_views()
             for face in result.faces:
-                face.views = face_views(result.views, face.crop, face.output)
+                face.views = self.cache.face_views(result.views, face.crop, face.output)
         return result
 
     # -- issue 16 (sparse models): a model that records its authors' framing ------------
@@ -218,6 +225,13 @@ class Pipeline:
         """crop (h, w, 3) float32 -> (crop, output, refined, final)."""
         t0 = time.perf_counter()
         output = np.asarray(self.model.predict(crop), dtype=np.float32)
+        timings["synthesize"] += (time.perf_counter() - t0) * 1e3
+        refined, final = self._refine(crop, output, timings)
+        return crop, output, refined, final
+
+    def _refine(self, crop: np.ndarray, output: np.ndarray, timings: dict[str, float]
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """(refined, final): RMR with the alpha map, then the intensity blend."""
         t1 = time.perf_counter()
         alpha = self.alpha()
         p = self.params
@@ -234,10 +248,8 @@ class Pipeline:
             from fesgui.core import blend_intensity
 
             final = np.asarray(blend_intensity(crop, refined, strength), np.float32)
-        t2 = time.perf_counter()
-        timings["synthesize"] += (t1 - t0) * 1e3
-        timings["refine"] += (t2 - t1) * 1e3
-        return crop, output, refined, final
+        timings["refine"] += (time.perf_counter() - t1) * 1e3
+        return refined, final
 
     def _as_crop(self, crop: np.ndarray) -> np.ndarray:
         h, w = self.crop_size
@@ -269,7 +281,7 @@ class Pipeline:
         face = FaceResult(lm, np.eye(2, 3), x, y, refined, final, aligned,
                           self._field_applied(strength))
         if self.with_views:
-            face.views = face_views(self.model_views(), x, y)
+            face.views = self.cache.face_views(self.model_views(), x, y)
         return face
 
     def _detect(self, frame: np.ndarray) -> list[FaceLandmarks]:
@@ -313,6 +325,26 @@ class Pipeline:
         template = self.face_template()  # issue 16: the model's own framing, if any
         composite = frame
         results = []
+        # (compared by identity, compared by value): see reuse_same_frame
+        key = ((frame, self._model, template),
+               (strength, self._alignment, size,
+                None if len(faces) != 1 else np.asarray(faces[0].points).tobytes()))
+        last, self._last = self._last, None
+        if (self.reuse_same_frame and last is not None and key[1][-1] is not None
+                and all(a is b for a, b in zip(key[0], last[0][0], strict=True))
+                and key[1] == last[0][1]):
+            lm = faces[0]
+            matrix, aligned, composite, x, y = last[1:]
+            refined, final = self._refine(x, y, timings)
+            t0 = time.perf_counter()
+            composite = paste_back(composite, final, matrix, feather=self.feather, original=x,
+                                   template=template)
+            timings["paste"] += (time.perf_counter() - t0) * 1e3
+            self._last = last
+            timings["total"] = sum(timings[s] for s in STAGES)
+            return self._with_views(FrameResult(frame, composite, [FaceResult(
+                lm, matrix, x, y, refined, final, aligned, self._field_applied(strength))],
+                timings, None, found))
         for lm in faces:
             t0 = time.perf_counter()
             matrix = template.matrix(lm, size, self._alignment)
@@ -329,6 +361,8 @@ class Pipeline:
             timings["align"] += (t1 - t0 + t3 - t2) * 1e3
             timings["shape"] += (t2 - t1) * 1e3
             x, y, refined, final = self._synthesize(crop, timings)
+            if self.reuse_same_frame and key[1][-1] is not None:
+                self._last = (key, matrix, aligned, composite, x, y)
             t0 = time.perf_counter()
             composite = paste_back(composite, final, matrix, feather=self.feather, original=x,
                                    template=template)

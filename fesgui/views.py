@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -139,6 +139,7 @@ class FaceViews:
 
     model: ModelViews
     crop: np.ndarray
+    output: np.ndarray
     wx: np.ndarray
     b: np.ndarray
     importance: tuple[float, float]
@@ -207,6 +208,7 @@ class ViewCache:
         self._model: Any = None
         self._maps: ModelMaps | None = None
         self._alpha: OrderedDict[tuple, AlphaViews] = OrderedDict()
+        self._face: FaceViews | None = None  # the last face's views
 
     def _switch(self, model: Any) -> None:
         if self._model is not model:
@@ -237,6 +239,19 @@ class ViewCache:
         """The model's maps and its alpha stages under ``params``."""
         return ModelViews(self.maps(model), self.alpha(model, params), params)
 
+    def face_views(self, views: ModelViews, crop: np.ndarray, output: np.ndarray
+                   ) -> FaceViews:
+        """:func:`face_views`; the same ``crop`` and ``output`` objects as last time (a
+        still re-run with new slider values) give the same arrays, not new ones."""
+        last = self._face
+        if (last is not None and last.crop is crop and last.output is output
+                and last.model.maps is views.maps):
+            made = replace(last, model=views)
+        else:
+            made = face_views(views, crop, output)
+        self._face = made
+        return made
+
 
 def face_views(views: ModelViews, crop: np.ndarray, output: np.ndarray) -> FaceViews:
     """The :class:`FaceViews` of one face: ``crop`` the model's input, ``output`` its
@@ -255,8 +270,9 @@ def face_views(views: ModelViews, crop: np.ndarray, output: np.ndarray) -> FaceV
     from fesgui.core import interpret
 
     importance = interpret.importance(model, crop, parts=(wx, b))
-    return FaceViews(views, crop, _frozen(wx), b if b is views.maps.bias_rgb else _frozen(b),
-                     importance, _frozen(scaled), scaling)
+    return FaceViews(views, crop, output, _frozen(wx),
+                     b if b is views.maps.bias_rgb else _frozen(b), importance,
+                     _frozen(scaled), scaling)
 
 
 def pixel_curve(model: Any, row: int, col: int, channel: int = 0,

@@ -427,6 +427,7 @@ class Worker(QObject):
                 self._landmarks[video] = source
             pipeline = Pipeline(self._model, landmarks=source, cache=self._views,
                                 with_views=True)
+            pipeline.reuse_same_frame = not video  # a still whose sliders move
             self._pipelines[video] = pipeline
         return pipeline
 
