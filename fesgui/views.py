@@ -167,8 +167,8 @@ class FaceViews:
                                         x=self.crop, scaled=self.scaled)
 
 
-def model_maps(model: Any) -> ModelMaps:
-    """The :class:`ModelMaps` of a fitted model."""
+def model_maps(model: Any, l1: np.ndarray | None = None) -> ModelMaps:
+    """The :class:`ModelMaps` of a fitted model (``l1``: its ``l1_map`` if known)."""
     from fesgui.core import interpret, l1_map
 
     bias = np.ascontiguousarray(np.moveaxis(np.asarray(model.bias_, np.float32), 0, -1))
@@ -178,22 +178,26 @@ def model_maps(model: Any) -> ModelMaps:
     if field_ is not None:
         top = float(np.hypot(field_[..., 0], field_[..., 1]).max())
         flow = interpret.flow_image(field_)
-    return ModelMaps(model=model, s=_frozen(l1_map(model)), bias=_frozen(bias),
+    return ModelMaps(model=model, s=_frozen(l1_map(model) if l1 is None else l1),
+                     bias=_frozen(bias),
                      bias_rgb=_frozen(model.bias_image((h, w, 3))),
                      reach=_frozen(interpret.tap_reach_map(model)),
                      taps=_frozen(np.asarray(model.taps())), field=field_,
                      flow=_frozen(flow), field_top=top)
 
 
-def alpha_views(model: Any, params: Any) -> AlphaViews:
-    """The :class:`AlphaViews` of ``model`` under ``params`` (a ``RefineParams``)."""
+def alpha_views(model: Any, params: Any, source_map: np.ndarray | None = None
+                ) -> AlphaViews:
+    """The :class:`AlphaViews` of ``model`` under ``params`` (a ``RefineParams``);
+    ``source_map``: the model's map of ``params.alpha_source`` if known."""
     from fesgui.core import alpha_stages
 
     key = alpha_key(params)
     try:
         stages = alpha_stages(model, k=params.k, tau=params.tau,
                               dilation_radius=params.dilation_radius,
-                              blur_sigma=params.blur_sigma, source=params.alpha_source)
+                              blur_sigma=params.blur_sigma, source=params.alpha_source,
+                              source_map=source_map)
     except FesguiError as exc:
         return AlphaViews(key, MappingProxyType({}), str(exc))
     return AlphaViews(key, MappingProxyType({n: _frozen(stages[n]) for n in STAGES}))
@@ -209,18 +213,36 @@ class ViewCache:
         self._maps: ModelMaps | None = None
         self._alpha: OrderedDict[tuple, AlphaViews] = OrderedDict()
         self._face: FaceViews | None = None  # the last face's views
+        self._sources: dict[str, np.ndarray] = {}  # the model's alpha source maps (s)
 
     def _switch(self, model: Any) -> None:
         if self._model is not model:
             self._model, self._maps = model, None
+            self._sources = {}
             self._alpha.clear()
 
     def maps(self, model: Any) -> ModelMaps:
         """The :class:`ModelMaps` of ``model``."""
         self._switch(model)
         if self._maps is None:
-            self._maps = model_maps(model)
+            self._maps = model_maps(model, self._sources.get("l1"))
         return self._maps
+
+    def _source(self, model: Any, params: Any) -> np.ndarray | None:
+        """The model's alpha source map (``s``), computed once per model and source."""
+        from fesgui.core import l1_map
+        from fesgui.core.refine import ALPHA_SOURCES, change_map
+
+        source = params.alpha_source
+        if source not in ALPHA_SOURCES:
+            return None  # alpha_stages says why
+        if source not in self._sources:
+            if source == "l1" and self._maps is not None:
+                self._sources[source] = self._maps.s
+            else:
+                self._sources[source] = _frozen((l1_map if source == "l1" else change_map)(
+                    model))
+        return self._sources[source]
 
     def alpha(self, model: Any, params: Any) -> AlphaViews:
         """The :class:`AlphaViews` of ``model`` under ``params``."""
@@ -228,7 +250,7 @@ class ViewCache:
         key = alpha_key(params)
         hit = self._alpha.get(key)
         if hit is None:
-            hit = self._alpha[key] = alpha_views(model, params)
+            hit = self._alpha[key] = alpha_views(model, params, self._source(model, params))
             while len(self._alpha) > self.size:
                 self._alpha.popitem(last=False)
         else:

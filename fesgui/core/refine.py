@@ -119,14 +119,18 @@ def _rescale(a: np.ndarray, constant: float) -> np.ndarray:
 
 def alpha_stages(model: Model, k: float = 10.0, tau: float = 0.2,
                  dilation_radius: int | None = None, blur_sigma: float | None = None,
-                 source: str = "l1") -> dict[str, np.ndarray]:
+                 source: str = "l1", *, source_map: np.ndarray | None = None
+                 ) -> dict[str, np.ndarray]:
     """Every stage of the RMR alpha map: ``{"s", "z", "dilated", "stepped", "alpha"}``,
     each ``(H, W)`` float32. ``alpha`` is in [0, 1]. ``source`` (:data:`ALPHA_SOURCES`):
-    ``s`` is :func:`l1_map` (the paper) or :func:`change_map`."""
+    ``s`` is :func:`l1_map` (the paper) or :func:`change_map`; ``source_map``: that map
+    when the caller already has it for this model (a slider drag: not computed again)."""
     if source not in ALPHA_SOURCES:
         raise FesguiError(f"alpha source {source!r} is unknown: use one of "
                           f"{', '.join(ALPHA_SOURCES)}")
-    s = (l1_map(model) if source == "l1" else change_map(model)).astype(np.float64)
+    if source_map is None:
+        source_map = l1_map(model) if source == "l1" else change_map(model)
+    s = np.asarray(source_map, np.float32).astype(np.float64)
     h, w = s.shape
     radius = default_dilation_radius(h, w) if dilation_radius is None else dilation_radius
     sigma = default_blur_sigma(h, w) if blur_sigma is None else blur_sigma

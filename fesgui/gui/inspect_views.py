@@ -267,6 +267,7 @@ class MapItem:
         self.label = TitleItem(title, size="9pt")
         self._title_text = title  # what the label shows
         self._drawn: tuple | None = None  # (channel, kind) of the data drawn
+        self._marked: tuple[int, int] | None = None  # the pixel outlined
         layout.addItem(self.label)
         layout.nextRow()
         self.view = layout.addViewBox(lockAspect=True, invertY=True, enableMenu=True)
@@ -354,8 +355,13 @@ class MapItem:
             self.label.setText(text, size="9pt")
 
     def set_marker(self, row: int | None, col: int | None) -> None:
-        """Outline pixel ``(row, col)`` (``None`` hides the marker)."""
-        if row is None or col is None or self.image is None:
+        """Outline pixel ``(row, col)`` (``None`` hides the marker). The marker already
+        there is left alone (the panels re-mark after every redraw)."""
+        at = None if row is None or col is None or self.image is None else (row, col)
+        if at == self._marked:
+            return
+        self._marked = at
+        if at is None:
             self.marker.setVisible(False)
             self.ring.clear()
             return

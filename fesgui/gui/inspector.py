@@ -84,6 +84,7 @@ class InspectorPanel(QtWidgets.QWidget):
         self._preprocess: dict = {}  # a sparse model's min-max steps (meta "preprocess")
         self.arithmetic: Any = None  # the last PixelArithmetic drawn (None without a face)
         self.curve: tuple[np.ndarray, np.ndarray] | None = None  # last transfer curve
+        self._curve_key: tuple | None = None  # what the curve was drawn for
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
         self._build()
         self._refresh()
@@ -365,6 +366,7 @@ class InspectorPanel(QtWidgets.QWidget):
             label.setText("—")
         self.note_label.setText("")
         self.curve_item.setData([], [])
+        self._curve_key = None
         self.curve_marker.clear()
         self.curve_marker_line.setVisible(False)
         self.arithmetic = None
@@ -620,6 +622,14 @@ class InspectorPanel(QtWidgets.QWidget):
     def _draw_curve(self, row: int, col: int, channel: int, arith: Any) -> None:
         face_views = self._face_views()
         x = None if face_views is None else face_views.crop
+        # the curve and its marker depend on the pixel and the face's input only: a still
+        # re-run with new slider values (the same crop object) leaves them as drawn
+        key = (self._model, row, col, channel, x, arith is None)
+        if self._curve_key is not None and all(
+                a is b or (type(a) is int and a == b) for a, b in zip(key, self._curve_key,
+                                                                      strict=True)):
+            return
+        self._curve_key = key
         levels, values = pixel_curve(self._model, row, col, channel, face_views)
         self.curve = (np.asarray(levels), np.asarray(values))
         self.curve_item.setData(self.curve[0], self.curve[1])

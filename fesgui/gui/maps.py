@@ -411,11 +411,12 @@ class ModelMapsPanel(QtWidgets.QWidget):
         self.maps["wx"].set_data(face_views.wx, channel=shown)
         self.maps["b"].set_data(face_views.b, channel=shown)
         self.maps["y"].set_data(face.output, channel=shown)
-        self.importance = face_views.importance
-        self.importance_bars.setOpts(height=list(self.importance))
-        self.importance_plot.setYRange(0, max(max(self.importance), 1e-6) * 1.1)
-        self.importance_title.setText(
-            f"|W x| {self.importance[0]:.3f} vs |b| {self.importance[1]:.3f}")
+        if face_views.importance != self.importance:  # unchanged on a still re-run
+            self.importance = face_views.importance
+            self.importance_bars.setOpts(height=list(self.importance))
+            self.importance_plot.setYRange(0, max(max(self.importance), 1e-6) * 1.1)
+            self.importance_title.setText(
+                f"|W x| {self.importance[0]:.3f} vs |b| {self.importance[1]:.3f}")
         self._reset_markers()
 
     def _reset_markers(self) -> None:
