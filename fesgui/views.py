@@ -186,10 +186,10 @@ def model_maps(model: Any, l1: np.ndarray | None = None) -> ModelMaps:
                      flow=_frozen(flow), field_top=top)
 
 
-def alpha_views(model: Any, params: Any, source_map: np.ndarray | None = None
-                ) -> AlphaViews:
+def alpha_views(model: Any, params: Any, source_map: np.ndarray | None = None,
+                dilation: tuple[np.ndarray, np.ndarray] | None = None) -> AlphaViews:
     """The :class:`AlphaViews` of ``model`` under ``params`` (a ``RefineParams``);
-    ``source_map``: the model's map of ``params.alpha_source`` if known."""
+    ``source_map``, ``dilation``: see ``fesgui.core.alpha_stages`` (if known)."""
     from fesgui.core import alpha_stages
 
     key = alpha_key(params)
@@ -197,7 +197,7 @@ def alpha_views(model: Any, params: Any, source_map: np.ndarray | None = None
         stages = alpha_stages(model, k=params.k, tau=params.tau,
                               dilation_radius=params.dilation_radius,
                               blur_sigma=params.blur_sigma, source=params.alpha_source,
-                              source_map=source_map)
+                              source_map=source_map, dilation=dilation)
     except FesguiError as exc:
         return AlphaViews(key, MappingProxyType({}), str(exc))
     return AlphaViews(key, MappingProxyType({n: _frozen(stages[n]) for n in STAGES}))
@@ -214,11 +214,13 @@ class ViewCache:
         self._alpha: OrderedDict[tuple, AlphaViews] = OrderedDict()
         self._face: FaceViews | None = None  # the last face's views
         self._sources: dict[str, np.ndarray] = {}  # the model's alpha source maps (s)
+        self._dilations: dict[tuple, tuple] = {}  # (source, radius) -> (z, dilated)
 
     def _switch(self, model: Any) -> None:
         if self._model is not model:
             self._model, self._maps = model, None
             self._sources = {}
+            self._dilations = {}
             self._alpha.clear()
 
     def maps(self, model: Any) -> ModelMaps:
@@ -244,13 +246,39 @@ class ViewCache:
                     model))
         return self._sources[source]
 
+    def _dilation(self, source: np.ndarray | None, params: Any
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(z, dilated)`` of the source map at the params' radius: kept for the last few
+        radii (dragging k, tau or sigma does not change them)."""
+        from fesgui.core import default_dilation_radius
+        from fesgui.core.refine import dilation_stages
+
+        radius = params.dilation_radius
+        if source is None:
+            return None
+        if radius is None:
+            radius = default_dilation_radius(*source.shape)
+        if isinstance(radius, bool) or not isinstance(radius, int | float | np.integer) or (
+                not float(radius).is_integer() or radius < 0):
+            return None  # alpha_stages says why
+        key = (params.alpha_source, int(radius))
+        hit = self._dilations.get(key)
+        if hit is None:
+            z, dilated = dilation_stages(source, int(radius))
+            hit = self._dilations[key] = (_frozen(z), _frozen(dilated))
+            while len(self._dilations) > 4:
+                self._dilations.pop(next(iter(self._dilations)))
+        return hit
+
     def alpha(self, model: Any, params: Any) -> AlphaViews:
         """The :class:`AlphaViews` of ``model`` under ``params``."""
         self._switch(model)
         key = alpha_key(params)
         hit = self._alpha.get(key)
         if hit is None:
-            hit = self._alpha[key] = alpha_views(model, params, self._source(model, params))
+            source = self._source(model, params)
+            hit = self._alpha[key] = alpha_views(model, params, source,
+                                                 self._dilation(source, params))
             while len(self._alpha) > self.size:
                 self._alpha.popitem(last=False)
         else:

@@ -420,3 +420,34 @@ def test_a_still_with_new_slider_values_reuses_its_crop_and_output(model):
     a = q.process(buffer).faces[0].output
     buffer[...] = 0
     assert not np.array_equal(q.process(buffer).faces[0].output, a)
+
+
+def test_view_cache_keeps_the_dilation_while_k_tau_and_sigma_move(model, monkeypatch):
+    """Dragging k, tau or sigma reuses the dilated map of the radius (the costly step at a
+    large radius); every stage still equals the core's alpha_stages computed afresh."""
+    import importlib
+
+    from fesgui.core import alpha_stages
+    from fesgui.views import ViewCache
+
+    refine = importlib.import_module("fesgui.core.refine")  # the module (not the function)
+
+    cache = ViewCache()
+    seen, radii, computed = [], [], []
+    original = refine.dilation_stages
+    monkeypatch.setattr(refine, "dilation_stages",
+                        lambda s, r: radii.append(r) or original(s, r))
+    for k, tau, sigma, radius in ((10.0, 0.2, 2.0, 9), (4.0, 0.5, 3.5, 9), (7.0, 0.3, 0.0, 9),
+                                  (7.0, 0.3, 1.0, 2), (7.0, 0.3, 1.5, None)):
+        n = len(radii)
+        views = cache.alpha(model, RefineParams(k=k, tau=tau, blur_sigma=sigma,
+                                                dilation_radius=radius))
+        computed.extend(radii[n:])
+        ref = alpha_stages(model, k=k, tau=tau, blur_sigma=sigma, dilation_radius=radius)
+        for name in ref:
+            np.testing.assert_array_equal(views.stages[name], ref[name], err_msg=name)
+        seen.append(views.stages["dilated"])
+    assert computed == [9, 2, 1]  # once per radius (None: the default, 1 px at 48 px)
+    assert not np.array_equal(seen[2], seen[3])  # another radius, another dilation
+    bad = cache.alpha(model, RefineParams(dilation_radius=-2))
+    assert bad.alpha is None and "dilation_radius=-2" in bad.error

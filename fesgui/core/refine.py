@@ -119,12 +119,16 @@ def _rescale(a: np.ndarray, constant: float) -> np.ndarray:
 
 def alpha_stages(model: Model, k: float = 10.0, tau: float = 0.2,
                  dilation_radius: int | None = None, blur_sigma: float | None = None,
-                 source: str = "l1", *, source_map: np.ndarray | None = None
+                 source: str = "l1", *, source_map: np.ndarray | None = None,
+                 dilation: tuple[np.ndarray, np.ndarray] | None = None
                  ) -> dict[str, np.ndarray]:
     """Every stage of the RMR alpha map: ``{"s", "z", "dilated", "stepped", "alpha"}``,
     each ``(H, W)`` float32. ``alpha`` is in [0, 1]. ``source`` (:data:`ALPHA_SOURCES`):
-    ``s`` is :func:`l1_map` (the paper) or :func:`change_map`; ``source_map``: that map
-    when the caller already has it for this model (a slider drag: not computed again)."""
+    ``s`` is :func:`l1_map` (the paper) or :func:`change_map`.
+
+    A caller that already has them for this model (a slider drag) may pass ``source_map``
+    (that map) and ``dilation`` (:func:`dilation_stages` of it at this radius): they are
+    not computed again (k, tau and blur_sigma do not change them)."""
     if source not in ALPHA_SOURCES:
         raise FesguiError(f"alpha source {source!r} is unknown: use one of "
                           f"{', '.join(ALPHA_SOURCES)}")
@@ -142,18 +146,24 @@ def alpha_stages(model: Model, k: float = 10.0, tau: float = 0.2,
     if not (is_number(sigma) and np.isfinite(sigma) and sigma >= 0):
         raise FesguiError(f"blur_sigma={sigma} must be a number >= 0: e.g. "
                           f"{default_blur_sigma(h, w):.2f}")
-    std = s.std()
-    if std > 1e-12 * max(1.0, float(np.abs(s).max())):
-        z = np.abs((s - s.mean()) / std)
-    else:  # all receptive fields alike (up to rounding): none stands out
-        z = np.zeros_like(s)
-    dilated = dilate_disk(z, int(radius))
-    dilated = _rescale(dilated, 0.0)
+    z, dilated = dilation_stages(s, int(radius)) if dilation is None else dilation
     stepped = _rescale(special.expit(k * (dilated - tau)), 1.0)  # logistic, overflow-safe
     alpha = ndimage.gaussian_filter(stepped, sigma, mode="nearest") if sigma > 0 else stepped
     alpha = np.clip(alpha, 0.0, 1.0)
     return {name: a.astype(np.float32) for name, a in
             (("s", s), ("z", z), ("dilated", dilated), ("stepped", stepped), ("alpha", alpha))}
+
+
+def dilation_stages(s: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 2 and 3 of the alpha map, which depend on the source map ``s`` ``(H, W)`` and
+    the dilation radius only: ``(z, dilated)`` float64, ``dilated`` rescaled to [0, 1]."""
+    s = np.asarray(s, np.float64)
+    std = s.std()
+    if std > 1e-12 * max(1.0, float(np.abs(s).max())):
+        z = np.abs((s - s.mean()) / std)
+    else:  # all receptive fields alike (up to rounding): none stands out
+        z = np.zeros_like(s)
+    return z, _rescale(dilate_disk(z, int(radius)), 0.0)
 
 
 def alpha_map(model: Model, k: float = 10.0, tau: float = 0.2,
