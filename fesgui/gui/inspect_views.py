@@ -1,6 +1,6 @@
 """Drawing pieces shared by the model inspector and the model-maps panel.
 
-Nothing here computes a model quantity: the arrays come from ``fesgui.core`` (and
+Nothing here computes a model quantity: the arrays come from the worker (``fesgui.views``,
 ``fesgui.core.interpret``) and are only given a colormap, a view and an export. Three kinds
 of map are drawn, each in one consistent way:
 
