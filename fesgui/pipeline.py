@@ -16,7 +16,9 @@ applies to each of R, G and B (the "gray-replicated" colour scheme of the MR pap
 Sec. 5.2), so colour photos keep their colour; a colour model given a grayscale crop sees
 it replicated to RGB.
 
-Speed: the alpha map depends only on the model and the refinement parameters and is cached;
+Speed: the alpha map depends only on the model and the refinement parameters and is cached
+(:class:`fesgui.views.ViewCache`, which also holds what the app's views show: with
+``Pipeline.with_views`` a result carries them, see :mod:`fesgui.views`);
 refinement and the intensity blend run on the small crop; paste-back touches only the
 bounding box of the face and adds only the *change* the model made (see
 :func:`fesgui.align.paste_back` with ``original``), so the face keeps the frame's resolution
@@ -44,6 +46,7 @@ from fesgui.align import (
 from fesgui.align.warp import FEATHER
 from fesgui.errors import FesguiError
 from fesgui.params import RefineParams  # its home; imported from here too
+from fesgui.views import FaceViews, ModelViews, ViewCache
 
 STAGES = ("landmarks", "align", "shape", "synthesize", "refine", "paste")
 #: faces changed per frame with ``all_faces`` (else only the largest)
@@ -66,6 +69,7 @@ class FaceResult:
     aligned: np.ndarray | None = None   # aligned input before the shape warp (None: the
                                         # same as ``crop``, nothing was moved)
     field: np.ndarray | None = None     # (h, w, 2) the displacement applied (crop pixels)
+    views: FaceViews | None = None      # with Pipeline.with_views: W x, b, ... (fesgui.views)
 
 
 @dataclass
@@ -79,6 +83,9 @@ class FrameResult:
     message: str | None = None        # e.g. "no face found: ..." (composite == frame)
     # issue 18 (the app's face picker): every face found, changed or not, largest first
     found: list[FaceLandmarks] = field(default_factory=list)
+    # issue 17: with Pipeline.with_views, the model's maps and alpha stages for the params
+    # the frame was made with (a reference into the pipeline's cache, not a copy)
+    views: ModelViews | None = None
 
 
 def model_size(model) -> tuple[int, int]:
@@ -100,14 +107,24 @@ class Pipeline:
     :data:`MAX_FACES` faces with ``all_faces``, else 1) the first time a frame without manual landmarks
     needs one. ``model``, ``params`` and
     ``all_faces`` may be changed between calls; the alpha map is recomputed only when the
-    model or the refinement numbers change. Not thread-safe: use one per thread.
+    model or the refinement numbers change (``cache``: a :class:`fesgui.views.ViewCache`
+    shared with other pipelines of the same thread). ``with_views``: every result carries
+    what the app's views show (:mod:`fesgui.views`). Not thread-safe: use one per thread.
     """
 
     def __init__(self, model, landmarks: LandmarkSource | None = None,
                  params: RefineParams | None = None, all_faces: bool = False,
-                 feather: float = FEATHER, template: Template | None = None) -> None:
-        self._alpha_key: tuple | None = None
-        self._alpha: np.ndarray | None = None
+                 feather: float = FEATHER, template: Template | None = None,
+                 cache: ViewCache | None = None, with_views: bool = False) -> None:
+        self.cache = ViewCache() if cache is None else cache
+        self.with_views = with_views
+        #: a still whose sliders move: when the same frame *object* (frames are never edited
+        #: in place by the caller) comes again with the same single face, model and shape
+        #: strength, its aligned crop and the model's output are reused; only refinement,
+        #: intensity and paste-back run again. Off by default (a video reader may refill
+        #: one buffer); the app's still worker turns it on.
+        self.reuse_same_frame = False
+        self._last: tuple | None = None  # (key, matrix, aligned, warped frame, crop, output)
         self.model = model
         self.landmarks = landmarks
         self.params = RefineParams() if params is None else params
@@ -119,14 +136,12 @@ class Pipeline:
     # -- model-dependent state -------------------------------------------------------------
     @property
     def model(self):
-        """The expression model (setting it drops the cached alpha map)."""
+        """The expression model."""
         return self._model
 
     @model.setter
     def model(self, model) -> None:
         self._model = model
-        self._alpha_key = None
-        self._alpha = None
         self._field = getattr(model, "shape_field_", None)
         meta = getattr(model, "meta", None) or {}
         # a model with its own framing (issue 16: an imported LSRF/OMP model) records its
@@ -154,21 +169,25 @@ class Pipeline:
 
     def alpha(self) -> np.ndarray | None:
         """(h, w) float32 alpha map for the current model and params; None if refinement
-        is off. Cached."""
-        p = self.params
-        if not p.enabled:
+        is off. Cached (the ``alpha`` stage of :meth:`model_views`)."""
+        if not self.params.enabled:
             return None
-        key = (id(self.model), float(p.k), float(p.tau), p.dilation_radius, p.blur_sigma,
-               p.alpha_source)
-        if key != self._alpha_key or self._alpha is None:
-            from fesgui.core import alpha_map
+        views = self.cache.alpha(self.model, self.params)
+        if views.error is not None:
+            raise FesguiError(views.error)
+        return views.alpha
 
-            self._alpha = np.asarray(alpha_map(self.model, k=p.k, tau=p.tau,
-                                               dilation_radius=p.dilation_radius,
-                                               blur_sigma=p.blur_sigma,
-                                               source=p.alpha_source), np.float32)
-            self._alpha_key = key
-        return self._alpha
+    def model_views(self) -> ModelViews:
+        """The model's maps and its alpha stages under the current params (cached)."""
+        return self.cache.model_views(self.model, self.params)
+
+    def _with_views(self, result: FrameResult) -> FrameResult:
+        """``result`` with its views filled in when ``with_views`` is on."""
+        if self.with_views:
+            result.views = self.model_views()
+            for face in result.faces:
+                face.views = self.cache.face_views(result.views, face.crop, face.output)
+        return result
 
     # -- issue 16 (sparse models): a model that records its authors' framing ------------
     def face_template(self) -> Template:
@@ -182,6 +201,13 @@ class Pipeline:
         """crop (h, w, 3) float32 -> (crop, output, refined, final)."""
         t0 = time.perf_counter()
         output = np.asarray(self.model.predict(crop), dtype=np.float32)
+        timings["synthesize"] += (time.perf_counter() - t0) * 1e3
+        refined, final = self._refine(crop, output, timings)
+        return crop, output, refined, final
+
+    def _refine(self, crop: np.ndarray, output: np.ndarray, timings: dict[str, float]
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """(refined, final): RMR with the alpha map, then the intensity blend."""
         t1 = time.perf_counter()
         alpha = self.alpha()
         p = self.params
@@ -198,10 +224,8 @@ class Pipeline:
             from fesgui.core import blend_intensity
 
             final = np.asarray(blend_intensity(crop, refined, strength), np.float32)
-        t2 = time.perf_counter()
-        timings["synthesize"] += (t1 - t0) * 1e3
-        timings["refine"] += (t2 - t1) * 1e3
-        return crop, output, refined, final
+        timings["refine"] += (time.perf_counter() - t1) * 1e3
+        return refined, final
 
     def _as_crop(self, crop: np.ndarray) -> np.ndarray:
         h, w = self.crop_size
@@ -230,8 +254,11 @@ class Pipeline:
         h, w = self.crop_size
         pts = self.face_template().in_crop((h, w)).astype(np.float32)
         lm = FaceLandmarks(pts, None, (0.0, 0.0, float(w), float(h)))
-        return FaceResult(lm, np.eye(2, 3), x, y, refined, final, aligned,
+        face = FaceResult(lm, np.eye(2, 3), x, y, refined, final, aligned,
                           self._field_applied(strength))
+        if self.with_views:
+            face.views = self.cache.face_views(self.model_views(), x, y)
+        return face
 
     def _detect(self, frame: np.ndarray) -> list[FaceLandmarks]:
         wanted = MAX_FACES if self.all_faces else 1
@@ -263,7 +290,7 @@ class Pipeline:
         timings["landmarks"] = (time.perf_counter() - t0) * 1e3
         if not faces:
             timings["total"] = timings["landmarks"]
-            return FrameResult(frame, frame.copy(), [], timings, NO_FACE)
+            return self._with_views(FrameResult(frame, frame.copy(), [], timings, NO_FACE))
         found = list(faces)
         if pick is not None:  # issue 18: the faces the user picked
             faces = list(pick(found))
@@ -274,6 +301,26 @@ class Pipeline:
         template = self.face_template()  # issue 16: the model's own framing, if any
         composite = frame
         results = []
+        # (compared by identity, compared by value): see reuse_same_frame
+        key = ((frame, self._model, template),
+               (strength, self._alignment, size,
+                None if len(faces) != 1 else np.asarray(faces[0].points).tobytes()))
+        last, self._last = self._last, None
+        if (self.reuse_same_frame and last is not None and key[1][-1] is not None
+                and all(a is b for a, b in zip(key[0], last[0][0], strict=True))
+                and key[1] == last[0][1]):
+            lm = faces[0]
+            matrix, aligned, composite, x, y = last[1:]
+            refined, final = self._refine(x, y, timings)
+            t0 = time.perf_counter()
+            composite = paste_back(composite, final, matrix, feather=self.feather, original=x,
+                                   template=template)
+            timings["paste"] += (time.perf_counter() - t0) * 1e3
+            self._last = last
+            timings["total"] = sum(timings[s] for s in STAGES)
+            return self._with_views(FrameResult(frame, composite, [FaceResult(
+                lm, matrix, x, y, refined, final, aligned, self._field_applied(strength))],
+                timings, None, found))
         for lm in faces:
             t0 = time.perf_counter()
             matrix = template.matrix(lm, size, self._alignment)
@@ -290,6 +337,8 @@ class Pipeline:
             timings["align"] += (t1 - t0 + t3 - t2) * 1e3
             timings["shape"] += (t2 - t1) * 1e3
             x, y, refined, final = self._synthesize(crop, timings)
+            if self.reuse_same_frame and key[1][-1] is not None:
+                self._last = (key, matrix, aligned, composite, x, y)
             t0 = time.perf_counter()
             composite = paste_back(composite, final, matrix, feather=self.feather, original=x,
                                    template=template)
@@ -297,7 +346,7 @@ class Pipeline:
             results.append(FaceResult(lm, matrix, x, y, refined, final, aligned,
                                       self._field_applied(strength)))
         timings["total"] = sum(timings[s] for s in STAGES)
-        return FrameResult(frame, composite, results, timings, None, found)
+        return self._with_views(FrameResult(frame, composite, results, timings, None, found))
 
     def _field_applied(self, strength: float) -> np.ndarray | None:
         if strength == 0.0:

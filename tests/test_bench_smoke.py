@@ -253,3 +253,15 @@ def test_profile_script_runs_its_predict_breakdown(capsys):
     out = capsys.readouterr().out
     for step in ("whole predict", "input checks", "kernel (shared RGB)"):
         assert f"r=3 {step}" in out and f"r=5 {step}" in out, out
+
+
+def test_slider_rows():
+    (sec,) = benchmarks.run(["slider"], TINY)
+    _check_section(sec, "slider")
+    by_case = {(r.case, r.metric): r for r in sec.rows}
+    judged = [r for r in sec.rows if r.metric == "slider-to-redraw latency" and r.target]
+    assert len(judged) == 1 and "radius 40" in judged[0].case
+    assert judged[0].value.n == TINY.slider_steps
+    assert any("default dilation" in case for case, _ in by_case)
+    dilation = [r for r in sec.rows if r.baseline_name.startswith("scipy grey_dilation")]
+    assert len(dilation) == 1 and dilation[0].ratio is not None

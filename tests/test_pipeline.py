@@ -329,3 +329,127 @@ def cv2_invert(matrix):
     import cv2
 
     return cv2.invertAffineTransform(np.asarray(matrix, np.float64))
+
+
+# ---------------------------------------------------------------- issue 17: the views
+def test_views_carry_what_the_panels_draw_computed_once(model):
+    """With ``with_views`` a result carries the model's maps and alpha stages (one cache
+    with the alpha map the output was refined with) and each face's W x and b; checked
+    against the core's own functions, called here independently."""
+    from fesgui.core import alpha_stages, l1_map
+    from fesgui.core.interpret import tap_reach_map
+
+    frame, pts = _frame(seed=4)
+    params = RefineParams(enabled=True, k=7.0, tau=0.3, dilation_radius=4)
+    p = Pipeline(model, FakeSource(pts), params, with_views=True)
+    res = p.process(frame)
+    views, face = res.views, res.faces[0]
+    stages = alpha_stages(model, k=7.0, tau=0.3, dilation_radius=4)
+    for name in ("s", "z", "dilated", "stepped", "alpha"):
+        np.testing.assert_array_equal(views.alpha.stages[name], stages[name], err_msg=name)
+    assert views.applied_alpha() is p.alpha()  # the very array the refinement used
+    np.testing.assert_array_equal(views.maps.s, l1_map(model))
+    np.testing.assert_array_equal(views.maps.reach, tap_reach_map(model))
+    np.testing.assert_array_equal(views.maps.bias, np.moveaxis(model.bias_, 0, -1))
+    wx, b = model.decompose(face.crop)
+    np.testing.assert_allclose(face.views.wx, wx, atol=1e-6)
+    np.testing.assert_array_equal(face.views.b, b)
+    np.testing.assert_allclose(face.views.wx + face.views.b, face.output, atol=1e-6)
+    assert face.views.importance == pytest.approx(
+        (np.abs(wx).mean(), np.abs(b).mean()), rel=1e-5)
+    assert not face.views.wx.flags.writeable and not views.alpha.stages["alpha"].flags.writeable
+    # a new frame with the same alpha numbers (intensity is not one) reuses the arrays
+    p.params = RefineParams(enabled=True, k=7.0, tau=0.3, dilation_radius=4, intensity=0.5)
+    again = p.process(frame)
+    assert again.views.maps is views.maps and again.views.alpha is views.alpha
+    # the refinement off: the stages are still there (the maps show them), unused
+    p.params = RefineParams(enabled=False, k=7.0, tau=0.3, dilation_radius=4)
+    off = p.process(frame)
+    assert off.views.alpha is views.alpha and off.views.applied_alpha() is None
+    # a bad number is reported by the views in one line, and refuses refinement
+    p.params = RefineParams(enabled=True, blur_sigma=-1.0)
+    assert "blur_sigma" in p.model_views().alpha.error
+    with pytest.raises(FesguiError, match="blur_sigma"):
+        p.process(frame)
+    # without with_views (the CLI) nothing extra is computed
+    plain = Pipeline(model, FakeSource(pts), params).process(frame)
+    assert plain.views is None and plain.faces[0].views is None
+
+
+def test_face_views_of_a_sparse_model_index_like_the_core():
+    from fesgui.core import from_csr, interpret
+    from fesgui.synthetic import sparse_smile_csr
+
+    model = from_csr(sparse_smile_csr(24, taps=5, far=True, seed=4), preprocess="minmax")
+    img, _ = make_face(24, 24, seed=2)
+    face = Pipeline(model, params=RefineParams(), with_views=True).process_crop(img)
+    wx, b = model.decompose(face.crop)
+    np.testing.assert_array_equal(face.views.wx, wx)
+    np.testing.assert_array_equal(face.views.b, b)
+    for i, j, c in ((3, 4, 0), (17, 8, 2)):
+        got, ref = face.views.pixel(i, j, c), interpret.pixel_arithmetic(model, face.crop, i,
+                                                                          j, channel=c)
+        assert (got.wx, got.bias, got.output, got.raw) == (ref.wx, ref.bias, ref.output,
+                                                           ref.raw)
+        np.testing.assert_array_equal(face.views.transfer_curve(i, j, c)[1],
+                                      interpret.transfer_curve(model, i, j, c, x=face.crop)[1])
+
+
+def test_a_still_with_new_slider_values_reuses_its_crop_and_output(model):
+    """reuse_same_frame (the app's still worker): the same frame object again runs only
+    refinement, intensity and paste-back; the result equals a fresh pipeline's."""
+    frame, pts = _frame(seed=6)
+    p = Pipeline(model, FakeSource(pts), RefineParams(enabled=True), with_views=True)
+    p.reuse_same_frame = True
+    first = p.process(frame)
+    for params in (RefineParams(enabled=True, tau=0.5, intensity=0.6),
+                   RefineParams(enabled=False, intensity=1.2)):
+        p.params = params
+        again = p.process(frame)
+        fresh = Pipeline(model, FakeSource(pts), params).process(frame)
+        assert again.faces[0].output is first.faces[0].output  # predict did not run again
+        assert again.faces[0].views.wx is first.faces[0].views.wx
+        np.testing.assert_array_equal(again.composite, fresh.composite)
+        np.testing.assert_array_equal(again.faces[0].final, fresh.faces[0].final)
+        assert again.timings["synthesize"] == 0.0
+    # another frame object (even with the same pixels), another model: computed afresh
+    other = p.process(frame.copy())
+    assert other.faces[0].output is not first.faces[0].output
+    np.testing.assert_array_equal(other.faces[0].output, first.faces[0].output)
+    # off (the default: a video reader may refill one buffer): never reused
+    q = Pipeline(model, FakeSource(pts), RefineParams())
+    buffer = frame.copy()
+    a = q.process(buffer).faces[0].output
+    buffer[...] = 0
+    assert not np.array_equal(q.process(buffer).faces[0].output, a)
+
+
+def test_view_cache_keeps_the_dilation_while_k_tau_and_sigma_move(model, monkeypatch):
+    """Dragging k, tau or sigma reuses the dilated map of the radius (the costly step at a
+    large radius); every stage still equals the core's alpha_stages computed afresh."""
+    import importlib
+
+    from fesgui.core import alpha_stages
+    from fesgui.views import ViewCache
+
+    refine = importlib.import_module("fesgui.core.refine")  # the module (not the function)
+
+    cache = ViewCache()
+    seen, radii, computed = [], [], []
+    original = refine.dilation_stages
+    monkeypatch.setattr(refine, "dilation_stages",
+                        lambda s, r: radii.append(r) or original(s, r))
+    for k, tau, sigma, radius in ((10.0, 0.2, 2.0, 9), (4.0, 0.5, 3.5, 9), (7.0, 0.3, 0.0, 9),
+                                  (7.0, 0.3, 1.0, 2), (7.0, 0.3, 1.5, None)):
+        n = len(radii)
+        views = cache.alpha(model, RefineParams(k=k, tau=tau, blur_sigma=sigma,
+                                                dilation_radius=radius))
+        computed.extend(radii[n:])
+        ref = alpha_stages(model, k=k, tau=tau, blur_sigma=sigma, dilation_radius=radius)
+        for name in ref:
+            np.testing.assert_array_equal(views.stages[name], ref[name], err_msg=name)
+        seen.append(views.stages["dilated"])
+    assert computed == [9, 2, 1]  # once per radius (None: the default, 1 px at 48 px)
+    assert not np.array_equal(seen[2], seen[3])  # another radius, another dilation
+    bad = cache.alpha(model, RefineParams(dilation_radius=-2))
+    assert bad.alpha is None and "dilation_radius=-2" in bad.error

@@ -10,6 +10,7 @@ kr         Pixel-KR fit and table inference vs direct kernel evaluation
 pipeline   live 640x480 video through landmarks, align, synthesize, refine, paste
 memory     peak RSS of the live pipeline and model file sizes vs the papers
 gui        the live pipeline through the GUI worker with drawing (offscreen Qt)
+slider     refinement slider to redraw in the app at crop 256, largest dilation
 video      ``fesgui video`` on 1280x720 and 1920x1080 H.264 (decode, landmarks, model,
            paste-back, encode) vs decode + encode only
 =========  =====================================================================
@@ -38,6 +39,7 @@ BENCHMARKS: dict[str, str] = {
     "pipeline": "live",
     "memory": "memory",
     "gui": "gui_worker",
+    "slider": "gui_slider",
     "video": "video",
 }
 
@@ -78,6 +80,9 @@ class Config:
     live_crops: tuple[int, ...] = (128, 256)
     live_train_pairs: int = 12
     gui_seconds: float = 15.0
+    # refinement sliders in the app (slider): crop size, Blur σ steps per dilation radius
+    slider_size: int = 256
+    slider_steps: int = 40
     memory_app: bool = True            # also measure the app's peak RSS (runs it again)
     # whole-process video (fesgui video): (width, height) of the H.264 test files
     video_sizes: tuple[tuple[int, int], ...] = ((1280, 720), (1920, 1080))
@@ -93,7 +98,8 @@ class Config:
         return cls(mode="quick", repeats=9, min_sample_s=0.004, predict_sizes=(128, 256),
                    fit_pairs=40, loop_pixels=150, fit_repeats=3, scaling_pairs=(20, 40),
                    scaling_sizes=(64, 128), scaling_rf=(1, 3, 5), kr_pairs=40,
-                   live_frames=90, gui_seconds=8.0, video_frames=60, video_rounds=2)
+                   live_frames=90, gui_seconds=8.0, slider_steps=15, video_frames=60,
+                   video_rounds=2)
 
     @classmethod
     def tiny(cls) -> Config:
@@ -101,7 +107,7 @@ class Config:
                    predict_rf=(3,), fit_size=16, fit_pairs=6, fit_rf=(3,), loop_pixels=4, fit_repeats=1,
                    scaling_pairs=(4, 6), scaling_sizes=(12, 16), scaling_rf=(1, 3),
                    kr_size=16, kr_pairs=6, live_frames=6, live_crops=(64,),
-                   live_train_pairs=3, gui_seconds=4.5,
+                   live_train_pairs=3, gui_seconds=4.5, slider_size=32, slider_steps=3,
                    memory_app=False, video_sizes=((320, 240),), video_frames=4,
                    video_rounds=1)
 

@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true",
                    help="fewer sizes and repetitions (about a minute)")
     p.add_argument("--only", default=None, metavar="NAMES",
-                   help="comma-separated subset of: predict,fit,kr,pipeline,memory,gui,video")
+                   help="comma-separated subset of: predict,fit,kr,pipeline,memory,gui,slider,video")
     p.add_argument("--json", default=None, metavar="OUT.json",
                    help="where to write the machine-readable results")
     p.set_defaults(run=run)

@@ -73,10 +73,15 @@ def window_patch(model: Model, plane: np.ndarray, i: int, j: int) -> np.ndarray:
 
 
 def pixel_arithmetic(model: Model, x: np.ndarray, i: int, j: int, channel: int = 0,
-                     alpha: np.ndarray | None = None) -> PixelArithmetic:
-    """The arithmetic of output pixel ``(i, j, channel)`` for input image ``x``."""
+                     alpha: np.ndarray | None = None, *, scaled: np.ndarray | None = None,
+                     scaling: tuple[float, float] | None = None) -> PixelArithmetic:
+    """The arithmetic of output pixel ``(i, j, channel)`` for input image ``x``.
+
+    A sparse model's ``scaled`` (``model.scaled_input(x)``) and ``scaling``
+    (``model.output_scaling(x)``), when the caller already has them for this ``x``, are
+    not computed again (each costs a pass over the image)."""
     if model.method == "sparse":
-        return _sparse_arithmetic(model, x, i, j, channel, alpha)
+        return _sparse_arithmetic(model, x, i, j, channel, alpha, scaled, scaling)
     weights, bias = model.receptive_field(i, j, channel)
     plane = _channel_image(model, x, channel)
     patch = window_patch(model, plane, i, j)
@@ -96,15 +101,17 @@ def pixel_arithmetic(model: Model, x: np.ndarray, i: int, j: int, channel: int =
 
 
 def _sparse_arithmetic(model: Model, x: np.ndarray, i: int, j: int, channel: int,
-                       alpha: np.ndarray | None) -> PixelArithmetic:
+                       alpha: np.ndarray | None, scaled_x: np.ndarray | None = None,
+                       scaling: tuple[float, float] | None = None) -> PixelArithmetic:
     weights, bias = model.receptive_field(i, j, channel)
     plane = _channel_image(model, x, channel)
     positions = model.tap_positions(i, j, channel)
-    scaled = _channel_image(model, model.scaled_input(x), channel)
+    scaled = _channel_image(model, model.scaled_input(x) if scaled_x is None else scaled_x,
+                            channel)
     patch = scaled[positions[:, 0], positions[:, 1]]
     wx = float(np.sum(weights[0].astype(np.float64) * patch))
     raw = wx + bias
-    scale, offset = model.output_scaling(x)
+    scale, offset = model.output_scaling(x) if scaling is None else scaling
     output = scale * raw + offset
     own = float(scaled[i, j])
     a = refined = None
@@ -165,14 +172,16 @@ def tap_map(model: Model, tap: int | tuple[int, int], channel: int = 0) -> np.nd
 
 
 def transfer_curve(model: Model, i: int, j: int, channel: int = 0,
-                   x: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   x: np.ndarray | None = None, *, scaled: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Output of pixel ``(i, j)`` as a function of its own input value:
     ``(levels (256,), values (256,))`` float32, levels = v/255.
 
     Pixel-KR: its table. Pixel-RR: ``w v + b``. MR: the centre-tap line with the other
     taps held at the current input ``x`` (or at 0 without ``x``). Sparse: the matrix
     output (before any output scaling) against the input the matrix sees at the pixel,
-    its own-pixel taps' weight times the level, the other taps held at ``x`` (or 0)."""
+    its own-pixel taps' weight times the level, the other taps held at ``x`` (or 0);
+    ``scaled``: its ``model.scaled_input(x)`` when the caller already has it."""
     weights, bias = model.receptive_field(i, j, channel)
     levels = LEVELS.astype(np.float32)
     if model.method == "sparse":
@@ -181,8 +190,9 @@ def transfer_curve(model: Model, i: int, j: int, channel: int = 0,
         w = weights[0].astype(np.float64)
         rest = 0.0
         if x is not None:
-            scaled = _channel_image(model, model.scaled_input(x), channel)
-            rest = float(np.sum(w[~own] * scaled[positions[~own, 0], positions[~own, 1]]))
+            seen = model.scaled_input(x) if scaled is None else scaled
+            plane = _channel_image(model, seen, channel)
+            rest = float(np.sum(w[~own] * plane[positions[~own, 0], positions[~own, 1]]))
         return levels, (float(w[own].sum()) * LEVELS + rest + bias).astype(np.float32)
     if model.method == "pixel-kr":
         return levels, model.table_[model._weight_set(channel), i, j].copy()

@@ -48,6 +48,42 @@ def disk(radius: int) -> np.ndarray:
     return (yy * yy + xx * xx) <= r * r
 
 
+def dilate_disk(z: np.ndarray, radius: int) -> np.ndarray:
+    """Grey dilation of ``z`` ``(H, W)`` with :func:`disk` of ``radius`` pixels, borders
+    "nearest": the same values as ``ndimage.grey_dilation(z, footprint=disk(radius),
+    mode="nearest")`` (a maximum is exact), in O(radius) array passes instead of
+    O(radius^2) per pixel (1.1 s -> a few ms at 256 x 256, radius 40).
+
+    The disk is a stack of rows: row ``dy`` spans ``|dx| <= w(dy) = floor(sqrt(r^2 -
+    dy^2))``, and ``w`` grows as ``|dy|`` shrinks. So one running row maximum, widened
+    from ``w(r)`` to ``w(0)`` while ``|dy|`` goes from ``r`` down to 0, serves every row;
+    each row adds its two shifted copies (``+dy``, ``-dy``) into the result."""
+    z = np.asarray(z)
+    r = int(radius)
+    if r <= 0:
+        return z.copy()
+    h, w = z.shape
+    padded = np.pad(z, r, mode="edge")  # "nearest": edge rows and columns repeated
+    dy = np.arange(r, -1, -1)
+    widths = np.floor(np.sqrt(r * r - dy * dy)).astype(int)
+    widths = np.where((widths + 1) ** 2 + dy * dy <= r * r, widths + 1, widths)  # rounding
+    rows = padded[:, r:r + w].copy()  # the running maximum over |dx| <= width
+    width = 0
+    out = None
+    for d, wd in zip(dy, widths, strict=True):
+        while width < wd:
+            width += 1
+            np.maximum(rows, padded[:, r - width:r - width + w], out=rows)
+            np.maximum(rows, padded[:, r + width:r + width + w], out=rows)
+        for shift in {int(d), -int(d)}:
+            part = rows[r + shift:r + shift + h]
+            if out is None:
+                out = part.copy()
+            else:
+                np.maximum(out, part, out=out)
+    return out
+
+
 def l1_map(model: Model) -> np.ndarray:
     """``(H, W)`` float32: L1 norm of each receptive field including the bias, averaged
     over the model's K weight sets (for Pixel-KR: of its least-squares line)."""
@@ -83,14 +119,22 @@ def _rescale(a: np.ndarray, constant: float) -> np.ndarray:
 
 def alpha_stages(model: Model, k: float = 10.0, tau: float = 0.2,
                  dilation_radius: int | None = None, blur_sigma: float | None = None,
-                 source: str = "l1") -> dict[str, np.ndarray]:
+                 source: str = "l1", *, source_map: np.ndarray | None = None,
+                 dilation: tuple[np.ndarray, np.ndarray] | None = None
+                 ) -> dict[str, np.ndarray]:
     """Every stage of the RMR alpha map: ``{"s", "z", "dilated", "stepped", "alpha"}``,
     each ``(H, W)`` float32. ``alpha`` is in [0, 1]. ``source`` (:data:`ALPHA_SOURCES`):
-    ``s`` is :func:`l1_map` (the paper) or :func:`change_map`."""
+    ``s`` is :func:`l1_map` (the paper) or :func:`change_map`.
+
+    A caller that already has them for this model (a slider drag) may pass ``source_map``
+    (that map) and ``dilation`` (:func:`dilation_stages` of it at this radius): they are
+    not computed again (k, tau and blur_sigma do not change them)."""
     if source not in ALPHA_SOURCES:
         raise FesguiError(f"alpha source {source!r} is unknown: use one of "
                           f"{', '.join(ALPHA_SOURCES)}")
-    s = (l1_map(model) if source == "l1" else change_map(model)).astype(np.float64)
+    if source_map is None:
+        source_map = l1_map(model) if source == "l1" else change_map(model)
+    s = np.asarray(source_map, np.float32).astype(np.float64)
     h, w = s.shape
     radius = default_dilation_radius(h, w) if dilation_radius is None else dilation_radius
     sigma = default_blur_sigma(h, w) if blur_sigma is None else blur_sigma
@@ -102,18 +146,24 @@ def alpha_stages(model: Model, k: float = 10.0, tau: float = 0.2,
     if not (is_number(sigma) and np.isfinite(sigma) and sigma >= 0):
         raise FesguiError(f"blur_sigma={sigma} must be a number >= 0: e.g. "
                           f"{default_blur_sigma(h, w):.2f}")
-    std = s.std()
-    if std > 1e-12 * max(1.0, float(np.abs(s).max())):
-        z = np.abs((s - s.mean()) / std)
-    else:  # all receptive fields alike (up to rounding): none stands out
-        z = np.zeros_like(s)
-    dilated = ndimage.grey_dilation(z, footprint=disk(int(radius)), mode="nearest")
-    dilated = _rescale(dilated, 0.0)
+    z, dilated = dilation_stages(s, int(radius)) if dilation is None else dilation
     stepped = _rescale(special.expit(k * (dilated - tau)), 1.0)  # logistic, overflow-safe
     alpha = ndimage.gaussian_filter(stepped, sigma, mode="nearest") if sigma > 0 else stepped
     alpha = np.clip(alpha, 0.0, 1.0)
     return {name: a.astype(np.float32) for name, a in
             (("s", s), ("z", z), ("dilated", dilated), ("stepped", stepped), ("alpha", alpha))}
+
+
+def dilation_stages(s: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 2 and 3 of the alpha map, which depend on the source map ``s`` ``(H, W)`` and
+    the dilation radius only: ``(z, dilated)`` float64, ``dilated`` rescaled to [0, 1]."""
+    s = np.asarray(s, np.float64)
+    std = s.std()
+    if std > 1e-12 * max(1.0, float(np.abs(s).max())):
+        z = np.abs((s - s.mean()) / std)
+    else:  # all receptive fields alike (up to rounding): none stands out
+        z = np.zeros_like(s)
+    return z, _rescale(dilate_disk(z, int(radius)), 0.0)
 
 
 def alpha_map(model: Model, k: float = 10.0, tau: float = 0.2,

@@ -109,6 +109,7 @@ class Controller(QObject):
 
     # the session's events, as Qt signals (same names and arguments: fesgui.session)
     result_ready = Signal(object, object)  # FrameResult, FrameInfo (draw it)
+    views_ready = Signal(object)  # fesgui.views.ModelViews without a frame (draw it)
     status = Signal(str)  # a transient message for the status bar
     status_outdated = Signal(str)  # a frame's message (no face) that a later frame disproved
     stats = Signal(str)  # fps and per-stage milliseconds
@@ -148,6 +149,7 @@ class Controller(QObject):
         # the answers run on the main thread, where the session lives.
         w = self.worker
         w.result.connect(self._on_result)
+        w.views_ready.connect(self.views_ready)
         w.error.connect(self._on_error)
         w.still_failed.connect(self._on_still_failed)
         w.model_ready.connect(self._on_model_ready)

@@ -1,6 +1,6 @@
 """Drawing pieces shared by the model inspector and the model-maps panel.
 
-Nothing here computes a model quantity: the arrays come from ``fesgui.core`` (and
+Nothing here computes a model quantity: the arrays come from the worker (``fesgui.views``,
 ``fesgui.core.interpret``) and are only given a colormap, a view and an export. Three kinds
 of map are drawn, each in one consistent way:
 
@@ -265,6 +265,9 @@ class MapItem:
         self._lut: tuple[str, np.ndarray] | None = None  # (kind, its colormap's table)
         self._shape: tuple[int, int] | None = None  # the view range set for this size
         self.label = TitleItem(title, size="9pt")
+        self._title_text = title  # what the label shows
+        self._drawn: tuple | None = None  # (channel, kind) of the data drawn
+        self._marked: tuple[int, int] | None = None  # the pixel outlined
         layout.addItem(self.label)
         layout.nextRow()
         self.view = layout.addViewBox(lockAspect=True, invertY=True, enableMenu=True)
@@ -292,7 +295,15 @@ class MapItem:
 
     def set_data(self, data: np.ndarray | None, channel: int | None = None,
                  title: str | None = None) -> None:
-        """Show ``data`` (``(H, W)`` or ``(H, W, C)``); ``channel`` picks one of C to show."""
+        """Show ``data`` (``(H, W)`` or ``(H, W, C)``); ``channel`` picks one of C to show.
+
+        The very array already shown (the worker sends the same read-only arrays while
+        their inputs do not change) is not drawn again."""
+        drawn = (channel, self.kind)
+        if (data is not None and data is self.data and drawn == self._drawn
+                and (title is None or title == self.title)):
+            return
+        self._drawn = drawn if data is not None else None
         self.data = data
         if title is not None:
             self.title = title
@@ -339,11 +350,18 @@ class MapItem:
         """Draw the title, followed by the colour range of the map in grey."""
         text = self.title if self._range is None else (
             f"{self.title} <span style='color:#999'>[{self._range}]</span>")
-        self.label.setText(text, size="9pt")
+        if text != self._title_text:  # re-laying out a title costs more than the map
+            self._title_text = text
+            self.label.setText(text, size="9pt")
 
     def set_marker(self, row: int | None, col: int | None) -> None:
-        """Outline pixel ``(row, col)`` (``None`` hides the marker)."""
-        if row is None or col is None or self.image is None:
+        """Outline pixel ``(row, col)`` (``None`` hides the marker). The marker already
+        there is left alone (the panels re-mark after every redraw)."""
+        at = None if row is None or col is None or self.image is None else (row, col)
+        if at == self._marked:
+            return
+        self._marked = at
+        if at is None:
             self.marker.setVisible(False)
             self.ring.clear()
             return

@@ -18,9 +18,11 @@ pixel to each (:attr:`InspectorPanel.tap_marks`), the footprint plots their offs
 the arithmetic notes its min-max scaling (``Σ w·x + b`` is the matrix output ``z`` on the
 scaled input; ``y`` is ``z`` scaled back).
 
-Every number comes from ``fesgui.core`` (``receptive_field``, ``taps``,
-``interpret.pixel_arithmetic``, ``interpret.transfer_curve``, ``alpha_map``); this module
-only draws. Arrow keys move the selection; :attr:`InspectorPanel.pixel_selected` is emitted
+Every number is the worker's (issue 17): the face's views (:class:`fesgui.views.FaceViews`,
+with the alpha map the output was refined with) give the arithmetic and the transfer curve
+of a pixel by indexing into the model's weights and the face's arrays; without a face the
+receptive field and the bias are read from the model (``receptive_field``,
+``tap_positions``: indexing). This module only draws. Arrow keys move the selection; :attr:`InspectorPanel.pixel_selected` is emitted
 whenever the selection changes.
 """
 
@@ -34,11 +36,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from fesgui.core import alpha_map, interpret
-from fesgui.core.geometry import reach
 from fesgui.errors import FesguiError
 from fesgui.gui import inspect_views as views
 from fesgui.gui.model_panel import detail_label, mapping_label, method_label
+from fesgui.views import pixel_curve
 
 if TYPE_CHECKING:
     from fesgui.pipeline import FaceResult, RefineParams
@@ -76,8 +77,6 @@ class InspectorPanel(QtWidgets.QWidget):
         self._face: FaceResult | None = None
         self._params: RefineParams | None = None
         self._pixel: tuple[int, int] | None = None
-        self._alpha_key: tuple | None = None
-        self._alpha: np.ndarray | None = None
         self._crop_source: tuple | None = None  # what the overview image shows
         self._static_key: tuple | None = None  # what the face-independent views show
         self._static_refs: tuple = (None, None)  # (model, weights_) they were drawn from
@@ -85,6 +84,7 @@ class InspectorPanel(QtWidgets.QWidget):
         self._preprocess: dict = {}  # a sparse model's min-max steps (meta "preprocess")
         self.arithmetic: Any = None  # the last PixelArithmetic drawn (None without a face)
         self.curve: tuple[np.ndarray, np.ndarray] | None = None  # last transfer curve
+        self._curve_key: tuple | None = None  # what the curve was drawn for
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
         self._build()
         self._refresh()
@@ -227,7 +227,6 @@ class InspectorPanel(QtWidgets.QWidget):
         The selection is kept when it fits the new model, else it moves to the centre
         (clamped selections and the first selection emit :attr:`pixel_selected`)."""
         self._model = model
-        self._alpha_key = self._alpha = None
         self._static_key = None
         if not views.face_fits(model, self._face):
             self._face = None  # made for another model; the window sends a new one
@@ -335,18 +334,11 @@ class InspectorPanel(QtWidgets.QWidget):
             spin.setValue(v)
             spin.blockSignals(False)
 
-    def _alpha_for(self, params: RefineParams | None) -> np.ndarray | None:
-        """The model's alpha map under ``params`` (``None`` when refinement is off)."""
-        if params is None or not params.enabled:
-            return None
-        key = (params.k, params.tau, params.dilation_radius, params.blur_sigma,
-               params.alpha_source)
-        if key != self._alpha_key:
-            self._alpha = alpha_map(self._model, k=params.k, tau=params.tau,
-                                    dilation_radius=params.dilation_radius,
-                                    blur_sigma=params.blur_sigma, source=params.alpha_source)
-            self._alpha_key = key
-        return self._alpha
+    def _face_views(self) -> Any:
+        """The shown face's views (``fesgui.views.FaceViews``), if it has them."""
+        face = self._face
+        views_ = None if face is None else face.views
+        return views_ if views_ is not None and views_.model.model is self._model else None
 
     def _refresh(self) -> None:
         self.status_label.setText("")
@@ -374,13 +366,14 @@ class InspectorPanel(QtWidgets.QWidget):
             label.setText("—")
         self.note_label.setText("")
         self.curve_item.setData([], [])
+        self._curve_key = None
         self.curve_marker.clear()
         self.curve_marker_line.setVisible(False)
         self.arithmetic = None
         self.curve = None
 
     def _draw(self) -> None:
-        model, face = self._model, self._face
+        model = self._model
         row, col = self._pixel
         channel = self.channel()
         wc = views.weight_set(model, channel)
@@ -400,10 +393,13 @@ class InspectorPanel(QtWidgets.QWidget):
                                      f"{html.escape(method_label(meta))} · "
                                      f"{html.escape(detail_label(meta))}")
 
-        if face is not None:
-            alpha = self._alpha_for(self._params)
-            arith = interpret.pixel_arithmetic(model, face.crop, row, col, channel=channel,
-                                               alpha=alpha)
+        if self._face is not None and not views.face_fits(model, self._face):
+            (fh, fw), (h, w) = np.shape(self._face.crop)[:2], self._size()
+            raise FesguiError(f"the face ({fw}x{fh}) does not fit this {w}x{h} model: "
+                              "process the image again with this model")
+        face_views = self._face_views()
+        if face_views is not None:
+            arith = face_views.pixel(row, col, channel)
             weights, bias, patch = arith.weights, float(arith.bias), arith.patch
         else:
             weights, bias = model.receptive_field(row, col, channel=channel)
@@ -515,7 +511,7 @@ class InspectorPanel(QtWidgets.QWidget):
         taps = np.asarray(model.taps())
         size = int(model.meta.get("size", weights.shape[0]))
         dilation = int(model.meta.get("dilation", 1))
-        half = reach(size, dilation)
+        half = int(np.abs(taps).max(initial=0))  # dilation * (size // 2)
         span = 2 * half + 1
         grid = np.arange(-half, half + 1)
         gy, gx = np.meshgrid(grid, grid, indexing="ij")
@@ -600,9 +596,9 @@ class InspectorPanel(QtWidgets.QWidget):
                 values["refined"] = arith.output
             if self._params is not None:
                 notes.append(f"intensity {self._params.intensity:g}")
-            field = getattr(self._model, "shape_field_", None)
-            if field is not None:
-                dx, dy = interpret.field_vector(field, row, col)
+            vector = self._face_views().model.maps.field_vector(row, col)
+            if vector is not None:
+                dx, dy = vector
                 notes.append(f"shape: x here was fetched from dx {dx:+.2f}, dy {dy:+.2f} px "
                              "(times shape × intensity) before the model")
         else:
@@ -624,8 +620,17 @@ class InspectorPanel(QtWidgets.QWidget):
         self.note_label.setText("; ".join(notes))
 
     def _draw_curve(self, row: int, col: int, channel: int, arith: Any) -> None:
-        x = None if self._face is None else self._face.crop
-        levels, values = interpret.transfer_curve(self._model, row, col, channel=channel, x=x)
+        face_views = self._face_views()
+        x = None if face_views is None else face_views.crop
+        # the curve and its marker depend on the pixel and the face's input only: a still
+        # re-run with new slider values (the same crop object) leaves them as drawn
+        key = (self._model, row, col, channel, x, arith is None)
+        if self._curve_key is not None and all(
+                a is b or (type(a) is int and a == b) for a, b in zip(key, self._curve_key,
+                                                                      strict=True)):
+            return
+        self._curve_key = key
+        levels, values = pixel_curve(self._model, row, col, channel, face_views)
         self.curve = (np.asarray(levels), np.asarray(values))
         self.curve_item.setData(self.curve[0], self.curve[1])
         method = self._method

@@ -169,6 +169,7 @@ class MainWindow(QMainWindow):
         self.refine_panel = RefinePanel()
         self.inspector: Any = None  # InspectorPanel, see _build_heavy
         self.maps: Any = None  # ModelMapsPanel
+        self._views: Any = None  # the worker's last fesgui.views.ModelViews
         self.input_dock = self._dock("Input", self.input_panel, left)
         self.model_dock = self._dock("Model", self.model_panel, left)
         self.refine_dock = self._dock("Refinement", self.refine_panel, left)
@@ -249,6 +250,7 @@ class MainWindow(QMainWindow):
             dock.visibilityChanged.connect(lambda on: on and self._update_inspection())
         # controller -> views
         c.result_ready.connect(self.draw_result)
+        c.views_ready.connect(self._views_ready)
         c.status.connect(self.show_status)
         c.status_outdated.connect(self.clear_status)
         c.stats.connect(self.stats_label.setText)
@@ -303,7 +305,7 @@ class MainWindow(QMainWindow):
         if c.model is not None:
             self.inspector.set_model(c.model)
             self.maps.set_model(c.model)
-        self.maps.set_params(c.params)
+        self.maps.set_views(self._views)
         self._update_inspection()
         self.views_built.emit()
 
@@ -395,8 +397,12 @@ class MainWindow(QMainWindow):
 
     def _params_changed(self, params: Any) -> None:
         self.refine_panel.set_params(params)
+
+    def _views_ready(self, views: Any) -> None:
+        """The model's maps and alpha stages, computed by the worker without a frame."""
+        self._views = views
         if self.maps is not None:
-            self.maps.set_params(params)
+            self.maps.set_views(views)
 
     def _live_changed(self, running: bool, description: str) -> None:
         self.input_panel.set_live(running)

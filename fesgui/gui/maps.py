@@ -20,8 +20,10 @@
   model's tap selector is one row of tap slots (slot k is a different pixel for each
   output pixel).
 
-Every array is drawn exactly as the core returns it (``MapItem.data``); every map can be
-exported as a PNG (rendered with its colormap) and a ``.npy`` (raw values).
+Every array is computed by the worker (:mod:`fesgui.views`: ``ModelViews`` per model and
+refinement numbers, ``FaceViews`` per face) and drawn exactly as it arrives
+(``MapItem.data``); this panel computes nothing. Every map can be exported as a PNG
+(rendered with its colormap) and a ``.npy`` (raw values).
 """
 
 from __future__ import annotations
@@ -33,13 +35,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from fesgui.core import alpha_stages, interpret, l1_map
 from fesgui.errors import FesguiError
 from fesgui.gui import inspect_views as views
-from fesgui.pipeline import RefineParams
 
 if TYPE_CHECKING:
-    from fesgui.pipeline import FaceResult
+    from fesgui.pipeline import FaceResult, RefineParams
+    from fesgui.views import ModelViews
 
 # name, title, kind: the order is the order on screen (three per row)
 MAPS = (
@@ -56,7 +57,7 @@ MAPS = (
     ("field", "shape field", "image"),
     ("reach", "farthest tap (px)", "positive"),
 )
-STAGES = ("z", "dilated", "stepped", "alpha")
+STAGES = ("z", "dilated", "stepped", "alpha")  # the alpha stages drawn (s is the L1 map)
 CELL_WIDTH = 170  # screen pixels per map column: narrow docks get fewer columns
 MAX_COLUMNS = 4
 ROW_HEIGHT = 150  # the least height of a row of maps (a dock scrolls rather than squeeze)
@@ -66,8 +67,9 @@ DISPLAY = ("RGB", "R", "G", "B")
 class ModelMapsPanel(QtWidgets.QWidget):
     """Model maps: bias, ``W x``, L1 norm, ``|z|``, alpha stages, tap maps, importance.
 
-    Public API (the main window depends on it): :meth:`set_model`, :meth:`set_face`,
-    :meth:`set_params`. Extras: :meth:`select_pixel` outlines a pixel on every map,
+    Public API (the main window depends on it): :meth:`set_model`, :meth:`set_face` (a
+    face with its views), :meth:`set_views` (the model's maps and alpha stages without a
+    face). Extras: :meth:`select_pixel` outlines a pixel on every map,
     :attr:`pixel_clicked` ``(row, col)`` is emitted when a map is clicked,
     :meth:`export_map` writes one map as PNG + ``.npy``.
     """
@@ -78,10 +80,10 @@ class ModelMapsPanel(QtWidgets.QWidget):
         super().__init__(parent)
         self._model: Any = None
         self._face: FaceResult | None = None
-        self._params = RefineParams()  # until the window sends its slider values
+        self._views: ModelViews | None = None  # the worker's maps of the model, drawn
+        self._drawn: tuple = (None, None, None)  # (maps, alpha, enabled) on screen
         self._pixel: tuple[int, int] | None = None
         self._tap = 0
-        self._alpha_key: tuple | None = None  # params the alpha views were drawn for
         self.importance: tuple[float, float] | None = None
         self._build()
         self._refresh_model()
@@ -168,35 +170,37 @@ class ModelMapsPanel(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------ public API
     def set_model(self, model: Any) -> None:
-        """Draw the maps of ``model`` (any fitted ``fesgui.core`` model, or ``None``)."""
+        """Show ``model`` (any fitted ``fesgui.core`` model, or ``None``): its tap selector
+        now, its maps when the worker's views for it arrive (:meth:`set_views`)."""
         self._model = model
         if not views.face_fits(model, self._face):
             self._face = None  # made for another model; the window sends a new one
-        self._alpha_key = None
+        if self._views is not None and self._views.model is not model:
+            self._views = None
+        self._drawn = (None, None, None)
         self._tap = self._centre_tap() if model is not None else 0
         self._build_tap_buttons()
         self._refresh_model()
 
-    def set_face(self, face: FaceResult | None, params: RefineParams) -> None:
-        """Draw the input-dependent maps for ``face`` and the alpha stages for ``params``."""
-        self.status_label.setText("")
+    def set_views(self, model_views: ModelViews | None) -> None:
+        """Draw the model's maps and alpha stages (``fesgui.views.ModelViews``, computed
+        by the worker). Views of another model than the one shown are ignored; views
+        already on screen (the same arrays, e.g. a new video frame) redraw nothing."""
+        if model_views is None or model_views.model is not self._model:
+            return
+        self._views = model_views
+        self._refresh_views()
+
+    def set_face(self, face: FaceResult | None, params: RefineParams | None = None) -> None:
+        """Draw the input-dependent maps for ``face`` (a ``FaceResult`` with its views) and
+        the model's maps and alpha stages it was made with. ``params``: unused (the face's
+        views carry the params it was made with)."""
         self._face = face
+        face_views = None if face is None else face.views
+        if face_views is not None and face_views.model.model is self._model:
+            self._views = face_views.model
+            self._refresh_views()
         self._refresh_face()
-        self._update_params(params)
-
-    def set_params(self, params: RefineParams) -> None:
-        """Redraw the alpha stages for new refinement ``params`` (live slider values).
-
-        The stages depend on the model and on k, tau, dilation radius and blur sigma only:
-        unchanged values (e.g. a new video frame) redraw nothing."""
-        self.status_label.setText("")
-        self._update_params(params)
-
-    def _update_params(self, params: RefineParams) -> None:
-        self._params = params
-        key = _alpha_key(params)
-        if key != self._alpha_key:
-            self._refresh_alpha()
 
     def select_pixel(self, row: int, col: int) -> None:
         """Outline pixel ``(row, col)`` on every map (does not emit :attr:`pixel_clicked`)."""
@@ -314,7 +318,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
         self.tap_buttons.button(self._tap).setChecked(True)
 
     def _redraw(self) -> None:
-        self._alpha_key = None
+        self._drawn = (None, None, None)
         self._refresh_model()
 
     def _guard(self, draw) -> None:
@@ -324,6 +328,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
             self.status_label.setText(str(exc))
 
     def _refresh_model(self) -> None:
+        """Redraw every map from what the panel holds (model, views, face)."""
         self.status_label.setText("")
         if self._model is None:
             for item in self.maps.values():
@@ -332,26 +337,42 @@ class ModelMapsPanel(QtWidgets.QWidget):
             self.importance_bars.setOpts(height=[0, 0])
             self.tap_label.setText("tap")
             return
-        self._guard(lambda: self.maps["s"].set_data(l1_map(self._model)))
-        self._refresh_field()
-        self._guard(lambda: self.maps["reach"].set_data(interpret.tap_reach_map(self._model)))
-        self._refresh_tap()
+        if self._views is None:
+            for name in ("s", "reach", "field", "tap", *STAGES):
+                self.maps[name].set_data(None)
+        self._refresh_views()
         self._refresh_face()
-        self._refresh_alpha()
 
-    def _refresh_field(self) -> None:
-        field = getattr(self._model, "shape_field_", None)
-        if field is None:
-            self.maps["field"].set_data(None, title="shape field (none: moves nothing)")
+    def _refresh_views(self) -> None:
+        """Draw the model's maps and alpha stages that are not on screen yet."""
+        mv = self._views
+        if mv is None or self._model is None:
             return
-        top = float(np.hypot(field[..., 0], field[..., 1]).max())
-        self._guard(lambda: self.maps["field"].set_data(
-            interpret.flow_image(field), title=f"shape field (up to {top:.1f} px)"))
+        maps, alpha, enabled = mv.maps, mv.alpha, mv.enabled
+        if maps is not self._drawn[0]:
+            self.maps["s"].set_data(maps.s)
+            self.maps["reach"].set_data(maps.reach)
+            if maps.field is None:
+                self.maps["field"].set_data(None, title="shape field (none: moves nothing)")
+            else:
+                self.maps["field"].set_data(
+                    maps.flow, title=f"shape field (up to {maps.field_top:.1f} px)")
+            self._refresh_tap()
+            if self._face is None:
+                self._refresh_face()
+        if alpha is not self._drawn[1] or enabled != self._drawn[2]:
+            self.status_label.setText(alpha.error or "")
+            for name in STAGES:
+                self.maps[name].set_data(alpha.stages.get(name))
+            k, tau = mv.params.k, mv.params.tau
+            self.maps["alpha"].set_title(f"α blurred{'' if enabled else ' (off)'}")
+            self.maps["stepped"].set_title(f"α stepped k={k:g} τ={tau:g}")
+        self._drawn = (maps, alpha, enabled)
+        self._reset_markers()
 
     def field_vector(self, row: int, col: int) -> tuple[float, float] | None:
         """``(dx, dy)`` of the model's shape field at a pixel (None without a field)."""
-        field = getattr(self._model, "shape_field_", None)
-        return None if field is None else interpret.field_vector(field, row, col)
+        return None if self._views is None else self._views.maps.field_vector(row, col)
 
     def _refresh_tap(self) -> None:
         if self._model is None:
@@ -363,8 +384,9 @@ class ModelMapsPanel(QtWidgets.QWidget):
                 else f"tap ({dy}, {dx})")
         title = name + ("" if shared else f" · {'RGB'[wc]}")
         self.tap_label.setText(name)
-        self._guard(lambda: self.maps["tap"].set_data(
-            interpret.tap_map(self._model, self._tap, channel=wc), title=title))
+        if self._views is not None:
+            self._guard(lambda: self.maps["tap"].set_data(
+                self._views.maps.tap_map(self._tap, channel=wc), title=title))
         self._reset_markers()
 
     def _refresh_face(self) -> None:
@@ -372,50 +394,29 @@ class ModelMapsPanel(QtWidgets.QWidget):
             return
         shown = self.display_channel()
         face = self._face
-        if face is None:
+        face_views = None if face is None else face.views
+        if face_views is None:
             # the bias does not depend on the input: show it without a face
-            bias = np.moveaxis(np.asarray(self._model.bias_), 0, -1)
+            bias = None if self._views is None else self._views.maps.bias
             self.maps["b"].set_data(bias, channel=shown)
-            for name in ("x", "wx", "y"):
-                self.maps[name].set_data(None)
+            self.maps["wx"].set_data(None)
+            for name in ("x", "y"):
+                self.maps[name].set_data(None if face is None else getattr(
+                    face, "crop" if name == "x" else "output"), channel=shown)
             self.importance = None
             self.importance_bars.setOpts(height=[0, 0])
             self._reset_markers()
             return
-
-        def draw() -> None:
-            wx, b = self._model.decompose(face.crop)
-            self.maps["x"].set_data(face.crop, channel=shown)
-            self.maps["wx"].set_data(wx, channel=shown)
-            self.maps["b"].set_data(b, channel=shown)
-            self.maps["y"].set_data(face.output, channel=shown)
-            self.importance = interpret.importance(self._model, face.crop, parts=(wx, b))
+        self.maps["x"].set_data(face.crop, channel=shown)
+        self.maps["wx"].set_data(face_views.wx, channel=shown)
+        self.maps["b"].set_data(face_views.b, channel=shown)
+        self.maps["y"].set_data(face.output, channel=shown)
+        if face_views.importance != self.importance:  # unchanged on a still re-run
+            self.importance = face_views.importance
             self.importance_bars.setOpts(height=list(self.importance))
             self.importance_plot.setYRange(0, max(max(self.importance), 1e-6) * 1.1)
             self.importance_title.setText(
                 f"|W x| {self.importance[0]:.3f} vs |b| {self.importance[1]:.3f}")
-
-        self._guard(draw)
-        self._reset_markers()
-
-    def _refresh_alpha(self) -> None:
-        if self._model is None:
-            return
-        params = self._params
-
-        def draw() -> None:
-            self._alpha_key = None
-            stages = alpha_stages(self._model, k=params.k, tau=params.tau,
-                                  dilation_radius=params.dilation_radius,
-                                  blur_sigma=params.blur_sigma, source=params.alpha_source)
-            for name in STAGES:
-                self.maps[name].set_data(stages[name])
-            off = "" if params.enabled else " (off)"
-            self.maps["alpha"].set_title(f"α blurred{off}")
-            self.maps["stepped"].set_title(f"α stepped k={params.k:g} τ={params.tau:g}")
-            self._alpha_key = _alpha_key(params)
-
-        self._guard(draw)
         self._reset_markers()
 
     def _reset_markers(self) -> None:
@@ -423,8 +424,3 @@ class ModelMapsPanel(QtWidgets.QWidget):
             for item in self.maps.values():
                 item.set_marker(*self._pixel)
 
-
-def _alpha_key(params: RefineParams) -> tuple:
-    """What the alpha stages depend on (besides the model)."""
-    return (params.enabled, params.k, params.tau, params.dilation_radius, params.blur_sigma,
-            params.alpha_source)

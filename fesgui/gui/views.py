@@ -204,6 +204,7 @@ class CropViews(QWidget):
             self.images.append(image)
             self.cross.append(lines)
         self._shape: tuple[int, ...] | None = None
+        self._shown: tuple = (None, None, None)  # the arrays on screen
         self._refit = _RefitOnResize(self.canvas, self.views, self.images[0])
         self.crosshair: tuple[int, int] | None = None
         self.canvas.scene().sigMouseClicked.connect(
@@ -222,12 +223,16 @@ class CropViews(QWidget):
 
     def set_images(self, crop: np.ndarray | None, output: np.ndarray | None,
                    refined: np.ndarray | None) -> None:
-        """Show three float32 images in [0, 1] ((h, w) or (h, w, 3)); None clears a view."""
-        for image, data in zip(self.images, (crop, output, refined), strict=True):
+        """Show three float32 images in [0, 1] ((h, w) or (h, w, 3)); None clears a view.
+        An array already shown (the same object: a still re-run whose input did not
+        change) is not drawn again."""
+        for image, data, was in zip(self.images, (crop, output, refined), self._shown,
+                                    strict=True):
             if data is None:
                 image.clear()
-            else:
+            elif data is not was:
                 image.setImage(data, autoLevels=False, levels=(0.0, 1.0))
+        self._shown = (crop, output, refined)
         if crop is not None and crop.shape[:2] != (self._shape or (None,))[:2]:
             self._shape = crop.shape
             self.views[0].autoRange(padding=0.01)

@@ -12,6 +12,12 @@ otherwise it is dropped too, so the window can never fall behind.
 
 Still images: :meth:`Worker.submit_still` keeps only the newest request (slider drags are
 coalesced) and landmarks of the same frame are detected once (:class:`_SameFrameLandmarks`).
+
+Views (issue 17): every result carries what the Inspector and Model maps draw
+(:mod:`fesgui.views`: ``FrameResult.views`` and ``FaceResult.views``), computed here from one
+:class:`fesgui.views.ViewCache` shared by the still and live pipelines. Without a frame (a
+model just loaded, sliders moved with no image open) :attr:`Worker.views_ready` sends the
+model's maps and alpha stages for the current params.
 """
 
 from __future__ import annotations
@@ -193,7 +199,9 @@ class Worker(QObject):
     batch_progress = Signal(int, int, str)  # done, total, current file name
     batch_finished = Signal(object)  # BatchReport
     recording_finished = Signal(str)  # path of the finished video
+    views_ready = Signal(object)  # fesgui.views.ModelViews of the current model and params
     _wake = Signal()
+    _views_wake = Signal()
 
     def __init__(self, landmarks_factory: Callable[[bool], Any] | None = None) -> None:
         super().__init__()
@@ -214,7 +222,12 @@ class Worker(QObject):
         self._recorder: Any = None
         self._record_path: str | None = None
         self.frames_processed = 0  # live frames run through the pipeline (read by the app)
+        from fesgui.views import ViewCache
+
+        self._views = ViewCache()  # the maps and alpha stages of every pipeline here
+        self._views_due = False  # a views_ready is queued (slider drags are coalesced)
         self._wake.connect(self._on_wake)
+        self._views_wake.connect(self._send_views)
 
     # ---- thread-safe entry points (called directly from the main thread) ----
     def submit_still(self, request: StillRequest) -> None:
@@ -224,9 +237,17 @@ class Worker(QObject):
         self._wake.emit()
 
     def set_params(self, params: Any) -> None:
-        """New refinement parameters for the next frame. Thread-safe."""
+        """New refinement parameters for the next frame (and for :attr:`views_ready`).
+        Thread-safe."""
         with self._lock:
             self._params = params
+        self._queue_views()
+
+    def _queue_views(self) -> None:
+        with self._lock:
+            due, self._views_due = self._views_due, True
+        if not due:
+            self._views_wake.emit()
 
     def set_face_choice(self, choice: Any) -> None:
         """Which faces to change from the next frame on: None (the largest), "all", or the
@@ -264,6 +285,7 @@ class Worker(QObject):
             return
         self._set_model(model)
         self.model_ready.emit(model, str(path))
+        self._queue_views()
 
     @Slot(object)
     def start_live(self, spec: LiveSpec) -> None:
@@ -358,7 +380,9 @@ class Worker(QObject):
                 if not video:
                     source = _SameFrameLandmarks(source)
                 self._landmarks[video] = source
-            pipeline = Pipeline(self._model, landmarks=source)
+            pipeline = Pipeline(self._model, landmarks=source, cache=self._views,
+                                with_views=True)
+            pipeline.reuse_same_frame = not video  # a still whose sliders move
             self._pipelines[video] = pipeline
         return pipeline
 
@@ -379,6 +403,26 @@ class Worker(QObject):
         from fesgui.gui.face_picker import face_pick
 
         return pipeline.process(frame, manual=manual, pick=face_pick(choice)), params
+
+    @Slot()
+    def _send_views(self) -> None:
+        """Emit :attr:`views_ready` for the current model and params (computed once per
+        model and params: a frame processed with them reuses the same arrays)."""
+        with self._lock:
+            self._views_due = False
+            params = self._params
+        if self._model is None:
+            return
+        if params is None:
+            from fesgui.pipeline import RefineParams
+
+            params = RefineParams()
+        try:
+            views = self._views.model_views(self._model, params)
+        except BaseException as exc:  # noqa: BLE001 - every error reaches the user
+            self.error.emit(exc)
+            return
+        self.views_ready.emit(views)
 
     @Slot()
     def _on_wake(self) -> None:

@@ -57,7 +57,13 @@ def fitted(name: str):
 
 
 def face_for(model, crop, params: RefineParams):
-    return Pipeline(model, params=params).process_crop(crop)
+    """The face the worker sends: with its views (``fesgui.views``)."""
+    return Pipeline(model, params=params, with_views=True).process_crop(crop)
+
+
+def views_of(model, params: RefineParams | None = None):
+    """The model's maps and alpha stages as the worker sends them without a frame."""
+    return Pipeline(model, params=RefineParams() if params is None else params).model_views()
 
 
 def show_face(panel, name: str, params: RefineParams | None = None):
@@ -347,7 +353,8 @@ def test_maps_are_exactly_what_the_core_returns(maps, name):
 def test_moving_params_updates_the_alpha_views(maps):
     model, _, _ = show_face(maps, "mr-per-channel")
     before = maps.maps["alpha"].data.copy()
-    maps.set_params(RefineParams(k=3.0, tau=0.6, dilation_radius=0, blur_sigma=2.5))
+    maps.set_views(views_of(model, RefineParams(k=3.0, tau=0.6, dilation_radius=0,
+                                                blur_sigma=2.5)))
     stages = alpha_stages(model, k=3.0, tau=0.6, dilation_radius=0, blur_sigma=2.5)
     for stage in STAGES:
         assert np.array_equal(maps.maps[stage].data, stages[stage]), stage
@@ -355,11 +362,17 @@ def test_moving_params_updates_the_alpha_views(maps):
     # a bad value never reaches the panel: RefineParams refuses it (fesgui.params)
     with pytest.raises(FesguiError, match="blur_sigma -1.0 is out of range"):
         RefineParams(blur_sigma=-1.0)
+    # views of another model than the one shown (a late signal) are not drawn
+    shown = maps.maps["alpha"].data.copy()
+    other, _ = fitted("mr-shared")
+    maps.set_views(views_of(other, RefineParams(k=3.0)))
+    assert np.array_equal(maps.maps["alpha"].data, shown)
 
 
 def test_tap_map_shows_one_tap_everywhere(maps):
     model, _ = fitted("mr-per-channel")  # 3x3 taps, dilation 2
     maps.set_model(model)
+    maps.set_views(views_of(model))
     assert maps.tap() == 4  # the centre tap first
     assert len(maps.tap_buttons.buttons()) == 9
     maps.tap_buttons.button(2).click()  # top right: offset (-2, 2)
@@ -432,6 +445,7 @@ def test_export_problems_are_one_line_errors(maps, tmp_path):
         maps.export_map("alpha", str(tmp_path / "a.png"))
     model, _ = fitted("mr-shared")
     maps.set_model(model)
+    maps.set_views(views_of(model))
     with pytest.raises(FesguiError, match="does not exist"):
         maps.export_map("s", str(tmp_path / "missing" / "s.png"))
     with pytest.raises(FesguiError, match="no map called"):
@@ -461,18 +475,30 @@ def test_hovering_a_weight_names_its_tap_and_value(inspector):
 def test_maps_before_any_face_show_bias_and_default_alpha(maps):
     model, _ = fitted("mr-per-channel")
     maps.set_model(model)
+    assert maps.maps["b"].data is None  # until the worker's views arrive
+    maps.set_views(views_of(model))
     assert np.array_equal(maps.maps["b"].data, np.moveaxis(model.bias_, 0, -1))
     assert np.array_equal(maps.maps["alpha"].data, alpha_stages(model)["alpha"])
     assert maps.maps["wx"].data is None and maps.importance is None
 
 
 def test_new_frames_with_the_same_params_do_not_recompute_alpha(maps):
-    model, crop, params = show_face(maps, "mr-shared", RefineParams(k=6.0))
+    """One pipeline (as on the worker): a frame whose alpha numbers did not change carries
+    the very arrays already drawn; new numbers bring new stages."""
+    model, crop = fitted("mr-shared")
+    pipeline = Pipeline(model, params=RefineParams(k=6.0), with_views=True)
+    maps.set_model(model)
+    maps.set_face(pipeline.process_crop(crop))
     drawn = maps.maps["alpha"].data
-    maps.set_face(face_for(model, crop, params), RefineParams(k=6.0, intensity=0.3))
+    pipeline.params = RefineParams(k=6.0, intensity=0.3)
+    face = pipeline.process_crop(crop)
+    maps.set_face(face)
     assert maps.maps["alpha"].data is drawn
-    maps.set_params(RefineParams(k=7.0))
+    assert face.views.model.alpha.stages["alpha"] is drawn
+    pipeline.params = RefineParams(k=7.0)
+    maps.set_face(pipeline.process_crop(crop))
     assert maps.maps["alpha"].data is not drawn
+    assert np.array_equal(maps.maps["alpha"].data, alpha_stages(model, k=7.0)["alpha"])
 
 
 def test_switching_to_a_model_of_another_size_drops_the_old_face(inspector, maps):
@@ -487,6 +513,7 @@ def test_switching_to_a_model_of_another_size_drops_the_old_face(inspector, maps
         panel.select_pixel(20, 3)
         panel.set_model(small)
         assert panel.status_label.text() == ""
+    maps.set_views(views_of(small))
     # (20, 3) is outside the 16x16 model: the selection moves to its centre
     assert inspector.arithmetic is None and inspector.selected_pixel() == (8, 8)
     assert np.array_equal(inspector.weights_map.item.image, small.weights_[0, 8, 8].reshape(3, 3))
@@ -534,6 +561,7 @@ def test_export_dialog_writes_or_reports(maps, tmp_path, monkeypatch):
 
     model, _ = fitted("mr-shared")
     maps.set_model(model)
+    maps.set_views(views_of(model))
     answer = {"path": str(tmp_path / "s_map.png")}
     asked = []
 
@@ -585,6 +613,7 @@ def test_shape_field_map_shows_the_models_field_as_a_colour_wheel(maps, qtbot):
     field[h // 2:, :, 1] = -0.5
     model.set_shape(field)
     maps.set_model(model)
+    maps.set_views(views_of(model))
     assert np.array_equal(maps.maps["field"].data, flow_image(field))
     assert maps.field_vector(h - 1, 0) == field_vector(field, h - 1, 0) == (1.5, -0.5)
     maps._hovered("field", h - 1, 0)

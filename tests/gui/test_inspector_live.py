@@ -32,7 +32,7 @@ def live():
 
 
 def faces(model, crops, params):
-    pipe = Pipeline(model, params=params)
+    pipe = Pipeline(model, params=params, with_views=True)
     return [pipe.process_crop(c) for c in crops]
 
 

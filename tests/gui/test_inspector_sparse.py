@@ -28,7 +28,7 @@ def sparse_case():
     mat = sparse_smile_csr(SIZE, taps=5, far=True, seed=4)
     model = from_csr(mat, preprocess="minmax")
     img, _ = make_face(SIZE, SIZE, seed=2)
-    face = Pipeline(model, params=RefineParams()).process_crop(img)
+    face = Pipeline(model, params=RefineParams(), with_views=True).process_crop(img)
     return mat, model, face
 
 
@@ -112,6 +112,7 @@ def test_maps_show_bias_and_farthest_tap(qtbot, sparse_case):
     maps = ModelMapsPanel()
     qtbot.addWidget(maps)
     maps.set_model(model)
+    maps.set_views(Pipeline(model).model_views())  # as the worker sends them
     d = SIZE * SIZE
     coo = mat[:, :d].tocoo()
     far = np.zeros(d)

@@ -60,8 +60,8 @@ def test_every_result_reaches_inspector_and_maps(qtbot, window, face_file, model
                         lambda face, params: calls.append(("insp", face, params)))
     monkeypatch.setattr(window.maps, "set_face",
                         lambda face, params: calls.append(("maps", face, params)))
-    params_seen = []
-    monkeypatch.setattr(window.maps, "set_params", lambda p: params_seen.append(p))
+    views_seen = []  # what the worker computed without a frame (model loaded, sliders)
+    monkeypatch.setattr(window.maps, "set_views", lambda v: views_seen.append(v))
     load_model(qtbot, window, model_files["mr3"])
     result = open_and_wait(qtbot, window, face_file)
     assert [name for name, _, _ in calls] == ["insp", "maps"]
@@ -69,8 +69,14 @@ def test_every_result_reaches_inspector_and_maps(qtbot, window, face_file, model
     assert all(params == window.controller.params for _, _, params in calls)
     with qtbot.waitSignal(window.controller.result_ready, timeout=5000):
         window.refine_panel.tau.set_value(0.4, emit=True)
-    assert params_seen[-1].tau == 0.4  # slider -> maps.set_params
     assert len(calls) == 4 and calls[-1][2].tau == 0.4
+    # the face carries the maps and alpha stages the worker made for the new numbers
+    face = calls[-1][1]
+    assert face.views.model.params.tau == 0.4 and face.views.model.alpha.key[1] == 0.4
+    assert face.views.model.model is window.controller.model
+    # and the slider's views came from the worker too, the same arrays (one cache)
+    assert views_seen[-1].params.tau == 0.4
+    assert views_seen[-1].alpha is face.views.model.alpha
 
 
 def test_no_face_sends_none_to_the_inspector(qtbot, window, face_file, model_files,
