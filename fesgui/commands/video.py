@@ -4,7 +4,8 @@ The face is found at any resolution and tracked from frame to frame
 (:class:`fesgui.align.mediapipe_source.MediaPipeSource` in video mode) and its landmarks
 are smoothed (One-Euro filter on the video's own clock) so the face does not jitter.
 ``.mp4`` output is H.264 (plays in browsers and QuickTime) with the input's sound copied
-unchanged; the frame rate and rotation are kept. The output appears only when complete
+unchanged; the frame rate and rotation are kept. Decoding and encoding run on their own
+threads beside the face work (:func:`convert`). The output appears only when complete
 and checked; Ctrl+C, SIGTERM and SIGHUP leave no temporary file.
 """
 
