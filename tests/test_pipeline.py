@@ -295,6 +295,30 @@ def test_shape_warp_moves_the_face_only_and_scales_with_intensity():
         np.testing.assert_allclose(half, 0.5 * face.field, rtol=1e-6)
 
 
+def test_in_place_composite_equals_the_step_by_step_copies_and_keeps_the_input():
+    """process() copies the frame once and moves and pastes every face into that copy in
+    place: the same bytes as each step on a fresh copy, and the input is left as it was."""
+    from fesgui.align import warp_face
+
+    left, pl = make_face(200, 200, seed=11)
+    right, pr = make_face(200, 200, seed=12)
+    frame = np.hstack([left, right])
+    before = frame.copy()
+    model = FieldModel()
+    model.predict = lambda x: np.asarray(x, np.float32) * np.float32(0.9)
+    with Pipeline(model, FakeSource(pl, pr + [200, 0]), all_faces=True) as p:
+        r = p.process(frame)
+        assert np.array_equal(frame, before) and r.composite is not frame
+        expect = frame
+        for face in r.faces:
+            expect = warp_face(expect, model.shape_field_, face.matrix)
+            crop = warp_to_crop(expect, face.matrix, 64).astype(np.float32) * np.float32(1 / 255)
+            np.testing.assert_array_equal(crop, face.crop)
+            expect = paste_back(expect, face.final, face.matrix, original=face.crop)
+        assert len(r.faces) == 2 and np.array_equal(r.composite, expect)
+        assert (r.composite != frame).any(axis=2).sum() > 200
+
+
 def test_shape_strength_and_appearance_strength_are_separate():
     frame, pts = _frame(seed=5)
     model = FieldModel()

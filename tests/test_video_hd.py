@@ -148,6 +148,20 @@ def test_square_crop_maps_points_exactly():
         assert np.all(crop[out // 2, xs < -4] == 0)  # black outside the image
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_decimate_takes_every_kth_pixel(seed):
+    from fesgui.align.mediapipe_source import decimate
+
+    rng = np.random.default_rng(seed)
+    h, w, k = int(rng.integers(1, 400)), int(rng.integers(1, 400)), int(rng.integers(1, 8))
+    for image in (rng.integers(0, 256, (h, w, 3), dtype=np.uint8),
+                  rng.normal(size=(h, w, 3)).astype(np.float32),
+                  rng.integers(0, 256, (h, w), dtype=np.uint8)):
+        region = image[h // 5:, w // 7:]  # a view into a bigger frame, as square_crop has
+        got = decimate(region, k)
+        assert got.flags.c_contiguous and np.array_equal(got, region[::k, ::k])
+
+
 # ------------------------------------------------------------------ fesgui video end to end
 class _Spy:
     """Records the frames the source hands out and the frames the writer receives."""

@@ -79,6 +79,16 @@ def _overlap(a: tuple, b: tuple) -> float:
     return ix * iy / smaller if smaller > 0 else 0.0
 
 
+def decimate(image: np.ndarray, k: int) -> np.ndarray:
+    """``image[::k, ::k]`` as a contiguous array, made by OpenCV (nearest-neighbour warp
+    at integer positions: the same pixels). numpy copies a strided view of 3-byte pixels
+    one element at a time: 1.3 ms for a face crop of a 1080p frame, against 0.3 ms here."""
+    h, w = image.shape[:2]
+    size = (-(-w // k), -(-h // k))
+    return cv2.warpAffine(image, np.array([[k, 0.0, 0.0], [0.0, k, 0.0]]), size,
+                          flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+
+
 def square_crop(image: np.ndarray, cx: float, cy: float, side: float, out: int
                 ) -> tuple[np.ndarray, float, float, float]:
     """The square of ``side`` pixels centred on (cx, cy) of ``image``, resized to
@@ -101,7 +111,7 @@ def square_crop(image: np.ndarray, cx: float, cy: float, side: float, out: int
     k = 1
     if scale < 0.5:  # every k-th pixel first: the warp then shrinks by at most 2
         k = int(1.0 / scale)  # (area averaging would cost 4 ms at 1080p; FaceMesh does
-        region = region[::k, ::k]  # not need it)
+        region = decimate(region, k)  # not need it)
     # shrunk pixel centre j is the continuous image point ix0 + j k + .5; crop pixel
     # centre u lies at continuous u + .5 = (x - x0) * scale
     m = np.array([[scale * k, 0.0, scale * (ix0 + 0.5 - x0) - 0.5],

@@ -113,8 +113,8 @@ def face_mask(size: int | tuple[int, int], feather: float = FEATHER,
 
 def paste_back(frame: np.ndarray, crop: np.ndarray, matrix: np.ndarray,
                feather: float = FEATHER, original: np.ndarray | None = None,
-               mask: np.ndarray | None = None, template: Template | None = None
-               ) -> np.ndarray:
+               mask: np.ndarray | None = None, template: Template | None = None,
+               out: np.ndarray | None = None) -> np.ndarray:
     """``frame`` with ``crop`` warped back into place and blended under the face mask.
 
     ``frame``: (H, W, 3) uint8 (or float); ``crop``: (h, w, 3) float32 in [0, 1] (or the
@@ -129,6 +129,10 @@ def paste_back(frame: np.ndarray, crop: np.ndarray, matrix: np.ndarray,
     the shipped one; give the template the crop was aligned with). Pixels where the warped
     mask is 0 are byte-identical to ``frame``; only the bounding box of the warped mask is
     processed.
+
+    ``out``: an array of the frame's shape and dtype that receives the result and is
+    returned (it may be ``frame`` itself: the paste then happens in place, with no
+    full-frame copy). Default: a new copy of ``frame``.
     """
     h, w = crop.shape[:2]
     if frame.ndim != crop.ndim or (frame.ndim == 3 and frame.shape[2] != crop.shape[2]):
@@ -143,7 +147,7 @@ def paste_back(frame: np.ndarray, crop: np.ndarray, matrix: np.ndarray,
     if weight.shape != (h, w):
         raise FesguiError(f"mask shape {weight.shape} differs from the crop's {(h, w)}: "
                           "make the mask the crop's size")
-    out = frame.copy()
+    out = _output(frame, out)
     fh, fw = frame.shape[:2]
     if ys[1] < ys[0]:
         return out
@@ -229,7 +233,7 @@ def _field_support(field: np.ndarray) -> tuple[np.ndarray, tuple[tuple[int, int]
 
 
 def warp_face(frame: np.ndarray, field: np.ndarray, matrix: np.ndarray,
-              strength: float = 1.0) -> np.ndarray:
+              strength: float = 1.0, out: np.ndarray | None = None) -> np.ndarray:
     """``frame`` with the face moved by a crop displacement ``field`` at full resolution.
 
     ``field``: (h, w, 2) backward displacement in crop pixels (dx, dy) of the crop that
@@ -238,14 +242,19 @@ def warp_face(frame: np.ndarray, field: np.ndarray, matrix: np.ndarray,
     the frame itself, never from the small crop. Only the bounding box of the moving part
     is processed; every pixel whose displacement is zero, or under :data:`MIN_MOTION` crop
     pixels, (everything outside the face mask the field was multiplied by) is
-    byte-identical to ``frame``. Returns a new array (the frame itself when nothing moves).
+    byte-identical to ``frame``: there the sampling point is the pixel itself, which
+    bilinear sampling returns exactly, so the whole box is written without a mask.
+
+    ``out``: an array of the frame's shape and dtype that receives the result and is
+    returned (it may be ``frame`` itself: the moved pixels are all sampled before any is
+    written). Default: a new array, or the frame itself when nothing moves.
     """
     m = np.asarray(matrix, np.float64)
     if strength == 0.0:
-        return frame
+        return frame if out is None else _output(frame, out)
     field, (ys, xs) = _field_support(field)
     if ys[1] < ys[0]:
-        return frame
+        return frame if out is None else _output(frame, out)
     fh, fw = frame.shape[:2]
     corners = np.array([[xs[0] - 1, ys[0] - 1], [xs[1] + 1, ys[0] - 1],
                         [xs[1] + 1, ys[1] + 1], [xs[0] - 1, ys[1] + 1]], np.float64)
@@ -253,7 +262,7 @@ def warp_face(frame: np.ndarray, field: np.ndarray, matrix: np.ndarray,
     x0, y0 = np.clip(np.floor(back.min(axis=0)).astype(int) - 1, 0, [fw, fh])
     x1, y1 = np.clip(np.ceil(back.max(axis=0)).astype(int) + 2, 0, [fw, fh])
     if x1 <= x0 or y1 <= y0:
-        return frame
+        return frame if out is None else _output(frame, out)
     # the crop field sampled at every ROI pixel: frame (x, y) -> crop m @ (x + x0, y + y0, 1)
     roi_to_crop = m @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1.0]])
     crop_field = cv2.warpAffine(np.asarray(field, np.float32), roi_to_crop, (x1 - x0, y1 - y0),
@@ -264,18 +273,32 @@ def warp_face(frame: np.ndarray, field: np.ndarray, matrix: np.ndarray,
     (a, b_), (c, d) = m[:, :2]
     det = a * d - b_ * c
     inv = np.array([[d, -b_], [-c, a]]) * (strength / det)
-    fx, fy = crop_field[..., 0], crop_field[..., 1]
+    fx, fy = cv2.split(crop_field)
     map_x = fx * np.float32(inv[0, 0])
     map_x += fy * np.float32(inv[0, 1])
     map_x += np.arange(x0, x1, dtype=np.float32)[None, :]
     map_y = fx * np.float32(inv[1, 0])
     map_y += fy * np.float32(inv[1, 1])
     map_y += np.arange(y0, y1, dtype=np.float32)[:, None]
+    # where the field is 0 the map is the pixel's own (integer) position: bilinear
+    # sampling there returns the frame's value exactly (OpenCV's weights are 1, 0, 0, 0)
     moved = cv2.remap(frame, map_x, map_y, interpolation=cv2.INTER_LINEAR,
                       borderMode=cv2.BORDER_REPLICATE)
-    out = frame.copy()
-    roi = out[y0:y1, x0:x1]
-    # only where the field moves anything (elsewhere the frame's bytes stay as they are)
-    moving = (fx != 0) | (fy != 0)
-    np.copyto(roi, moved, where=moving[..., None] if roi.ndim == 3 else moving)
+    out = frame.copy() if out is None else _output(frame, out)
+    out[y0:y1, x0:x1] = moved.reshape(out[y0:y1, x0:x1].shape)
+    return out
+
+
+def _output(frame: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``out`` holding ``frame`` (a new copy when ``out`` is None; nothing to do when it
+    is the frame itself)."""
+    if out is None:
+        return frame.copy()
+    if out is frame:
+        return out
+    if out.shape != frame.shape or out.dtype != frame.dtype:
+        raise FesguiError(f"the output array {out.dtype} {out.shape} differs from the frame "
+                          f"{frame.dtype} {frame.shape}: give one of the frame's shape and "
+                          "dtype")
+    np.copyto(out, frame)
     return out

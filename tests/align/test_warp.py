@@ -224,3 +224,126 @@ def test_warp_crop_moves_content_by_the_field():
     field[..., 0] = 2.0                    # output (x) fetches input (x + 2)
     out = warp_crop(img, field)
     assert out[10, 10] == pytest.approx(1.0) and out[10, 12] == 0.0
+
+
+# ------------------------------------------- ROI / in-place versions against the whole frame
+# warp_face and paste_back work on the bounding box of the face only, and write into an
+# array the caller owns. Checked here against the straightforward formulation over the
+# whole frame. The two agree up to OpenCV's fixed-point sampling positions (a box's origin
+# shifts the matrix, which rounds its 1/1024-pixel coordinates differently): a few pixels
+# by a few grey levels; outside the face both are the frame, byte for byte.
+def _full_frame_warp_face(frame, field, matrix, strength):
+    """:func:`warp_face` over the whole frame: the field (without motions under
+    MIN_MOTION) warped to every frame pixel, the maps of every pixel, one remap of the
+    frame, copied only where the field moves anything. Also returns where it moves."""
+    from fesgui.align.warp import MIN_MOTION
+
+    field = field.copy()
+    field[np.hypot(field[..., 0], field[..., 1]) < MIN_MOTION] = 0
+    fh, fw = frame.shape[:2]
+    m = np.asarray(matrix, np.float64)
+    f = cv2.warpAffine(field, m, (fw, fh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    inv = np.linalg.inv(m[:, :2]) * strength
+    fx, fy = f[..., 0], f[..., 1]
+    yy, xx = np.mgrid[0:fh, 0:fw].astype(np.float32)
+    map_x = (fx * np.float32(inv[0, 0]) + fy * np.float32(inv[0, 1])) + xx
+    map_y = (fx * np.float32(inv[1, 0]) + fy * np.float32(inv[1, 1])) + yy
+    moved = cv2.remap(frame, map_x, map_y, interpolation=cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)
+    out = frame.copy()
+    moving = (fx != 0) | (fy != 0)
+    out[moving] = moved[moving]
+    return out, moving
+
+
+def _random_case(seed):
+    """A random (smoothed) frame, a random similarity putting a 48 px crop somewhere on
+    it (partly outside at times) and a smooth field that is exactly zero outside a disc."""
+    rng = np.random.default_rng(seed)
+    fh, fw = rng.integers(60, 200, 2)
+    frame = cv2.GaussianBlur(rng.integers(0, 256, (fh, fw, 3), dtype=np.uint8), (0, 0), 1.2)
+    h = w = 48
+    yy, xx = np.mgrid[0:h, 0:w]
+    bump = np.exp(-((xx - rng.uniform(15, 33)) ** 2 + (yy - rng.uniform(15, 33)) ** 2) / 60)
+    field = np.stack([rng.uniform(-3, 3) * bump, rng.uniform(-3, 3) * bump], -1)
+    field[bump < 0.05] = 0.0
+    centre = (rng.uniform(-10, fw + 10), rng.uniform(-10, fh + 10))
+    matrix = cv2.getRotationMatrix2D(centre, rng.uniform(-40, 40), rng.uniform(0.2, 1.5))
+    matrix[:, 2] += [w / 2 - centre[0], h / 2 - centre[1]]
+    return frame, field.astype(np.float32), matrix
+
+
+def _near(got, expect, changed):
+    """Equal but for a few pixels (at most 2 % of the changed ones) off by a few levels."""
+    diff = np.abs(got.astype(int) - expect.astype(int)).max(axis=-1)
+    assert diff.max() <= 4
+    assert (diff > 0).sum() <= max(3, 0.02 * changed.sum())
+
+
+def _grown(mask, k=2):
+    return cv2.dilate(mask.astype(np.uint8), np.ones((2 * k + 1, 2 * k + 1), np.uint8)) > 0
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_warp_face_on_the_face_box_in_place_equals_the_whole_frame_formulation(seed):
+    from fesgui.align import warp_face
+
+    frame, field, matrix = _random_case(seed)
+    strength = float(np.random.default_rng(seed).uniform(0.3, 1.5))
+    expect, moving = _full_frame_warp_face(frame, field, matrix, strength)
+    before = frame.copy()
+    got = warp_face(frame, field, matrix, strength)
+    _near(got, expect, moving)
+    still = ~_grown(moving)
+    assert np.array_equal(got[still], frame[still])  # the frame's bytes outside the face
+    assert np.array_equal(frame, before)  # the input is not touched
+    other = np.zeros_like(frame)  # into an array of the caller's, and in place: the same
+    assert warp_face(frame, field, matrix, strength, out=other) is other
+    assert np.array_equal(other, got)
+    assert warp_face(frame, field, matrix, strength, out=frame) is frame
+    assert np.array_equal(frame, got)
+
+
+def _full_frame_paste(frame, crop, matrix, original):
+    """paste_back's arithmetic over the whole frame: the masked change warped to every
+    frame pixel and added with rounding and saturation. Also returns where it is not 0."""
+    weight = face_mask(crop.shape[:2])
+    change = (crop - original) * (weight[..., None] * np.float32(255))
+    fh, fw = frame.shape[:2]
+    warped = cv2.warpAffine(change, np.asarray(matrix, np.float64), (fw, fh),
+                            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.add(frame, warped, dtype=cv2.CV_8U), (warped != 0).any(axis=-1)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_paste_back_on_the_face_box_in_place_equals_the_whole_frame_formulation(seed):
+    frame, _, matrix = _random_case(seed)
+    rng = np.random.default_rng(seed + 100)
+    original = cv2.GaussianBlur(rng.uniform(0, 1, (48, 48, 3)).astype(np.float32), (0, 0), 1)
+    change = cv2.GaussianBlur(rng.normal(0, 0.3, original.shape).astype(np.float32), (0, 0), 1)
+    crop = np.clip(original + change, 0, 1)
+    expect, touched = _full_frame_paste(frame, crop, matrix, original)
+    before = frame.copy()
+    got = paste_back(frame, crop, matrix, original=original)
+    _near(got, expect, touched)
+    outside = ~_grown(touched)
+    assert np.array_equal(got[outside], frame[outside])
+    assert np.array_equal(frame, before)
+    other = np.zeros_like(frame)
+    assert paste_back(frame, crop, matrix, original=original, out=other) is other
+    assert np.array_equal(other, got)
+    assert paste_back(frame, crop, matrix, original=original, out=frame) is frame
+    assert np.array_equal(frame, got)
+
+
+def test_an_output_array_of_another_shape_is_refused():
+    from fesgui.align import warp_face
+
+    frame, field, matrix = _random_case(0)
+    with pytest.raises(FesguiError, match="output array"):
+        warp_face(frame, field, matrix, out=np.zeros((5, 5, 3), np.uint8))
+    with pytest.raises(FesguiError, match="output array"):
+        paste_back(frame, np.zeros((48, 48, 3), np.float32), matrix,
+                   out=np.zeros(frame.shape, np.float32))
