@@ -342,7 +342,8 @@ class Pipeline:
             timings["shape"] += (t2 - t1) * 1e3
             x, y, refined, final = self._synthesize(crop, timings)
             if self.reuse_same_frame and key[1][-1] is not None:
-                self._last = (key, matrix, aligned, composite, x, y)
+                # a copy: the paste-back below writes into ``composite`` in place
+                self._last = (key, matrix, aligned, composite.copy(), x, y)
             t0 = time.perf_counter()
             paste_back(composite, final, matrix, feather=self.feather, original=x,
                        template=template, out=composite)
