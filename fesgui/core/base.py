@@ -30,6 +30,7 @@ METHODS = ("mr", "pixel-rr", "pixel-kr", "sparse")
 #: writes the oldest version that holds it, so older fesgui still read plain MR files
 FORMAT_VERSION = 2
 
+
 @dataclass(frozen=True)
 class Provenance:
     """Where a model comes from and how it scored: plain data, kept through save/load
@@ -203,25 +204,21 @@ class Model:
         return sorted(p.name for p in params)
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The hyper-parameters ``{name: value}`` as given (scikit-learn's contract;
-        ``deep`` adds ``name__key`` entries of parameters that are estimators themselves,
-        which no fesgui model has)."""
-        out: dict[str, Any] = {}
-        for name in self._get_param_names():
-            value = getattr(self, name)
-            if deep and hasattr(value, "get_params") and not isinstance(value, type):
-                out.update((f"{name}__{k}", v) for k, v in value.get_params().items())
-            out[name] = value
-        return out
+        """The hyper-parameters ``{name: value}``, the very objects given (scikit-learn's
+        contract; ``deep`` is accepted for it and changes nothing: no parameter of a fesgui
+        model is an estimator)."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
 
     def set_params(self, **params: Any) -> Model:
-        """Set hyper-parameters by name (checked by the next ``fit``); returns self. A
-        fitted model keeps what it learned until it is fitted again."""
+        """Set hyper-parameters by name (checked by the next ``fit``); returns self. An
+        unknown name sets nothing. A fitted model keeps what it learned (and the
+        effective values it learned it with) until it is fitted again."""
         valid = self._get_param_names()
-        for name, value in params.items():
+        for name in params:
             if name not in valid:
                 raise FesguiError(f"{name!r} is not a parameter of {type(self).__name__}: "
                                   f"use one of {', '.join(valid)}")
+        for name, value in params.items():
             setattr(self, name, value)
         return self
 
