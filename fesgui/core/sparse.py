@@ -114,8 +114,11 @@ class SparseReceptiveField(Model):
 
     Learned state: ``index_`` int32 ``(K, H, W, F)``, ``weights_`` float32 ``(K, H, W, F)``
     (0 on padded slots), ``bias_`` float32 ``(K, H, W)``. ``from_csr`` orders each pixel's
-    slots by decreasing ``|weight|`` (slot 0: its strongest tap; padding last). Made by
-    :func:`fesgui.core.from_csr` or :func:`fesgui.core.load_model`, never fitted.
+    slots by decreasing ``|weight|`` (slot 0: its strongest tap; padding last);
+    ``preprocess_`` / ``template_``: the checked form of the ``preprocess`` / ``template``
+    parameters (:func:`check_preprocess`, :func:`check_template`), which predict and the
+    pipeline's framing use. Made by :func:`fesgui.core.from_csr` or
+    :func:`fesgui.core.load_model`, never fitted.
     """
 
     method = "sparse"
