@@ -49,7 +49,7 @@ def _mse(v: float) -> str:
 
 def parameter_count(model) -> int:
     """Stored numbers of a model: weights + bias (MR, Pixel-RR) or table entries (Pixel-KR)."""
-    if model.meta["method"] == "pixel-kr":
+    if model.has_table:
         return int(model.table_.size)
     return int(model.weights_.size + model.bias_.size)
 
@@ -117,7 +117,7 @@ def render_figures(folder: str | Path, landmarks=None, log: Callable[[str], None
         for info in chosen:
             model = load_model(info.path)
             panels.append(result(model))
-            if model.meta["method"] == "mr":
+            if model.method == "mr":
                 mr = model
         if mr is not None:
             panels.append(result(mr, enabled=True))

@@ -375,7 +375,7 @@ def train(data: TrainingData, method: str = "mr", size: int = 3, dilation: int =
         model.set_shape(shape_field, {"kind": "mean displacement field",
                                       "fitted_on": "train+val", "points": "FaceMesh 468",
                                       "n_pairs": len(train_ids) + len(val_ids)})
-    model.set_meta(alignment=data.alignment)
+    model.set_provenance(alignment=data.alignment)
     fit_seconds = time.perf_counter() - started
     metrics = {"split": "test", "n_test": len(test_ids), **scores(model.predict(Xte), Tte),
                "baselines": baseline_scores(T_fit, Xte_input, Tte)}
@@ -397,8 +397,8 @@ def train(data: TrainingData, method: str = "mr", size: int = 3, dilation: int =
         "fit": "change (T - X), prior: no change" if residual else "target (T), as in the papers",
         **data.extra,
     }
-    model.set_meta(source=source, target=target, metrics=metrics,
-                   training_data=training_data, name=display_name(model.meta, source, target))
+    model.set_provenance(source=source, target=target, metrics=metrics,
+                         training_data=training_data, name=display_name(model.meta, source, target))
     log(f"fitted {model.meta['name']} in {fit_seconds:.1f} s: test MSE x10^2 = "
         f"{100 * metrics['mse']:.4f} (input {100 * metrics['baselines']['identity']['mse']:.4f}, "
         f"mean face {100 * metrics['baselines']['mean_target']['mse']:.4f}), "
@@ -532,7 +532,7 @@ def _build_group(dataset: TrainingData, specs: list[ReleaseSpec], out_dir: Path,
                       sigmas=RELEASE_KR_SIGMAS, log=lambda m: say("  " + m))
         metrics = dict(model.meta["metrics"])
         metrics["compact"] = compact_difference(model, warp_batch(Xte, model.shape_field_))
-        model.set_meta(metrics=metrics)
+        model.set_provenance(metrics=metrics)
         path = model.save(out_dir / spec.filename, compact=True)
         say(f"  compact storage changes outputs by at most "
             f"{metrics['compact']['max_abs_255']:g}/255 "
@@ -544,7 +544,7 @@ def _build_group(dataset: TrainingData, specs: list[ReleaseSpec], out_dir: Path,
             shipped = load_model(path)   # what ships: the compact file
             result = scorer.score(spec.filename, run_pipeline(shipped, scorer.cases))
             metrics["expression"] = result.as_dict()
-            model.set_meta(metrics=metrics)
+            model.set_provenance(metrics=metrics)
             path = model.save(path, compact=True)
             say(f"  as a user sees it: {describe_expression(result.as_dict())}")
         written.append(path)

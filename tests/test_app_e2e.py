@@ -39,7 +39,7 @@ def _tiny_model(path: Path) -> Path:
 
     X, T = make_pairs(30, 32, 32, color=True, seed=2)
     model = MaskedRegression(3).fit(X, T)
-    model.set_meta(source="neutral", target="happy", name="e2e")
+    model.set_provenance(source="neutral", target="happy", name="e2e")
     return model.save(path)
 
 

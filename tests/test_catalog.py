@@ -15,7 +15,7 @@ def models_folder(tmp_path, monkeypatch):
     X, T = make_pairs(3, 8, 8, seed=0)
     for name in ("b_model", "a_model"):
         model = PixelRegression(lam=0.4).fit(X, T)
-        model.set_meta(source="neutral", target="happy", name=name)
+        model.set_provenance(source="neutral", target="happy", name=name)
         model.save(tmp_path / f"{name}.npz")
     (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 truncated")
     (tmp_path / "notes.txt").write_text("not a model")
@@ -57,7 +57,7 @@ def test_user_models_are_listed_after_the_shipped_ones(models_folder, user_model
 
     X, T = make_pairs(3, 8, 8, seed=1)
     mine = PixelRegression(lam=0.4).fit(X, T)
-    mine.set_meta(source="neutral", target="happy", name="mine")
+    mine.set_provenance(source="neutral", target="happy", name="mine")
     mine.save(user_models_dir / "mine.npz")
     mine.save(user_models_dir / "a_model.npz")  # the name of a shipped model
     infos = list_all_models()

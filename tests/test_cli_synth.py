@@ -239,7 +239,7 @@ def shape_model_path(tmp_path_factory):
     field = np.zeros((64, 64, 2), np.float32)
     field[38:52, 18:46, 0] = 2.0
     model.set_shape(field * face_mask(64)[..., None])
-    model.set_meta(alignment="eyes-mouth")
+    model.set_provenance(alignment="eyes-mouth")
     path = tmp_path_factory.mktemp("shape") / "n2h_shape_64.npz"
     return model.save(path)
 

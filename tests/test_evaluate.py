@@ -324,7 +324,7 @@ def evaluated(tmp_path_factory):
     (root / "models").mkdir()
     X, T = make_pairs(8, 16, 16, seed=9)
     model = MaskedRegression(size=3, lam=1.0).fit(X, T)
-    model.set_meta(source="neutral", target="happy", training_data={"test_ids": ["zz"]})
+    model.set_provenance(source="neutral", target="happy", training_data={"test_ids": ["zz"]})
     model.save(root / "models" / "n2h_mr3_16.npz")
     with pytest.MonkeyPatch.context() as mp:
         _patch_fast(mp)

@@ -390,11 +390,9 @@ def test_views_carry_what_the_panels_draw_computed_once(model):
     p.params = RefineParams(enabled=False, k=7.0, tau=0.3, dilation_radius=4)
     off = p.process(frame)
     assert off.views.alpha is views.alpha and off.views.applied_alpha() is None
-    # a bad number is reported by the views in one line, and refuses refinement
-    p.params = RefineParams(enabled=True, blur_sigma=-1.0)
-    assert "blur_sigma" in p.model_views().alpha.error
-    with pytest.raises(FesguiError, match="blur_sigma"):
-        p.process(frame)
+    # a bad number never reaches the pipeline: RefineParams refuses it (fesgui.params)
+    with pytest.raises(FesguiError, match="blur_sigma -1.0 is out of range"):
+        RefineParams(enabled=True, blur_sigma=-1.0)
     # without with_views (the CLI) nothing extra is computed
     plain = Pipeline(model, FakeSource(pts), params).process(frame)
     assert plain.views is None and plain.faces[0].views is None

@@ -159,9 +159,9 @@ class Template:
 
     @staticmethod
     def for_model(model, default: Template) -> Template:
-        """``model``'s own framing when it records one (``model.template``, a sparse
+        """``model``'s own framing when it records one (``model.template_``, a sparse
         model's meta "template"), else ``default``. Cached per framing."""
-        framing = getattr(model, "template", None)
+        framing = getattr(model, "template_", None)
         if not isinstance(framing, dict):
             return default
         key = (tuple((k, tuple(v)) for k, v in sorted(framing.items())), id(default))

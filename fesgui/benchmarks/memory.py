@@ -41,12 +41,12 @@ def pipeline_child(video: Path, model: Path, frames: int) -> dict:
 def param_count(model) -> int:
     """Parameters a model serves: the Pixel-KR table, else weights + bias (in-image taps
     only: weights of taps outside the image are structurally 0)."""
-    if model.method == "pixel-kr":
+    if model.has_table:
         return int(model.table_.size)
     from fesgui.core.geometry import valid_tap_mask
 
     h, w = model.image_size
-    inside = int(valid_tap_mask(h, w, int(model.size), int(model.dilation)).sum())
+    inside = int(valid_tap_mask(h, w, model.size_, model.dilation_).sum())
     return inside * model.weights_.shape[0] + int(model.bias_.size)
 
 

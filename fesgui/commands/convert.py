@@ -136,10 +136,10 @@ def run(args: argparse.Namespace) -> int:
     model = from_csr(inputs, args.height, args.width, preprocess=args.preprocess,
                      template=template)
     if args.name:
-        model.meta["name"] = args.name
+        model.set_provenance(name=args.name)
     model.save(output)
     h, w = model.image_size
-    if model.method == "sparse":
+    if not model.local_window:
         how = ("min-max scaled in and out" if args.preprocess == "minmax"
                else "no preprocessing")
         frame = (f"authors' framing: eyes {args.eye_distance:g} apart at {args.eye_y:g}, "
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {output} (sparse receptive fields, {taps} per pixel, "
               f"{model.color}, {h}x{w}; {how}; {frame})")
     else:
-        print(f"wrote {output} (MR {model.size}x{model.size}, dilation {model.dilation}, "
+        print(f"wrote {output} (MR {model.size_}x{model.size_}, dilation {model.dilation_}, "
               f"{model.color}, {h}x{w}; used as it is, without preprocessing or framing)")
     return 0
 

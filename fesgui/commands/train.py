@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output).expanduser()
     model.save(out, compact=args.compact)
     metrics = model.meta["metrics"]
-    print(f"wrote {out}: {model.meta['name']}, lam={model.lam:g}"
-          + (f", sigma={model.sigma:g}" if model.sigma is not None else "")
+    print(f"wrote {out}: {model.meta['name']}, lam={model.lam_:g}"
+          + (f", sigma={model.sigma_:g}" if model.sigma_ is not None else "")
           + f"; test MSE x10^2 = {100 * metrics['mse']:.4f}, SSIM = {metrics['ssim']:.4f}")
     return 0

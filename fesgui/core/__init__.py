@@ -5,7 +5,7 @@ See docs/architecture.md ("fesgui.core") for the contract the rest of the app us
 """
 
 from fesgui.core import interpret
-from fesgui.core.base import Model, fit_change
+from fesgui.core.base import Model, Provenance, check_is_fitted, fit_change
 from fesgui.core.csr import from_csr, to_csr
 from fesgui.core.masked import MaskedRegression
 from fesgui.core.modelio import load_model, read_meta
@@ -23,6 +23,8 @@ from fesgui.core.sparse import SparseReceptiveField
 
 __all__ = [
     "Model",
+    "Provenance",
+    "check_is_fitted",
     "fit_change",
     "MaskedRegression",
     "PixelRegression",

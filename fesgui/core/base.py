@@ -9,9 +9,13 @@ batches ``(N, H, W[, 3])``. A model holds ``K`` weight sets: ``K = 1`` for colou
 from __future__ import annotations
 
 import copy
+import dataclasses
+import inspect
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -25,11 +29,32 @@ METHODS = ("mr", "pixel-rr", "pixel-kr", "sparse")
 #: the optional shape field (``shape.npy``) and the ``alignment`` meta key; each model
 #: writes the oldest version that holds it, so older fesgui still read plain MR files
 FORMAT_VERSION = 2
-#: meta keys a caller may set; they are kept through save/load. ``alignment``: how the
-#: training crops were aligned (:data:`fesgui.align.template.ALIGNMENTS`; None = format 1's
-#: eyes + nose); ``shape``: provenance of the shape field (None when there is none)
-USER_META_KEYS = ("source", "target", "training_data", "metrics", "name", "alignment",
-                  "shape")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a model comes from and how it scored: plain data, kept through save/load
+    (the file's meta keys of the same names). ``model.provenance``; change it with
+    :meth:`Model.set_provenance`.
+
+    ``source``/``target``: the expressions mapped (text); ``training_data``: text or a dict;
+    ``metrics``: a dict of scores; ``name``: display name; ``alignment``: how the training
+    crops were aligned (:data:`fesgui.align.template.ALIGNMENTS`; None = format 1's eyes +
+    nose); ``shape``: provenance of the shape field (None when there is none; set with
+    :meth:`Model.set_shape`).
+    """
+
+    source: str | None = None
+    target: str | None = None
+    training_data: str | dict | None = None
+    metrics: dict | None = None
+    name: str | None = None
+    alignment: str | None = None
+    shape: dict | None = None
+
+
+#: the provenance fields, which are also the file's meta keys they are saved under
+USER_META_KEYS = tuple(f.name for f in dataclasses.fields(Provenance))
 LUMA = np.array([0.299, 0.587, 0.114])
 
 
@@ -109,6 +134,14 @@ def solve_batched(A: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.linalg.solve(A, b)
 
 
+def check_is_fitted(model: Model) -> None:
+    """Raise a one-line FesguiError unless ``model`` has learned state (``fit``, a model
+    file or a CSR import); the public form of scikit-learn's ``check_is_fitted``."""
+    if not model.fitted:
+        raise FesguiError(f"this {type(model).__name__} is not fitted: call fit(X, T) "
+                          "or load a model file first")
+
+
 def fit_change(model: Model, X: object, T: object) -> Model:
     """Fit ``model`` to the *change* ``T - X``, then add the input back (``add_identity``).
 
@@ -123,57 +156,106 @@ def fit_change(model: Model, X: object, T: object) -> Model:
 
 
 class Model:
-    """Base of all estimators. Subclasses set ``method`` and implement ``fit``/``predict``.
+    """Base of all estimators, with scikit-learn's conventions: the ``__init__`` arguments
+    are the hyper-parameters, stored unchanged as attributes of the same name
+    (:meth:`get_params` / :meth:`set_params`; ``type(m)(**m.get_params())`` is an unfitted
+    copy); ``fit`` validates them and leaves them as they are, writing what it learned and
+    the effective hyper-parameters to trailing-underscore attributes. Subclasses set the
+    class attributes below and implement ``fit``/``predict``.
 
-    Learned state (after ``fit`` or ``load_model``):
-    ``weights_`` float32 ``(K, H, W, size*size)``, ``bias_`` float32 ``(K, H, W)``,
-    ``n_channels_in_`` (1 or 3), ``image_size`` ``(H, W)``.
+    Learned state (after ``fit``, ``load_model`` or a CSR import):
+    ``weights_`` float32 ``(K, H, W, T)``, ``bias_`` float32 ``(K, H, W)``,
+    ``n_channels_in_`` (1 or 3), ``image_size`` ``(H, W)``; the effective hyper-parameters
+    ``color_``, ``lam_`` (None for an imported model), ``size_``, ``dilation_`` (the
+    window; 1 and 1 outside MR), ``sigma_`` (Pixel-KR, else None); ``storage_`` ("full",
+    or "compact" for a model loaded from a compact file).
     """
 
-    method = "mr"
-    size = 1
-    dilation = 1
-    sigma: float | None = None
-    format_version = 1  # written to the model file (see FORMAT_VERSION)
+    #: the method name written to model files (one of METHODS)
+    method: ClassVar[str] = "mr"
+    #: the oldest model file format a model of this class can be written in
+    format_version: ClassVar[int] = 1
+    #: the output is a per-pixel 256-level look-up table (``table_``), not the linear
+    #: ``weights_``/``bias_`` (those are then a least-squares summary of the table)
+    has_table: ClassVar[bool] = False
+    #: every output pixel reads a fixed window of taps around itself (``taps()`` holds
+    #: for every pixel); False: each pixel reads its own positions (``tap_positions``)
+    local_window: ClassVar[bool] = True
 
     def __init__(self, lam: float = 0.4, color: str = "shared") -> None:
         self.lam = lam
         self.color = color
-        self._user_meta: dict[str, Any] = {}
+        self.provenance = Provenance()
         #: (H, W, 2) float32 backward displacement (dx, dy) in crop pixels, or None: the
         #: shape half of the expression (:mod:`fesgui.core.shape`), applied before predict
         self.shape_field_: np.ndarray | None = None
 
+    # ------------------------------------------------------------------ parameters
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """The hyper-parameter names: the keyword arguments of ``__init__`` (as in
+        scikit-learn's ``BaseEstimator``; ``*args``/``**kwargs`` are not allowed)."""
+        params = [p for p in inspect.signature(cls.__init__).parameters.values()
+                  if p.name != "self"]
+        for p in params:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise TypeError(f"{cls.__name__}.__init__ takes *args/**kwargs: estimators "
+                                "name every hyper-parameter")
+        return sorted(p.name for p in params)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The hyper-parameters ``{name: value}``, the very objects given (scikit-learn's
+        contract; ``deep`` is accepted for it and changes nothing: no parameter of a fesgui
+        model is an estimator)."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params: Any) -> Model:
+        """Set hyper-parameters by name (checked by the next ``fit``); returns self. An
+        unknown name sets nothing. A fitted model keeps what it learned (and the
+        effective values it learned it with) until it is fitted again."""
+        valid = self._get_param_names()
+        for name in params:
+            if name not in valid:
+                raise FesguiError(f"{name!r} is not a parameter of {type(self).__name__}: "
+                                  f"use one of {', '.join(valid)}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def _check_params(self, fitting: bool = True) -> None:
+        """Validate the hyper-parameters and install their effective values as the fitted
+        attributes (``color_``, ``lam_``, ``size_``, ...). Called by ``fit`` and by whatever
+        else makes a fitted model (``load_model``, a CSR import: ``fitting=False``, where
+        an MR model may have no ``lam``). Subclasses extend it."""
+        self.color_ = check_color(self.color)
+        self.lam_ = None if self.lam is None and not fitting else check_lam(self.lam)
+        self.size_, self.dilation_, self.sigma_ = 1, 1, None
+
     def _format_version(self) -> int:
         """The oldest file format that holds this model: 2 for a sparse model or one with a
         shape field or an alignment (which a format-1 reader would ignore), else 1."""
-        needs_2 = self.shape_field_ is not None or self._user_meta.get("alignment")
+        needs_2 = self.shape_field_ is not None or self.provenance.alignment
         return max(int(self.format_version), 2 if needs_2 else 1)
 
     def set_shape(self, field: np.ndarray | None, info: dict | None = None) -> Model:
         """Attach (or with None remove) the model's shape field, which must match its
-        image size, with its provenance ``info`` (kept in ``meta["shape"]``)."""
+        image size, with its provenance ``info`` (kept in ``provenance.shape``)."""
         if field is None:
             self.shape_field_ = None
-            self._user_meta["shape"] = None
+            self.provenance = dataclasses.replace(self.provenance, shape=None)
             return self
         from fesgui.core.shape import check_field, field_stats
 
-        self._check_fitted()
+        check_is_fitted(self)
         self.shape_field_ = check_field(field, self._image_size)
-        self._user_meta["shape"] = {**field_stats(self.shape_field_),
-                                    **copy.deepcopy(info or {})}
+        self.provenance = dataclasses.replace(
+            self.provenance, shape={**field_stats(self.shape_field_), **copy.deepcopy(info or {})})
         return self
 
     # ------------------------------------------------------------------ state
     @property
     def fitted(self) -> bool:
         return getattr(self, "weights_", None) is not None
-
-    def _check_fitted(self) -> None:
-        if not self.fitted:
-            raise FesguiError(f"this {type(self).__name__} is not fitted: call fit(X, T) "
-                              "or load a model file first")
 
     @property
     def image_size(self) -> tuple[int, int] | None:
@@ -182,7 +264,7 @@ class Model:
 
     @property
     def K(self) -> int:  # noqa: N802 - the number of weight sets, as in the docs
-        self._check_fitted()
+        check_is_fitted(self)
         return int(self.weights_.shape[0])
 
     def _set_linear_state(self, weights: np.ndarray, bias: np.ndarray, n_in: int) -> None:
@@ -194,6 +276,7 @@ class Model:
         self.weights_ = weights
         self.bias_ = bias
         self.n_channels_in_ = int(n_in)
+        self.storage_ = "full"
         self._image_size = (int(bias.shape[1]), int(bias.shape[2]))
         self._cache: dict[Any, Any] = {}
 
@@ -203,51 +286,66 @@ class Model:
         out for the kernel and, for MR, loads the compiled kernel (compiling it on a
         machine's very first run): call this where waiting is cheap, such as right after
         loading, so that the first real frame is not the slow one."""
-        self._check_fitted()
+        check_is_fitted(self)
         h, w = self._image_size
         self.predict(np.zeros((h, w, 3), np.float32))
 
-    # ------------------------------------------------------------------ meta
-    @property
-    def meta(self) -> dict[str, Any]:
-        """Model description (contract keys). Settable keys: source, target,
-        training_data, metrics, name - assign through ``model.meta[key] = value`` or
-        :meth:`set_meta`; the other keys always reflect the model itself."""
-        return _MetaDict(self)
+    # ------------------------------------------------------------------ files
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        """The learned arrays a model file stores, by member name, full precision."""
+        return {"weights": self.weights_, "bias": self.bias_}
 
-    def set_meta(self, **values: Any) -> Model:
-        for key, value in values.items():
+    @classmethod
+    def _state_shapes(cls, meta: dict[str, Any], k: int, h: int, w: int
+                      ) -> dict[str, tuple[int, ...]]:
+        """The shape of each stored array of a model file whose (checked) meta is ``meta``."""
+        return {"weights": (k, h, w, meta["size"] ** 2), "bias": (k, h, w)}
+
+    def _set_state(self, arrays: dict[str, np.ndarray], n_in: int) -> None:
+        """Make this a fitted model without ``fit`` (a model file, a CSR import): check the
+        hyper-parameters (``fitting=False``) and install the arrays of
+        :meth:`_state_arrays`."""
+        self._check_params(fitting=False)
+        self._install(arrays, n_in)
+
+    def _install(self, arrays: dict[str, np.ndarray], n_in: int) -> None:
+        self._set_linear_state(arrays["weights"], arrays["bias"], n_in)
+
+    def _meta_extras(self) -> dict[str, Any]:
+        """Meta keys this method adds to the common ones (see :func:`modelio.file_meta`)."""
+        return {}
+
+    # ------------------------------------------------------------------ provenance
+    def set_provenance(self, **values: Any) -> Model:
+        """Replace provenance fields (:class:`Provenance`: source, target, training_data,
+        metrics, name, alignment, shape); values are copied; returns self."""
+        for key in values:
             if key not in USER_META_KEYS:
-                raise FesguiError(f"meta key {key!r} cannot be set: settable keys are "
+                raise FesguiError(f"provenance field {key!r} does not exist: use "
                                   f"{', '.join(USER_META_KEYS)}")
-            self._user_meta[key] = copy.deepcopy(value)
+        self.provenance = dataclasses.replace(
+            self.provenance, **{k: copy.deepcopy(v) for k, v in values.items()})
         return self
 
-    def _meta_dict(self) -> dict[str, Any]:
-        h_w = list(self._image_size) if self.fitted else None
-        meta: dict[str, Any] = {
-            "method": self.method,
-            "size": int(self.size),
-            "dilation": int(self.dilation),
-            "lam": float(self.lam) if is_number(self.lam) else self.lam,
-            "sigma": None if self.sigma is None else float(self.sigma),
-            "color": self.color,
-            "image_size": h_w,
-            "channels_in": getattr(self, "n_channels_in_", None) if self.fitted else None,
-            "format_version": int(self._format_version()),
-            "storage": getattr(self, "_storage", "full"),
-        }
-        for key in USER_META_KEYS:
-            meta[key] = copy.deepcopy(self._user_meta.get(key))
-        return meta
+    @property
+    def meta(self) -> MappingProxyType:
+        """A read-only snapshot of the model's file meta (:func:`modelio.file_meta`): the
+        method, the effective hyper-parameters, the image size and the provenance. New
+        code reads :meth:`get_params` / the fitted attributes / :attr:`provenance`; change
+        the provenance with :meth:`set_provenance` (assigning a key here raises)."""
+        from fesgui.core.modelio import file_meta
+
+        return MappingProxyType(copy.deepcopy(file_meta(self)))
+
 
     # ------------------------------------------------------------------ maps
     def taps(self) -> np.ndarray:
         """``(size*size, 2)`` int offsets ``(dy, dx)`` of each tap, dilation included."""
-        return tap_offsets(int(self.size), int(self.dilation))
+        check_is_fitted(self)
+        return tap_offsets(self.size_, self.dilation_)
 
     def _weight_set(self, channel: int) -> int:
-        self._check_fitted()
+        check_is_fitted(self)
         if channel not in (0, 1, 2):
             raise FesguiError(f"channel={channel!r} is not a colour channel: use 0, 1 or 2 (R, G, B)")
         return channel if self.K == 3 else 0
@@ -259,12 +357,12 @@ class Model:
         if not (0 <= i < h and 0 <= j < w):
             raise FesguiError(f"pixel ({i}, {j}) is outside the {h}x{w} image: "
                               f"use 0 <= i < {h}, 0 <= j < {w}")
-        r = int(self.size)
+        r = self.size_
         return self.weights_[k, i, j].reshape(r, r).copy(), float(self.bias_[k, i, j])
 
     def bias_image(self, shape: tuple[int, ...]) -> np.ndarray:
         """The bias broadcast to an image of ``shape`` ``(H, W[, 3])`` float32."""
-        self._check_fitted()
+        check_is_fitted(self)
         b = self.bias_
         if len(shape) == 3:
             b = np.moveaxis(b, 0, -1)  # (H, W, K)
@@ -288,14 +386,13 @@ class Model:
         return save_model(self, path, compact=compact)
 
     def __repr__(self) -> str:
-        state = "fitted" if self.fitted else "not fitted"
-        return (f"{type(self).__name__}(method={self.method}, size={self.size}, "
-                f"dilation={self.dilation}, lam={self.lam}, color={self.color!r}; {state})")
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())
+        return f"{type(self).__name__}({params}; {'fitted' if self.fitted else 'not fitted'})"
 
     # ------------------------------------------------------------------ input checks
     def _check_input(self, X: object) -> tuple[np.ndarray, bool]:
         """``(batch (N, H, W[, 3]) float32, was_single)`` after shape checks."""
-        self._check_fitted()
+        check_is_fitted(self)
         arr = as_float_images(X)
         h, w = self._image_size
         single = arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 3 and arr.shape[:2] == (h, w))
@@ -316,19 +413,3 @@ class Model:
 def is_number(v: object) -> bool:
     """A real number (Python or numpy), not a bool."""
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-
-
-class _MetaDict(dict):
-    """A dict view of a model's meta whose settable keys write through to the model."""
-
-    def __init__(self, model: Model) -> None:
-        super().__init__(model._meta_dict())
-        self._model = model
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._model.set_meta(**{key: value})
-        super().__setitem__(key, copy.deepcopy(value))
-
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        for key, value in dict(*args, **kwargs).items():
-            self[key] = value

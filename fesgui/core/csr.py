@@ -25,7 +25,7 @@ from typing import Union
 import numpy as np
 import scipy.sparse as sp
 
-from fesgui.core.base import Model
+from fesgui.core.base import Model, check_is_fitted
 from fesgui.core.geometry import MAX_WINDOW, valid_tap_mask
 from fesgui.core.masked import MaskedRegression
 from fesgui.core.modelio import _READ_ERRORS, MAX_IMAGE_SIDE, read_npy_member
@@ -38,16 +38,16 @@ CsrSource = Union[str, os.PathLike, sp.spmatrix, "sp.sparray"]
 def to_csr(model: Model) -> list[sp.csr_matrix]:
     """One ``(D, D+1)`` float32 CSR matrix per weight set (1 or 3); zero-padded taps are
     omitted. Pixel-KR is not linear and cannot be exported."""
-    model._check_fitted()
-    if model.method == "pixel-kr":
+    check_is_fitted(model)
+    if model.has_table:
         raise FesguiError("a Pixel-KR model is not linear and cannot be exported as a CSR "
                           "matrix: export an MR or Pixel-RR model")
-    if model.method == "sparse":
+    if not model.local_window:
         return _sparse_to_csr(model)
     K, H, W, _ = model.weights_.shape
     D = H * W
     offs = model.taps()
-    valid = valid_tap_mask(H, W, int(model.size), int(model.dilation))  # (H, W, T)
+    valid = valid_tap_mask(H, W, model.size_, model.dilation_)  # (H, W, T)
     yy, xx, tt = np.nonzero(valid)
     rows = yy * W + xx
     cols = (yy + offs[tt, 0]) * W + (xx + offs[tt, 1])
@@ -292,8 +292,8 @@ def from_csr(source: CsrSource | Sequence[CsrSource], height: int | None = None,
         weights[k, r // W, r % W, taps] = v
     model = MaskedRegression(size=size, dilation=dilation, lam=None,
                              color="per-channel" if K == 3 else "shared")
-    model._set_linear_state(weights, bias, 3 if K == 3 else 1)
-    model.set_meta(training_data=f"imported from CSR: {', '.join(n for *_, n in coo)}")
+    model._set_state({"weights": weights, "bias": bias}, 3 if K == 3 else 1)
+    model.set_provenance(training_data=f"imported from CSR: {', '.join(n for *_, n in coo)}")
     return model
 
 
@@ -356,7 +356,7 @@ def _sparse_from_coo(coo: list, H: int, W: int, preprocess: object,
     weights = np.take_along_axis(weights, order, axis=-1)
     model = SparseReceptiveField(color="per-channel" if K == 3 else "shared",
                                  preprocess=preprocess, template=template)
-    model._set_sparse_state(index.reshape(K, H, W, F), weights.reshape(K, H, W, F),
-                            bias.reshape(K, H, W), 3 if K == 3 else 1)
-    model.set_meta(training_data=f"imported from CSR: {', '.join(p[5] for p in parts)}")
+    model._set_state({"index": index.reshape(K, H, W, F), "weights": weights.reshape(K, H, W, F),
+                      "bias": bias.reshape(K, H, W)}, 3 if K == 3 else 1)
+    model.set_provenance(training_data=f"imported from CSR: {', '.join(p[5] for p in parts)}")
     return model

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fesgui.core.base import Model, as_float_images
+from fesgui.core.base import Model, as_float_images, check_is_fitted
 from fesgui.core.pixel import LEVELS
 from fesgui.errors import FesguiError
 
@@ -63,7 +63,7 @@ def _channel_image(model: Model, x: np.ndarray, channel: int) -> np.ndarray:
 def window_patch(model: Model, plane: np.ndarray, i: int, j: int) -> np.ndarray:
     """``(r, r)`` input values under the taps of pixel ``(i, j)``; 0 outside the image."""
     h, w = plane.shape
-    r = int(model.size)
+    r = model.size_
     out = np.zeros(r * r)
     for t, (dy, dx) in enumerate(model.taps()):
         y, xx = i + dy, j + dx
@@ -80,12 +80,12 @@ def pixel_arithmetic(model: Model, x: np.ndarray, i: int, j: int, channel: int =
     A sparse model's ``scaled`` (``model.scaled_input(x)``) and ``scaling``
     (``model.output_scaling(x)``), when the caller already has them for this ``x``, are
     not computed again (each costs a pass over the image)."""
-    if model.method == "sparse":
+    if not model.local_window:
         return _sparse_arithmetic(model, x, i, j, channel, alpha, scaled, scaling)
     weights, bias = model.receptive_field(i, j, channel)
     plane = _channel_image(model, x, channel)
     patch = window_patch(model, plane, i, j)
-    if model.method == "pixel-kr":
+    if model.has_table:
         level = int(np.clip(plane[i, j], 0.0, 1.0) * 255.0 + 0.5)
         output = float(model.table_[model._weight_set(channel), i, j, level])
         wx = output - bias
@@ -127,14 +127,14 @@ def tap_reach_map(model: Model, channel: int | None = None) -> np.ndarray:
     """``(H, W)`` float32: the distance (pixels, Euclidean) from each output pixel to the
     farthest input pixel it reads with a non-zero weight (0 for a pixel that reads only
     itself or nothing). ``channel`` None: the farthest over all weight sets."""
-    model._check_fitted()
+    check_is_fitted(model)
     H, W = model.image_size
     sets = range(model.K) if channel is None else [model._weight_set(channel)]
     ii, jj = np.mgrid[0:H, 0:W]
     out = np.zeros((H, W))
     for k in sets:
         w = model.weights_[k]
-        if model.method == "sparse":
+        if not model.local_window:
             flat = model.index_[k].astype(np.int64)
             dist = np.hypot(flat // W - ii[..., None], flat % W - jj[..., None])
         else:
@@ -184,7 +184,7 @@ def transfer_curve(model: Model, i: int, j: int, channel: int = 0,
     ``scaled``: its ``model.scaled_input(x)`` when the caller already has it."""
     weights, bias = model.receptive_field(i, j, channel)
     levels = LEVELS.astype(np.float32)
-    if model.method == "sparse":
+    if not model.local_window:
         positions = model.tap_positions(i, j, channel)
         own = (positions[:, 0] == i) & (positions[:, 1] == j)
         w = weights[0].astype(np.float64)
@@ -194,9 +194,9 @@ def transfer_curve(model: Model, i: int, j: int, channel: int = 0,
             plane = _channel_image(model, seen, channel)
             rest = float(np.sum(w[~own] * plane[positions[~own, 0], positions[~own, 1]]))
         return levels, (float(w[own].sum()) * LEVELS + rest + bias).astype(np.float32)
-    if model.method == "pixel-kr":
+    if model.has_table:
         return levels, model.table_[model._weight_set(channel), i, j].copy()
-    r = int(model.size)
+    r = model.size_
     centre = float(weights[r // 2, r // 2])
     rest = 0.0
     if x is not None:

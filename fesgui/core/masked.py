@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fesgui.core.base import Model, check_color, check_lam, check_pairs, sample_sets, solve_batched
+from fesgui.core.base import Model, check_is_fitted, check_pairs, sample_sets, solve_batched
 from fesgui.core.geometry import check_size_dilation, tap_offsets, valid_tap_mask_offsets
 
 #: bound on the float64 system block built at once during fit (bytes)
@@ -107,19 +107,20 @@ class MaskedRegression(Model):
         self.size = size
         self.dilation = dilation
 
+    def _check_params(self, fitting: bool = True) -> None:
+        super()._check_params(fitting)
+        self.size_, self.dilation_ = check_size_dilation(self.size, self.dilation)
+
     def fit(self, X: np.ndarray, T: np.ndarray) -> MaskedRegression:
         """Fit on ``X``, ``T`` float in [0, 1], ``(N, H, W)`` or ``(N, H, W, 3)``."""
-        size, dilation = check_size_dilation(self.size, self.dilation)
-        lam = check_lam(self.lam)
-        color = check_color(self.color)
+        self._check_params()
         X, T = check_pairs(X, T)
-        offsets = tap_offsets(size, dilation)
+        offsets = tap_offsets(self.size_, self.dilation_)
         ws, bs = [], []
-        for S, Tk in sample_sets(X, T, color):
-            w, b = fit_local_ridge(S, Tk, offsets, lam)
+        for S, Tk in sample_sets(X, T, self.color_):
+            w, b = fit_local_ridge(S, Tk, offsets, self.lam_)
             ws.append(w)
             bs.append(b)
-        self.size, self.dilation, self.lam = size, dilation, lam
         self._set_linear_state(np.stack(ws), np.stack(bs), 1 if X.ndim == 3 else 3)
         return self
 
@@ -127,9 +128,9 @@ class MaskedRegression(Model):
         """Add the input to the output: 1 on every pixel's centre tap. A model fitted to the
         change ``T - X`` becomes, exactly, the model of ``T`` whose ridge prior is "no
         change" (see :func:`fesgui.core.base.fit_change`)."""
-        self._check_fitted()
+        check_is_fitted(self)
         weights = self.weights_.copy()
-        weights[..., (int(self.size) ** 2) // 2] += 1.0
+        weights[..., (self.size_ ** 2) // 2] += 1.0
         self._set_linear_state(weights, self.bias_, self.n_channels_in_)
         return self
 
@@ -171,7 +172,7 @@ class MaskedRegression(Model):
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Output for ``X`` ``(H, W[, 3])`` or ``(N, H, W[, 3])`` in [0, 1]: float32, same shape."""
         batch, single = self._check_input(X)
-        if int(self.size) == 1:
+        if self.size_ == 1:
             w1, b1 = self._pixel_weights(batch.ndim == 4)
             result = np.multiply(w1, batch)
             result += b1

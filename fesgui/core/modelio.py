@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from fesgui.atomic import atomic_write
-from fesgui.core.base import COLORS, FORMAT_VERSION, METHODS, USER_META_KEYS, Model
+from fesgui.core.base import COLORS, FORMAT_VERSION, METHODS, USER_META_KEYS, Model, check_is_fitted
 from fesgui.core.geometry import MAX_WINDOW
 from fesgui.errors import FesguiError
 from fesgui.outputs import check_output
@@ -95,18 +95,44 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def file_meta(model: Model, storage: str | None = None) -> dict[str, Any]:
+    """The meta a model file holds for ``model`` (the one place it is assembled): its
+    ``method``, its effective hyper-parameters (the fitted ``*_`` attributes; the
+    parameters as given before fitting), image size, input channels, format version,
+    ``storage`` (default: how the model's weights were stored when loaded), the class's
+    own keys (:meth:`Model._meta_extras`) and the :class:`~fesgui.core.base.Provenance`
+    fields. Values are the model's own, not copies."""
+    fitted = model.fitted
+    meta: dict[str, Any] = {"method": model.method}
+    for key in ("size", "dilation", "lam", "sigma", "color"):
+        meta[key] = getattr(model, key + "_" if fitted else key, None)
+    if not fitted:  # the parameters as given; a method without a window has size 1
+        meta["size"] = 1 if meta["size"] is None else meta["size"]
+        meta["dilation"] = 1 if meta["dilation"] is None else meta["dilation"]
+    meta.update({
+        "image_size": list(model.image_size) if fitted else None,
+        "channels_in": model.n_channels_in_ if fitted else None,
+        "format_version": int(model._format_version()),
+        "storage": storage or (model.storage_ if fitted else "full"),
+    })
+    meta.update(model._meta_extras())
+    meta.update((key, getattr(model.provenance, key)) for key in USER_META_KEYS)
+    return meta
+
+
 def model_arrays(model: Model, compact: bool = False) -> dict[str, np.ndarray]:
-    """The arrays stored for ``model`` (in file order after ``meta``)."""
-    if model.method == "pixel-kr":
-        table = model.table_
-        if compact:
-            table = np.clip(np.rint(table * 255.0), 0, 255).astype(np.uint8)
-        return {"table": table}
-    dtype = np.float16 if compact else np.float32
-    if model.method == "sparse":
-        return {"index": model.index_, "weights": model.weights_.astype(dtype),
-                "bias": model.bias_.astype(dtype)}
-    return {"weights": model.weights_.astype(dtype), "bias": model.bias_.astype(dtype)}
+    """The arrays stored for ``model`` (in file order after ``meta``): its
+    :meth:`~Model._state_arrays`, with ``compact`` tables as uint8 levels and weights and
+    biases as float16 (index arrays stay int32)."""
+    out = {}
+    for name, array in model._state_arrays().items():
+        if name == "table":
+            if compact:
+                array = np.clip(np.rint(array * 255.0), 0, 255).astype(np.uint8)
+        elif name != "index":
+            array = array.astype(np.float16 if compact else np.float32)
+        out[name] = array
+    return out
 
 
 def _shape_member(model: Model, compact: bool) -> dict[str, np.ndarray]:
@@ -122,12 +148,11 @@ def save_model(model: Model, path: str | Path, compact: bool = False) -> Path:
     ``compact=True`` stores weights/bias as float16 (about 3 significant digits) and
     Pixel-KR tables as uint8 levels (error <= 1/510 inside [0, 1], values clipped to it).
     """
-    model._check_fitted()
+    check_is_fitted(model)
     path = check_output(path, what="model file")
     if path.suffix != ".npz":
         raise FesguiError(f"model file name {path.name!r} must end in .npz: e.g. {path.stem}.npz")
-    meta = model._meta_dict()
-    meta["storage"] = "compact" if compact else "full"
+    meta = file_meta(model, storage="compact" if compact else "full")
     members = {"meta": np.frombuffer(_meta_bytes(meta), dtype=np.uint8)}
     members.update(model_arrays(model, compact))
     members.update(_shape_member(model, compact))
@@ -355,11 +380,19 @@ def _expect(path: Path, zf: zipfile.ZipFile, name: str, shape: tuple[int, ...],
     return array
 
 
-def load_model(path: str | Path) -> Model:
-    """Load a model written by :meth:`Model.save`; refuses bad files with FesguiError."""
+def model_class(method: str) -> type[Model]:
+    """The estimator class of a model file's ``method`` (one of METHODS)."""
     from fesgui.core.masked import MaskedRegression
     from fesgui.core.pixel import PixelKernelRegression, PixelRegression
+    from fesgui.core.sparse import SparseReceptiveField
 
+    classes = {cls.method: cls for cls in (MaskedRegression, PixelRegression,
+                                           PixelKernelRegression, SparseReceptiveField)}
+    return classes[method]
+
+
+def load_model(path: str | Path) -> Model:
+    """Load a model written by :meth:`Model.save`; refuses bad files with FesguiError."""
     path, zf = _open(path)
     with zf:
         meta = _parse_meta(path, zf)
@@ -367,51 +400,27 @@ def load_model(path: str | Path) -> Model:
         compact = meta.get("storage") == "compact"
         n_in = meta["channels_in"]
         k = 3 if meta["color"] == "per-channel" and n_in == 3 else 1
-        if meta["method"] == "pixel-kr":
-            table = _expect(path, zf, "table", (k, h, w, 256),
-                            (np.uint8,) if compact else (np.float32,))
-            model: Model = PixelKernelRegression(sigma=meta["sigma"], lam=meta["lam"],
-                                                 color=meta["color"])
-            values = table.astype(np.float32) / 255.0 if compact else table
-            model._set_table(values, n_in)
-        elif meta["method"] == "sparse":
-            model = _load_sparse(path, zf, meta, (k, h, w), compact)
-        else:
-            r = meta["size"]
-            dtypes = (np.float16,) if compact else (np.float32,)
-            weights = _expect(path, zf, "weights", (k, h, w, r * r), dtypes)
-            bias = _expect(path, zf, "bias", (k, h, w), dtypes)
-            if meta["method"] == "pixel-rr":
-                model = PixelRegression(lam=meta["lam"], color=meta["color"])
-            else:
-                model = MaskedRegression(size=r, dilation=meta["dilation"], lam=meta["lam"],
-                                         color=meta["color"])
-            model._set_linear_state(weights, bias, n_in)
+        cls = model_class(meta["method"])
+        model = cls(**{name: meta.get(name) for name in cls._get_param_names()})
+        floats = (np.float16,) if compact else (np.float32,)
+        arrays = {}
+        for name, shape in cls._state_shapes(meta, k, h, w).items():
+            dtypes = (np.int32,) if name == "index" else (
+                (np.uint8,) if compact else (np.float32,)) if name == "table" else floats
+            array = _expect(path, zf, name, shape, dtypes)
+            if name == "index" and array.size and (
+                    int(array.min()) < 0 or int(array.max()) >= h * w):
+                raise _bad(path, f"its 'index' array reads pixels outside the {h}x{w} image")
+            if name == "table" and compact:
+                array = array.astype(np.float32) / 255.0
+            arrays[name] = array
+        model._set_state(arrays, n_in)
         field = None
         if "shape.npy" in zf.namelist():
-            field = _expect(path, zf, "shape", (h, w, 2),
-                            (np.float16,) if compact else (np.float32,))
-    model.set_meta(**{key: meta.get(key) for key in USER_META_KEYS if key != "shape"})
+            field = _expect(path, zf, "shape", (h, w, 2), floats)
+    model.set_provenance(**{key: meta.get(key) for key in USER_META_KEYS if key != "shape"})
     if field is not None:
         shape_info = meta.get("shape")
         model.set_shape(field, shape_info if isinstance(shape_info, dict) else None)
-    model._storage = meta.get("storage", "full")
-    return model
-
-
-def _load_sparse(path: Path, zf: zipfile.ZipFile, meta: dict[str, Any],
-                 khw: tuple[int, int, int], compact: bool) -> Model:
-    from fesgui.core.sparse import SparseReceptiveField
-
-    k, h, w = khw
-    f = meta["taps"]
-    dtypes = (np.float16,) if compact else (np.float32,)
-    index = _expect(path, zf, "index", (k, h, w, f), (np.int32,))
-    if index.size and (int(index.min()) < 0 or int(index.max()) >= h * w):
-        raise _bad(path, f"its 'index' array reads pixels outside the {h}x{w} image")
-    weights = _expect(path, zf, "weights", (k, h, w, f), dtypes)
-    bias = _expect(path, zf, "bias", (k, h, w), dtypes)
-    model = SparseReceptiveField(color=meta["color"], preprocess=meta.get("preprocess"),
-                                 template=meta.get("template"))
-    model._set_sparse_state(index, weights, bias, meta["channels_in"])
+    model.storage_ = meta.get("storage", "full")
     return model

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from fesgui.core.base import Model, check_color, check_lam, check_pairs, sample_sets, solve_batched
+from fesgui.core.base import Model, check_is_fitted, check_pairs, sample_sets, solve_batched
 from fesgui.core.masked import MaskedRegression
 from fesgui.errors import FesguiError
 
@@ -32,10 +32,8 @@ class PixelRegression(MaskedRegression):
     def __init__(self, lam: float = 0.4, color: str = "shared") -> None:
         super().__init__(size=1, dilation=1, lam=lam, color=color)
 
-    def fit(self, X: np.ndarray, T: np.ndarray) -> PixelRegression:
-        self.size, self.dilation = 1, 1
-        super().fit(X, T)
-        return self
+    def _check_params(self, fitting: bool = True) -> None:
+        Model._check_params(self, fitting)  # the window is 1 x 1 whatever size says
 
 
 def check_sigma(sigma: object) -> float:
@@ -128,6 +126,7 @@ class PixelKernelRegression(Model):
     """
 
     method = "pixel-kr"
+    has_table = True
 
     def __init__(self, sigma: float = 3.0, lam: float = 0.4, color: str = "shared") -> None:
         super().__init__(lam=lam, color=color)
@@ -135,21 +134,32 @@ class PixelKernelRegression(Model):
 
     def fit(self, X: np.ndarray, T: np.ndarray) -> PixelKernelRegression:
         """Fit on ``X``, ``T`` float in [0, 1], ``(N, H, W)`` or ``(N, H, W, 3)``."""
-        sigma = check_sigma(self.sigma)
-        lam = check_lam(self.lam)
-        color = check_color(self.color)
+        self._check_params()
         X, T = check_pairs(X, T)
         samples, coefs, tables = [], [], []
-        for S, Tk in sample_sets(X, T, color):
-            coef, table = fit_pixel_kernel_ridge(S, Tk, sigma, lam)
+        for S, Tk in sample_sets(X, T, self.color_):
+            coef, table = fit_pixel_kernel_ridge(S, Tk, self.sigma_, self.lam_)
             samples.append(snap_to_levels(S)[0])
             coefs.append(coef)
             tables.append(table)
-        self.sigma, self.lam = sigma, lam
         self._set_table(np.stack(tables), 1 if X.ndim == 3 else 3)
         self._train_x = samples  # per weight set (M, H, W) float64, memory only
         self._coef = coefs  # per weight set (M, H, W) float64, memory only
         return self
+
+    def _check_params(self, fitting: bool = True) -> None:
+        super()._check_params(fitting)
+        self.sigma_ = check_sigma(self.sigma)
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        return {"table": self.table_}
+
+    @classmethod
+    def _state_shapes(cls, meta: dict, k: int, h: int, w: int) -> dict[str, tuple[int, ...]]:
+        return {"table": (k, h, w, 256)}
+
+    def _install(self, arrays: dict[str, np.ndarray], n_in: int) -> None:
+        self._set_table(arrays["table"], n_in)
 
     def _set_table(self, table: np.ndarray, n_in: int) -> None:
         table = np.array(table, dtype=np.float32, order="C")
@@ -161,7 +171,7 @@ class PixelKernelRegression(Model):
 
     def add_identity(self) -> PixelKernelRegression:
         """Add the input level to every table entry (see :meth:`MaskedRegression.add_identity`)."""
-        self._check_fitted()
+        check_is_fitted(self)
         levels = np.arange(256, dtype=np.float32) / np.float32(255.0)
         self._set_table(self.table_ + levels, self.n_channels_in_)
         return self
@@ -199,7 +209,7 @@ class PixelKernelRegression(Model):
             raise FesguiError("predict_direct needs the training samples, which are kept "
                               "only after fit: refit the model (loaded models use predict)")
         K = len(self._coef)
-        scale = -0.5 / float(self.sigma) ** 2
+        scale = -0.5 / self.sigma_ ** 2
         chans = [batch] if batch.ndim == 3 else [batch[..., c] for c in range(3)]
         outs = []
         for c, xc in enumerate(chans):

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage, special
 
-from fesgui.core.base import Model, is_number
+from fesgui.core.base import Model, check_is_fitted, is_number
 from fesgui.errors import FesguiError
 
 
@@ -87,7 +87,7 @@ def dilate_disk(z: np.ndarray, radius: int) -> np.ndarray:
 def l1_map(model: Model) -> np.ndarray:
     """``(H, W)`` float32: L1 norm of each receptive field including the bias, averaged
     over the model's K weight sets (for Pixel-KR: of its least-squares line)."""
-    model._check_fitted()
+    check_is_fitted(model)
     s = np.abs(model.weights_).sum(axis=-1, dtype=np.float64) + np.abs(model.bias_)
     return s.mean(axis=0).astype(np.float32)
 
@@ -103,7 +103,7 @@ def change_map(model: Model) -> np.ndarray:
     """``(H, W)`` float32: L1 norm of each receptive field *minus the identity* (1 on the
     centre tap) including the bias, averaged over the K weight sets: 0 where the model
     leaves the input unchanged, large where it learned to change it."""
-    model._check_fitted()
+    check_is_fitted(model)
     w = np.asarray(model.weights_, np.float64).copy()
     w[..., w.shape[-1] // 2] -= 1.0
     s = np.abs(w).sum(axis=-1) + np.abs(model.bias_)

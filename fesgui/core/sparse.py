@@ -31,13 +31,12 @@ Predict runs the compiled gather ``fesgui.core.kernels.sparse_gather`` (numba, f
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any
 
 import numpy as np
 
-from fesgui.core.base import Model
+from fesgui.core.base import Model, check_color, check_is_fitted
 from fesgui.errors import FesguiError
 
 PREPROCESS_STEPS = ("none", "minmax")
@@ -115,18 +114,30 @@ class SparseReceptiveField(Model):
 
     Learned state: ``index_`` int32 ``(K, H, W, F)``, ``weights_`` float32 ``(K, H, W, F)``
     (0 on padded slots), ``bias_`` float32 ``(K, H, W)``. ``from_csr`` orders each pixel's
-    slots by decreasing ``|weight|`` (slot 0: its strongest tap; padding last). Made by
-    :func:`fesgui.core.from_csr` or :func:`fesgui.core.load_model`, never fitted.
+    slots by decreasing ``|weight|`` (slot 0: its strongest tap; padding last);
+    ``preprocess_`` / ``template_``: the checked form of the ``preprocess`` / ``template``
+    parameters (:func:`check_preprocess`, :func:`check_template`), which predict and the
+    pipeline's framing use. Made by :func:`fesgui.core.from_csr` or
+    :func:`fesgui.core.load_model`, never fitted.
     """
 
     method = "sparse"
     format_version = 2
+    local_window = False
 
     def __init__(self, color: str = "shared", preprocess: object = None,
                  template: object = None) -> None:
         super().__init__(lam=None, color=color)
-        self.preprocess = check_preprocess(preprocess)
-        self.template = check_template(template)
+        self.preprocess = preprocess
+        self.template = template
+
+    def _check_params(self, fitting: bool = True) -> None:
+        """Effective ``preprocess_`` (:func:`check_preprocess`) and ``template_``
+        (:func:`check_template`); a sparse model has no ``lam``."""
+        self.color_ = check_color(self.color)
+        self.lam_, self.size_, self.dilation_, self.sigma_ = None, 1, 1, None
+        self.preprocess_ = check_preprocess(self.preprocess)
+        self.template_ = check_template(self.template)
 
     def fit(self, X: np.ndarray, T: np.ndarray) -> SparseReceptiveField:
         raise FesguiError("a sparse receptive field model is imported, not fitted: convert "
@@ -152,16 +163,27 @@ class SparseReceptiveField(Model):
     @property
     def n_taps(self) -> int:
         """``F``: tap slots per output pixel."""
-        self._check_fitted()
+        check_is_fitted(self)
         return int(self.index_.shape[-1])
 
-    def _meta_dict(self) -> dict[str, Any]:
-        meta = super()._meta_dict()
-        meta["lam"] = None
-        meta["taps"] = int(self.index_.shape[-1]) if self.fitted else None
-        meta["preprocess"] = dict(self.preprocess)
-        meta["template"] = copy.deepcopy(self.template)
-        return meta
+    # ------------------------------------------------------------------ files
+    def _meta_extras(self) -> dict[str, Any]:
+        if not self.fitted:
+            return {"taps": None, "preprocess": self.preprocess, "template": self.template}
+        return {"taps": self.n_taps, "preprocess": self.preprocess_,
+                "template": self.template_}
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        return {"index": self.index_, "weights": self.weights_, "bias": self.bias_}
+
+    @classmethod
+    def _state_shapes(cls, meta: dict[str, Any], k: int, h: int, w: int
+                      ) -> dict[str, tuple[int, ...]]:
+        f = meta["taps"]
+        return {"index": (k, h, w, f), "weights": (k, h, w, f), "bias": (k, h, w)}
+
+    def _install(self, arrays: dict[str, np.ndarray], n_in: int) -> None:
+        self._set_sparse_state(arrays["index"], arrays["weights"], arrays["bias"], n_in)
 
     # ------------------------------------------------------------------ geometry
     def tap_positions(self, i: int, j: int, channel: int = 0) -> np.ndarray:
@@ -227,7 +249,7 @@ class SparseReceptiveField(Model):
         x, lo, hi = self._scale_input(batch)
         z = self._gather(x)
         scale = np.ones(N)
-        if self.preprocess["output"] == "minmax":
+        if self.preprocess_["output"] == "minmax":
             zlo, zhi = _minmax(z)
             span = zhi - zlo
             scale = np.divide(hi - lo, span, out=np.zeros_like(span), where=span > 0)
@@ -258,7 +280,7 @@ class SparseReceptiveField(Model):
         """``(x', lo, hi)``: the float32 batch as the matrix sees it, and each image's
         minimum and maximum (float64 ``(N,)``)."""
         lo, hi = _minmax(batch)
-        if self.preprocess["input"] != "minmax":
+        if self.preprocess_["input"] != "minmax":
             return batch, lo, hi
         span = hi - lo
         inv = np.divide(1.0, span, out=np.zeros_like(span), where=span > 0)
@@ -279,7 +301,7 @@ class SparseReceptiveField(Model):
         batch, single = self._check_input(x)
         if not single:
             raise FesguiError("output_scaling got a batch: give one image (H, W[, 3])")
-        if self.preprocess["output"] != "minmax":
+        if self.preprocess_["output"] != "minmax":
             return 1.0, 0.0
         scaled, lo, hi = self._scale_input(batch)
         zlo, zhi = _minmax(self._gather(scaled))
@@ -291,5 +313,5 @@ class SparseReceptiveField(Model):
 
     def __repr__(self) -> str:
         state = f"F={self.n_taps}" if self.fitted else "not fitted"
-        return (f"SparseReceptiveField(color={self.color!r}, preprocess={self.preprocess}; "
-                f"{state})")
+        return (f"SparseReceptiveField(color={self.color!r}, preprocess={self.preprocess!r}, "
+                f"template={self.template!r}; {state})")

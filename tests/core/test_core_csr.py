@@ -77,7 +77,7 @@ def test_import_equals_csr_matvec(tmp_path, count, size, dilation):
         sp.save_npz(tmp_path / f"m{c}.npz", m)
         paths.append(tmp_path / f"m{c}.npz")
     model = from_csr(paths if count == 3 else paths[0], H, W)
-    assert (model.size, model.dilation) == (size, dilation)
+    assert (model.size_, model.dilation_) == (size, dilation)
     x = np.random.default_rng(9).random((H, W, 3))
     np.testing.assert_allclose(model.predict(x), csr_apply(mats, x), atol=1e-5)
     if count == 1:

@@ -161,8 +161,8 @@ def test_receptive_field_decompose_and_taps(rgb_pairs):
 def test_meta_contract_and_settable_keys(rgb_pairs):
     X, T = rgb_pairs
     model = MaskedRegression(size=5, dilation=2, lam=0.3, color="gray").fit(X, T)
-    model.meta["name"] = "Happy MR5"
-    model.set_meta(source="neutral", target="happy", metrics={"mse": 0.01})
+    model.set_provenance(name="Happy MR5")
+    model.set_provenance(source="neutral", target="happy", metrics={"mse": 0.01})
     meta = model.meta
     assert {k: meta[k] for k in ("method", "size", "dilation", "lam", "sigma", "color",
                                  "image_size", "format_version")} == {
@@ -170,8 +170,12 @@ def test_meta_contract_and_settable_keys(rgb_pairs):
         "color": "gray", "image_size": [9, 11], "format_version": 1}
     assert (meta["name"], meta["source"], meta["target"]) == ("Happy MR5", "neutral", "happy")
     assert meta["metrics"] == {"mse": 0.01} and meta["training_data"] is None
-    with pytest.raises(FesguiError) as exc:
+    with pytest.raises(TypeError):  # a read-only snapshot: no write goes through
         model.meta["size"] = 7
+    meta["metrics"]["mse"] = 1.0  # a copy: the model's provenance is untouched
+    assert model.provenance.metrics == {"mse": 0.01} and model.meta["metrics"] == {"mse": 0.01}
+    with pytest.raises(FesguiError) as exc:
+        model.set_provenance(size=7)
     assert_one_line(exc)
 
 

@@ -28,7 +28,7 @@ def _pairs(shape: tuple[int, ...], n: int = 6, seed: int = 5) -> tuple[np.ndarra
 
 def _reference(model: MaskedRegression, x: np.ndarray) -> np.ndarray:
     return naive_predict(model.weights_.astype(np.float64), model.bias_.astype(np.float64), x,
-                         int(model.size), int(model.dilation))
+                         model.size_, model.dilation_)
 
 
 @pytest.mark.parametrize("color", ["shared", "per-channel", "gray"])
@@ -63,8 +63,7 @@ def test_taps_outside_the_image_are_skipped_not_multiplied_by_zero(color):
     weights = rng.standard_normal((K, H, W, size * size)).astype(np.float32)
     assert not valid_tap_mask(H, W, size).all()
     model = MaskedRegression(size=size, color=color)
-    model.size, model.dilation, model.lam = size, 1, 1.0
-    model._set_linear_state(weights, rng.random((K, H, W)), 3)
+    model._set_state({"weights": weights, "bias": rng.random((K, H, W))}, 3)
     x = rng.random((H, W, 3)).astype(np.float32)
     np.testing.assert_allclose(model.predict(x), _reference(model, x), atol=ATOL)
     if K == 1:
@@ -80,7 +79,7 @@ def test_per_channel_sets_are_interleaved_not_mixed():
     np.testing.assert_allclose(y, _reference(model, X[1]), atol=ATOL)
     perm = [2, 0, 1]
     swapped = MaskedRegression(size=3, color="per-channel")
-    swapped._set_linear_state(model.weights_[perm], model.bias_[perm], 3)
+    swapped._set_state({"weights": model.weights_[perm], "bias": model.bias_[perm]}, 3)
     # output channel c of the swapped model = set perm[c] applied to input channel c
     ys = swapped.predict(X[1])
     np.testing.assert_allclose(ys, _reference(swapped, X[1]), atol=ATOL)

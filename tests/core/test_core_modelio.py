@@ -36,7 +36,7 @@ def models(rgb_pairs):
 @pytest.mark.parametrize("kind", ["mr", "rr", "kr"])
 def test_round_trip_full_is_exact(models, rgb_pairs, tmp_path, kind):
     model = models[kind]
-    model.set_meta(name=f"test {kind}", source="neutral", target="happy",
+    model.set_provenance(name=f"test {kind}", source="neutral", target="happy",
                    training_data={"pairs": 7, "folder": "synthetic"}, metrics={"mse": 0.0123})
     path = model.save(tmp_path / "m.npz")
     loaded = load_model(path)
@@ -72,8 +72,8 @@ def test_round_trip_compact_within_stated_tolerance(models, rgb_pairs, tmp_path,
 
 def test_saving_is_byte_deterministic(rgb_pairs, tmp_path):
     X, T = rgb_pairs
-    a = MaskedRegression(size=5).fit(X, T).set_meta(name="a")
-    b = MaskedRegression(size=5).fit(X, T).set_meta(name="a")  # rebuilt from the same data
+    a = MaskedRegression(size=5).fit(X, T).set_provenance(name="a")
+    b = MaskedRegression(size=5).fit(X, T).set_provenance(name="a")  # rebuilt from the same data
     pa, pb = a.save(tmp_path / "a.npz"), b.save(tmp_path / "sub_b.npz")
     assert pa.read_bytes() == pb.read_bytes()
     with zipfile.ZipFile(pa) as zf:

@@ -111,7 +111,7 @@ def test_shape_field_round_trips_through_the_file(tmp_path, rgb_pairs, compact):
     h, w = model.image_size
     field = np.random.default_rng(0).normal(0, 1.5, (h, w, 2)).astype(np.float32)
     model.set_shape(field, {"kind": "test"})
-    model.set_meta(alignment="eyes-mouth")
+    model.set_provenance(alignment="eyes-mouth")
     path = model.save(tmp_path / "m.npz", compact=compact)
     back = load_model(path)
     tol = 2e-3 * 4 if compact else 0

@@ -187,7 +187,7 @@ def test_meta_file_and_template(tmp_path, images):
     tpl = authors_template()
     assert tpl["right_eye"][0] - tpl["left_eye"][0] == pytest.approx(0.43)
     model = from_csr(sparse_csr("far", seed=2), H, W, preprocess="minmax", template=tpl)
-    model.meta["name"] = "omp"
+    model.set_provenance(name="omp")
     path = model.save(tmp_path / "s.npz")
     assert path.read_bytes() == model.save(tmp_path / "again.npz").read_bytes()
     loaded = load_model(path)

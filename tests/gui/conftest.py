@@ -33,7 +33,7 @@ def model_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for key, model in (("mr3", MaskedRegression(3)), ("mr5", MaskedRegression(5)),
                        ("prr", PixelRegression())):
         model.fit(X, T)
-        model.set_meta(source="neutral", target="happy", name=f"test_{key}",
+        model.set_provenance(source="neutral", target="happy", name=f"test_{key}",
                        metrics={"test_mse": 0.0123})
         files[key] = model.save(folder / f"neutral2happy_{key}_32.npz")
     return files

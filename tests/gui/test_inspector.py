@@ -592,12 +592,12 @@ def test_header_names_mapping_method_and_size_once(inspector):
     """The header reads like the Model panel ("neutral → happy · MR 5×5 · 24×24, shared
     colour"), without repeating the model's name; a model without a mapping shows its name."""
     model, crop = fitted("mr-shared")
-    named = copy.deepcopy(model).set_meta(source="neutral", target="happy",
+    named = copy.deepcopy(model).set_provenance(source="neutral", target="happy",
                                           name="neutral -> happy, MR 5x5, 24 px")
     inspector.set_model(named)
     text = inspector.model_label.text()
     assert text == "<b>neutral → happy</b> · MR 5×5 · 24×24, shared colour", text
-    bare = copy.deepcopy(model).set_meta(name="my own model")
+    bare = copy.deepcopy(model).set_provenance(name="my own model")
     inspector.set_model(bare)
     assert inspector.model_label.text().startswith("<b>my own model</b> · MR 5×5 · ")
 

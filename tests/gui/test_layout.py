@@ -131,7 +131,7 @@ def two_mappings(tmp_path, monkeypatch):
     files = {}
     for source, target, a, b in (("neutral", "happy", X, T), ("happy", "neutral", T, X)):
         for key, model in (("mr3", MaskedRegression(3)), ("prr", PixelRegression())):
-            model.fit(a, b).set_meta(source=source, target=target)
+            model.fit(a, b).set_provenance(source=source, target=target)
             files[(source, key)] = model.save(folder / f"{source}2{target}_{key}_16.npz")
     monkeypatch.setenv("FESGUI_MODELS", str(folder))
     return files

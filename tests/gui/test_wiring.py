@@ -178,7 +178,7 @@ def test_default_model_is_neutral_to_happy_mr(window, tmp_path, model_files, mon
     for key in ("mr5", "prr", "mr3"):
         shutil.copy(model_files[key], folder)
     X, T = make_pairs(12, 32, 32, color=True, seed=5)
-    other = MaskedRegression(3).fit(T, X).set_meta(source="happy", target="neutral")
+    other = MaskedRegression(3).fit(T, X).set_provenance(source="happy", target="neutral")
     other.save(folder / "aaa_happy2neutral.npz")  # sorts first
     monkeypatch.setenv("FESGUI_MODELS", str(folder))
     entries = window.controller.refresh_models()

@@ -47,7 +47,7 @@ def models(tmp_path):
     X, T = make_pairs(10, 32, 32, seed=1)
     for size in (3, 5):
         model = MaskedRegression(size).fit(X, T)
-        model.set_meta(source="neutral", target="happy")
+        model.set_provenance(source="neutral", target="happy")
         model.save(folder / f"neutral2happy_mr{size}_32.npz")
     _nan_weights(folder / "neutral2happy_mr3_32.npz")
     return folder

@@ -28,7 +28,7 @@ def window(qtbot, tmp_path, monkeypatch):
     models = tmp_path / "models"
     models.mkdir()
     X, T = make_pairs(12, 32, 32, seed=2)
-    MaskedRegression(size=3).fit(X, T).set_meta(source="neutral", target="happy").save(
+    MaskedRegression(size=3).fit(X, T).set_provenance(source="neutral", target="happy").save(
         models / "neutral2happy_mr3_32.npz")
     win = open_app(qtbot, tmp_path, monkeypatch, base_face()[1], models)
     yield win
