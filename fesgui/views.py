@@ -309,7 +309,7 @@ def face_views(views: ModelViews, crop: np.ndarray, output: np.ndarray) -> FaceV
     image and ``wx = output - b`` (no second predict). A sparse model's ``b`` depends on
     the image's output scaling: it is decomposed."""
     model = views.model
-    if model.method == "sparse":
+    if not model.local_window:
         wx, b = model.decompose(crop)
         scaled = model.scaled_input(crop)
         scaling = model.output_scaling(crop)

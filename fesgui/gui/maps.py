@@ -291,7 +291,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------ drawing
     def _centre_tap(self) -> int:
-        if self._model.method == "sparse":
+        if not self._model.local_window:
             return 0
         taps = np.asarray(self._model.taps())
         centre = np.flatnonzero((taps == 0).all(axis=1))
@@ -304,7 +304,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
         if self._model is None:
             return
         taps = np.asarray(self._model.taps())
-        sparse = self._model.method == "sparse"
+        sparse = not self._model.local_window
         size = len(taps) if sparse else int(self._model.meta["size"])  # sparse: one row
         for index, (dy, dx) in enumerate(taps):
             button = QtWidgets.QToolButton()
@@ -380,7 +380,7 @@ class ModelMapsPanel(QtWidgets.QWidget):
         wc = views.weight_set(self._model, self.display_channel())
         dy, dx = np.asarray(self._model.taps())[self._tap]
         shared = int(self._model.weights_.shape[0]) == 1
-        name = (f"tap slot {self._tap}" if self._model.method == "sparse"
+        name = (f"tap slot {self._tap}" if not self._model.local_window
                 else f"tap ({dy}, {dx})")
         title = name + ("" if shared else f" · {'RGB'[wc]}")
         self.tap_label.setText(name)
