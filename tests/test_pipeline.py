@@ -473,5 +473,5 @@ def test_view_cache_keeps_the_dilation_while_k_tau_and_sigma_move(model, monkeyp
         seen.append(views.stages["dilated"])
     assert computed == [9, 2, 1]  # once per radius (None: the default, 1 px at 48 px)
     assert not np.array_equal(seen[2], seen[3])  # another radius, another dilation
-    bad = cache.alpha(model, RefineParams(dilation_radius=-2))
-    assert bad.alpha is None and "dilation_radius=-2" in bad.error
+    with pytest.raises(FesguiError, match="dilation_radius -2 is out of range"):
+        RefineParams(dilation_radius=-2)  # a bad radius never reaches the cache

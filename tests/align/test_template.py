@@ -165,17 +165,17 @@ def test_for_model_uses_the_model_framing_only_when_it_has_one():
     default = Template.load()
 
     class Plain:
-        template = None
+        template_ = None
 
     class Framed:
-        template = authors_template()
+        template_ = authors_template()
 
     assert Template.for_model(Plain(), default) is default
     framed = Template.for_model(Framed(), default)
     assert framed is Template.for_model(Framed(), default)  # cached
-    np.testing.assert_allclose(framed.points[:2], [Framed.template["left_eye"],
-                                                   Framed.template["right_eye"]])
-    assert framed.mouth_centre == pytest.approx(Framed.template["mouth_centre"], abs=1e-9)
+    np.testing.assert_allclose(framed.points[:2], [Framed.template_["left_eye"],
+                                                   Framed.template_["right_eye"]])
+    assert framed.mouth_centre == pytest.approx(Framed.template_["mouth_centre"], abs=1e-9)
     with pytest.raises(FesguiError):
         Template.from_meta({"left_eye": [0.6, 0.3], "right_eye": [0.4, 0.3],
                             "mouth_centre": [0.5, 0.7]})
