@@ -126,7 +126,7 @@ def test_models_lists_a_folder(tmp_path, capsys):
     assert len(lines) == 2 and lines[0].split()[0] == "name"
     meta = read_meta(models / "mine.npz")
     fields = lines[1].split()
-    assert fields[0] == "mine" and "mr 3x3" in lines[1] and "in -> out" in lines[1]
+    assert fields[0] == "mine" and "MR 3x3" in lines[1] and "in -> out" in lines[1]
     assert "24x24" in fields and f"{100 * meta['metrics']['mse']:.3f}" == fields[-1]
 
 

@@ -10,17 +10,10 @@ import numpy as np
 import pytest
 
 from fesgui.errors import FesguiError
+from fesgui.evaluation.baselines import baseline_scores, ridge_dual_predict
+from fesgui.release import compact_difference
 from fesgui.synthetic import make_pairs
-from fesgui.training import (
-    LAM_GRID,
-    TrainingData,
-    baseline_scores,
-    compact_difference,
-    ridge_dual_predict,
-    select_hyperparameters,
-    split_data,
-    train,
-)
+from fesgui.training import LAM_GRID, TrainingData, select_hyperparameters, split_data, train
 
 
 def _dense_mr_predict(Xtr, Ttr, Xq, size, lam):

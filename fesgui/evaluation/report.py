@@ -18,7 +18,7 @@ import numpy as np
 from fesgui.atomic import atomic_write, write_bytes_atomic
 from fesgui.evaluation.runner import DirectionResult, Evaluation, MethodResult
 from fesgui.evaluation.smile import smile_gain
-from fesgui.training import DATASET_ATTRIBUTION
+from fesgui.release import DATASET_ATTRIBUTION
 
 FAMILY_COLORS = {"baseline": "#9e9e9e", "mr": "#1f77b4", "rmr": "#2ca02c", "pixel": "#d62728"}
 
