@@ -17,7 +17,7 @@ import numpy as np
 
 from fesgui.atomic import write_bytes_atomic
 from fesgui.errors import FesguiError
-from fesgui.training import METHOD_NAMES
+from fesgui.names import METHOD_NAMES, method_label
 
 CARD_NAME = "README.md"
 FIGURE_CROP = 128
@@ -28,15 +28,6 @@ _METHOD_ORDER = {method: k for k, method in enumerate(METHOD_NAMES)}
 
 def _quiet(_: str) -> None:
     pass
-
-
-def _method(meta: dict) -> str:
-    label = METHOD_NAMES.get(meta["method"], meta["method"])
-    if meta["method"] == "mr":
-        label += f" {meta['size']}x{meta['size']}"
-        if meta.get("dilation", 1) != 1:
-            label += f" (dilation {meta['dilation']})"
-    return label
 
 
 def _mb(n: int) -> str:
@@ -132,10 +123,10 @@ def render_figures(folder: str | Path, landmarks=None, log: Callable[[str], None
 
 def _figure_caption(infos, source: str, target: str) -> str:
     chosen = _figure_models(infos, source, target)
-    labels = ["input (aligned crop)"] + [_method(i.meta) for i in chosen]
+    labels = ["input (aligned crop)"] + [method_label(i.meta) for i in chosen]
     mrs = [i for i in chosen if i.meta["method"] == "mr"]
     if mrs:
-        labels.append(f"RMR ({_method(mrs[-1].meta)} refined, default k=10, tau=0.2)")
+        labels.append(f"RMR ({method_label(mrs[-1].meta)} refined, default k=10, tau=0.2)")
     return "Left to right: " + ", ".join(labels) + "."
 
 
@@ -219,7 +210,7 @@ def generate_card(folder: str | Path) -> str:
         m = i.meta
         met = m.get("metrics") or {}
         sigma = "-" if m.get("sigma") is None else f"{m['sigma']:g}"
-        w(f"| `{i.path.name}` | {m.get('source')} -> {m.get('target')} | {_method(m)} | "
+        w(f"| `{i.path.name}` | {m.get('source')} -> {m.get('target')} | {method_label(m)} | "
           f"{COLOR_LABEL.get(m['color'], m['color'])} | {m['image_size'][0]}x"
           f"{m['image_size'][1]} | {m['lam']:g} | {sigma} | {params[i.name]:,} | "
           f"{_mb(i.size_bytes)} | {_mse(met['mse'])} | {met['ssim']:.4f} |")
@@ -332,7 +323,7 @@ def generate_card(folder: str | Path) -> str:
         for i in members:
             met = i.meta["metrics"]
             mark = " (best)" if i is best else ""
-            w(f"| {_method(i.meta)}{mark} | {_mse(met['mse'])} | {met['ssim']:.4f} |")
+            w(f"| {method_label(i.meta)}{mark} | {_mse(met['mse'])} | {met['ssim']:.4f} |")
         w("")
         mr = [i for i in members if i.meta["method"] == "mr"]
         rr = [i for i in members if i.meta["method"] == "pixel-rr"]
@@ -361,7 +352,7 @@ def generate_card(folder: str | Path) -> str:
           "corner that moves, which a 1x1 model cannot.\n")
     for s, t, c, m, r in lose:
         w(f"For {s} -> {t} at {c} px, Pixel-RR ({_mse(r.meta['metrics']['mse'])}) has a "
-          f"lower test MSE than the best MR ({_method(m.meta)}, "
+          f"lower test MSE than the best MR ({method_label(m.meta)}, "
           f"{_mse(m.meta['metrics']['mse'])}). With about 90 training people the extra "
           "taps of MR also fit noise of the training faces (hair, background, the residual "
           "misalignment of the two photos of a person), which the test people do not "

@@ -126,8 +126,23 @@ def test_models_lists_a_folder(tmp_path, capsys):
     assert len(lines) == 2 and lines[0].split()[0] == "name"
     meta = read_meta(models / "mine.npz")
     fields = lines[1].split()
-    assert fields[0] == "mine" and "mr 3x3" in lines[1] and "in -> out" in lines[1]
+    assert fields[0] == "mine" and "MR 3x3" in lines[1] and "in -> out" in lines[1]
     assert "24x24" in fields and f"{100 * meta['metrics']['mse']:.3f}" == fields[-1]
+
+
+def test_a_dilated_model_reads_alike_in_its_file_and_in_fesgui_models(tmp_path, capsys):
+    """One label (fesgui.names) for the name stored in the file and the model list."""
+    a, b = _aligned_folders(tmp_path)
+    models = tmp_path / "models"
+    models.mkdir()
+    assert main(["train", "--inputs", str(a), "--targets", str(b), "--size", "3",
+                 "--dilation", "2", "--lam", "1", "-o", str(models / "wide.npz")]) == 0
+    assert read_meta(models / "wide.npz")["name"] == \
+        "in -> out, MR 3x3 dilation 2 (shared colour), 24 px"
+    capsys.readouterr()
+    assert main(["models", "--folder", str(models)]) == 0
+    row = capsys.readouterr().out.splitlines()[1]
+    assert row.split("  ")[0] == "wide" and "  MR 3x3 dilation 2  " in row
 
 
 def test_models_empty_and_missing_folder(tmp_path, capsys):

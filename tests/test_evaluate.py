@@ -116,10 +116,8 @@ def test_identity_and_mean_target(faces):
     assert np.all(wx == 0)
 
 
-def test_ridge_matches_sklearn_and_training(faces):
+def test_ridge_matches_sklearn_and_ridge_dual_predict(faces):
     from sklearn.linear_model import Ridge
-
-    from fesgui.training import ridge_dual_predict
 
     X, T = faces
     model = bl.GlobalRidge(0.05).fit(X[:18], T[:18])
@@ -135,7 +133,7 @@ def test_ridge_matches_sklearn_and_training(faces):
         assert np.allclose(b[0, ..., c].ravel(), sk.intercept_, atol=1e-4)
         assert np.allclose(wx[..., c].reshape(6, -1), X[18:, ..., c].reshape(6, -1) @ sk.coef_.T,
                            atol=1e-4)
-        gray = ridge_dual_predict(X[:18, ..., c], T[:18, ..., c], X[18:, ..., c], lam)
+        gray = bl.ridge_dual_predict(X[:18, ..., c], T[:18, ..., c], X[18:, ..., c], lam)
         assert np.allclose(gray, expected, atol=1e-4)
     assert np.allclose(wx + b, model.predict(X[18:]), atol=1e-6)
 

@@ -145,3 +145,126 @@ def test_the_gui_numerics_rule_sees_each_kind_of_use():
     }
     for source, expected in cases.items():
         assert len(_core_numerics_used(probe, source)) == expected, source
+
+
+# --------------------------------------------------------------------------- internal layers
+# Who may import whom inside fesgui, as an allowlist of units. A unit is a subpackage or a
+# top-level module (``fesgui/core/*`` -> "core", ``fesgui/training.py`` -> "training");
+# the evaluation package is two units: the measures that training, the model card and the
+# release build use ("measures") and the study behind ``fesgui evaluate`` ("evaluation").
+# Every import counts, also one inside a function. A new module needs a unit here.
+MEASURES = ("metrics", "smile", "expression", "baselines")
+#: the small modules every layer above them may use
+BASE = frozenset({"fesgui", "errors", "atomic", "paths", "outputs", "imageio", "extras",
+                  "names", "params"})
+BELOW_MODELS = BASE | {"core", "align", "data", "pipeline", "views", "catalog", "video",
+                       "synthetic", "batch"}
+ALLOWED: dict[str, frozenset[str]] = {
+    "fesgui": frozenset(),                       # __init__.py: the version only
+    "__main__": frozenset({"cli"}),
+    "errors": frozenset(),
+    "names": frozenset(),                        # labels of methods and models (Qt-free)
+    "params": frozenset({"errors"}),             # every user-facing parameter, once
+    "atomic": frozenset({"errors"}),
+    "paths": frozenset({"errors"}),
+    "outputs": frozenset({"errors"}),
+    "extras": frozenset({"errors"}),
+    "imageio": frozenset({"errors", "atomic", "outputs"}),
+    "core": frozenset({"errors", "atomic", "outputs"}),
+    "align": BASE | {"core"},
+    "video": BASE,
+    "synthetic": BASE,
+    "catalog": BASE | {"core"},
+    "data": BASE | {"core", "align"},
+    "views": BASE | {"core"},                    # what the panels show, computed by the worker
+    "pipeline": BASE | {"core", "align", "views"},
+    "batch": BASE,                               # the one batch loop (given a pipeline)
+    "session": BELOW_MODELS,                     # the app's state and rules, no Qt
+    "measures": BELOW_MODELS,
+    "training": BELOW_MODELS | {"measures"},
+    "modelcard": BELOW_MODELS | {"measures", "training"},
+    "release": BELOW_MODELS | {"measures", "training", "modelcard"},
+    "evaluation": BELOW_MODELS | {"measures", "training", "modelcard", "release"},
+    "gui": BELOW_MODELS | {"session"},
+    "commands": BELOW_MODELS | {"measures", "training", "modelcard", "release", "evaluation"},
+    "cli": BASE | {"commands", "gui"},
+    "benchmarks": BELOW_MODELS | {"commands", "gui", "cli"},
+}
+#: single modules allowed one import beyond their unit's list: (module, unit) -> why
+EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("fesgui.gui.train_dialog", "training"):
+        "the training dialog runs the training protocol in its worker thread",
+    ("fesgui.commands.bench", "benchmarks"):
+        "`fesgui bench` is the front end of the benchmarks (which also time the commands)",
+}
+
+
+def _unit(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "fesgui"
+    if parts[1] == "evaluation":
+        return "measures" if len(parts) == 2 or parts[2] in MEASURES else "evaluation"
+    return parts[1]
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _internal_imports(path: Path) -> set[str]:
+    """The fesgui modules ``path`` imports (``from fesgui.x import name`` counts as module
+    ``fesgui.x.name`` when that is a module, else as ``fesgui.x``)."""
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "fesgui")
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            if base.split(".")[0] != "fesgui":
+                continue
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                is_module = (PACKAGE.parent / sub.replace(".", "/")).with_suffix(".py").is_file() \
+                    or (PACKAGE.parent / sub.replace(".", "/")).is_dir()
+                found.add(sub if is_module else base)
+    return found
+
+
+def _layer_violations(package: Path = PACKAGE) -> list[str]:
+    problems = []
+    for path in sorted(package.rglob("*.py")):
+        module = _module_name(path)
+        unit = _unit(module)
+        if unit not in ALLOWED:
+            problems.append(f"{module}: unit {unit!r} has no entry in ALLOWED")
+            continue
+        for target in sorted(_internal_imports(path)):
+            other = _unit(target)
+            if other != unit and other not in ALLOWED[unit] and (module, other) not in EXCEPTIONS:
+                problems.append(f"{module} ({unit}) imports {target} ({other})")
+    return problems
+
+
+def test_internal_imports_follow_the_layers():
+    problems = _layer_violations()
+    assert not problems, "imports against the layers in tests/test_layers.py:\n" + "\n".join(
+        problems)
+
+
+def test_the_layers_have_no_cycle_and_every_exception_is_used():
+    from graphlib import TopologicalSorter
+
+    TopologicalSorter({u: set(a) - {u} for u, a in ALLOWED.items()}).prepare()  # CycleError
+    assert set().union(*ALLOWED.values()) <= set(ALLOWED)
+    used = set()
+    for path in PACKAGE.rglob("*.py"):
+        module = _module_name(path)
+        used |= {(module, _unit(t)) for t in _internal_imports(path)} & set(EXCEPTIONS)
+    assert used == set(EXCEPTIONS), f"stale exceptions: {set(EXCEPTIONS) - used}"

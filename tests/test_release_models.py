@@ -21,7 +21,7 @@ import pytest
 
 from fesgui.core import load_model, read_meta
 from fesgui.modelcard import generate_card
-from fesgui.training import DATASET_ATTRIBUTION, release_specs
+from fesgui.release import DATASET_ATTRIBUTION, release_specs
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "fesgui" / "models"
@@ -123,7 +123,7 @@ def _explain(new: Path, old: Path) -> str:
 def test_release_rebuild_reproduces_the_shipped_files(tmp_path):
     if not (DATASET / "neutral").is_dir():
         pytest.skip(f"london-faces dataset not found at {DATASET}: release rebuild check skipped")
-    from fesgui.training import build_release
+    from fesgui.release import build_release
 
     full = os.environ.get("FESGUI_RELEASE_CHECK", "full") != "quick"
     written = build_release(DATASET, tmp_path, only=None if full else "_128")

@@ -10,17 +10,10 @@ import numpy as np
 import pytest
 
 from fesgui.errors import FesguiError
+from fesgui.evaluation.baselines import baseline_scores, ridge_dual_predict
+from fesgui.release import compact_difference
 from fesgui.synthetic import make_pairs
-from fesgui.training import (
-    LAM_GRID,
-    TrainingData,
-    baseline_scores,
-    compact_difference,
-    ridge_dual_predict,
-    select_hyperparameters,
-    split_data,
-    train,
-)
+from fesgui.training import LAM_GRID, TrainingData, select_hyperparameters, split_data, train
 
 
 def _dense_mr_predict(Xtr, Ttr, Xq, size, lam):
@@ -250,3 +243,18 @@ def test_pairs_with_landmarks_give_a_model_with_a_shape_field():
     np.testing.assert_allclose(model.weights_, ref.weights_, atol=1e-5)
     # without meshes, or with shape=False, no field
     assert train(data, lam=3.0, ridge=False, shape=False).shape_field_ is None
+
+
+def test_method_labels_and_model_names():
+    from fesgui.names import file_tag, method_label, model_name
+
+    mr = {"method": "mr", "size": 5, "dilation": 1, "color": "shared", "image_size": [128, 128]}
+    assert method_label(mr) == "MR 5x5" and method_label(mr, times="×") == "MR 5×5"
+    assert method_label({**mr, "dilation": 2}) == "MR 5x5 dilation 2"
+    assert model_name(mr, "neutral", "happy") == "neutral -> happy, MR 5x5 (shared colour), 128 px"
+    kr = {"method": "pixel-kr", "size": 1, "color": "per-channel", "image_size": [96, 64]}
+    assert model_name(kr, "happy", "neutral") == \
+        "happy -> neutral, Pixel-KR (per-channel colour), 96x64 px"
+    assert method_label({"method": "lsrf"}) == "lsrf" and method_label({}) == "?"
+    assert [file_tag(m, 3) for m in ("mr", "pixel-rr", "pixel-kr")] == ["mr3", "pixelrr",
+                                                                         "pixelkr"]

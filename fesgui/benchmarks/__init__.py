@@ -15,6 +15,10 @@ video      ``fesgui video`` on 1280x720 and 1920x1080 H.264 (decode, landmarks, 
            paste-back, encode) vs decode + encode only
 =========  =====================================================================
 
+Not run by ``fesgui bench``: :mod:`fesgui.benchmarks.soak`, the long-session check of the
+live path (``python -m fesgui.benchmarks.soak --frames 10000``: memory stays flat, speed
+holds).
+
 The numbers are medians over repeated runs with their spread; every speed claim is a
 ratio against a baseline timed in the same run on the same data (see
 :mod:`fesgui.benchmarks.harness`).

@@ -19,14 +19,6 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def _method(meta: dict) -> str:
-    method = meta.get("method", "?")
-    if method == "mr":
-        d = meta.get("dilation", 1)
-        return f"mr {meta.get('size')}x{meta.get('size')}" + (f" d{d}" if d != 1 else "")
-    return str(method)
-
-
 def _size(n: int) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
 
@@ -34,6 +26,7 @@ def _size(n: int) -> str:
 def format_table(infos) -> str:
     """The model list as aligned text columns (one header line, one line per model)."""
     from fesgui.catalog import DEFAULT_MODEL
+    from fesgui.names import method_label
 
     rows = [("name", "method", "mapping", "crop", "colour", "shape", "on disk",
              "test MSE x10^2")]
@@ -46,7 +39,7 @@ def format_table(infos) -> str:
         moves = (f"{shape['max_px']:.1f} px" if isinstance(shape, dict)
                  and isinstance(shape.get("max_px"), int | float) else "-")
         name = info.name + (" (default)" if info.name == DEFAULT_MODEL else "")
-        rows.append((name, _method(meta),
+        rows.append((name, method_label(meta),
                      f"{meta.get('source') or '?'} -> {meta.get('target') or '?'}",
                      f"{hw[0]}x{hw[1]}", str(meta.get("color", "?")), moves,
                      _size(info.size_bytes), "-" if mse is None else f"{100 * mse:.3f}"))

@@ -134,11 +134,11 @@ def run(args: argparse.Namespace) -> int:
     mode = _check_args(args)
     if mode == "release":
         from fesgui.paths import models_dir
+        from fesgui.release import build_release
 
         out = Path(args.output).expanduser() if args.output else models_dir()
-        written = training.build_release(args.release, out, only=args.only,
-                                         cache_dir=args.cache, use_cache=not args.no_cache,
-                                         jobs=args.jobs, log=_say)
+        written = build_release(args.release, out, only=args.only, cache_dir=args.cache,
+                                use_cache=not args.no_cache, jobs=args.jobs, log=_say)
         print(f"wrote {len(written)} model(s) to {out}")
         return 0
 

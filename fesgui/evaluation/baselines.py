@@ -22,6 +22,10 @@ Shapes: fit on ``X, T`` of ``(N, H, W)`` or ``(N, H, W, 3)`` float in [0, 1];
 Ridge, Lasso and OMP fit an unpenalised intercept (sklearn's ``fit_intercept=True``), as
 the usual l2/l1/l0 regressions the MR paper compares against. Lasso/OMP cost one fit per output pixel: run them on
 small crops (the evaluation uses 32 x 32).
+
+The global ridge solve (:func:`ridge_dual_fit`, :func:`ridge_dual_predict`) and the
+baselines a trained model records beside its test scores (:func:`ridge_baseline` over
+:data:`RIDGE_GRID`, :func:`baseline_scores`) live here too, for :mod:`fesgui.training`.
 """
 
 from __future__ import annotations
@@ -32,7 +36,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from fesgui.errors import FesguiError
-from fesgui.training import ridge_dual_fit
+from fesgui.evaluation.metrics import mse, scores
+
+#: ridge strengths tried for the global l2 baseline, relative to the mean diagonal of X X^T
+RIDGE_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-3, 1, 9))
 
 
 def channels_first(images: np.ndarray) -> np.ndarray:
@@ -158,8 +165,8 @@ class GlobalRidge(GlobalBaseline):
     system is the cheap one): ``W = Xc^T (Xc Xc^T + lam I)^-1 Tc`` and
     ``b = mean_t - mean_x W``. ``param`` is lam relative to the mean squared norm of the
     centred training inputs (``lam = param * trace(Xc Xc^T) / N``), so one grid suits
-    every image size. The solve is :func:`fesgui.training.ridge_dual_fit`, as in
-    :func:`fesgui.training.ridge_dual_predict`, plus the weights/bias split.
+    every image size. The solve is :func:`ridge_dual_fit`, as in
+    :func:`ridge_dual_predict`, plus the weights/bias split.
     """
 
     name = "l2 ridge"
@@ -219,6 +226,68 @@ class OMP(_SklearnLinear):
         from sklearn.linear_model import OrthogonalMatchingPursuit
 
         return OrthogonalMatchingPursuit(n_nonzero_coefs=int(self.param), precompute=True)
+
+
+# --------------------------------------------------------------------------- training
+# the global ridge solve, and the baselines a trained model records beside its own test
+# scores (fesgui.training)
+def ridge_dual_predict(X_train: np.ndarray, T_train: np.ndarray, X_test: np.ndarray,
+                       lam: float) -> np.ndarray:
+    """Global l2 ridge regression (with an unregularised intercept) in dual form.
+
+    Every output pixel sees every input pixel (MR paper Eq. 2). With ``N`` training pairs
+    of ``D`` values the primal ``W = T^T X (X^T X + lam I)^-1`` is ``D x D``; the dual
+    ``W = T^T (X X^T + lam I)^-1 X`` needs only the ``N x N`` Gram matrix. Data are
+    centred on the training means first (the intercept).
+    Shapes: ``(N, ...)``, ``(N, ...)``, ``(M, ...)`` -> ``(M, ...)`` float32.
+    """
+    n = len(X_train)
+    mx, mt, Xc, coef = ridge_dual_fit(np.asarray(X_train, np.float64).reshape(n, -1),
+                                      np.asarray(T_train, np.float64).reshape(n, -1), lam)
+    Xq = np.asarray(X_test, np.float64).reshape(len(X_test), -1) - mx
+    Y = mt + (Xq @ Xc.T) @ coef
+    return Y.reshape(np.shape(X_test)).astype(np.float32)
+
+
+def ridge_dual_fit(X: np.ndarray, T: np.ndarray, lam: float, relative: bool = False
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The dual ridge solve on float64 matrices ``X (N, P)``, ``T (N, K)``: ``(mx, mt, Xc, coef)``.
+
+    ``mx``, ``mt`` are the column means, ``Xc = X - mx`` and ``coef`` the ``(N, K)`` dual
+    coefficients, so rows ``Q`` map to ``mt + ((Q - mx) @ Xc.T) @ coef``. ``relative``:
+    ``lam`` is taken relative to the mean squared norm of the centred rows
+    (``trace(Xc Xc^T) / N``, at least 1e-12). Shared by :func:`ridge_dual_predict` and
+    :class:`GlobalRidge`.
+    """
+    n = len(X)
+    mx, mt = X.mean(axis=0), T.mean(axis=0)
+    Xc = X - mx
+    gram = Xc @ Xc.T
+    if relative:
+        lam = lam * max(float(np.trace(gram)) / n, 1e-12)
+    return mx, mt, Xc, np.linalg.solve(gram + lam * np.eye(n), T - mt)
+
+
+def ridge_baseline(X_train, T_train, X_val, T_val, X_test, T_test,
+                   grid: Sequence[float] = RIDGE_GRID) -> dict:
+    """Global ridge: lam (relative to mean diag of the Gram) chosen on validation MSE."""
+    n = len(X_train)
+    Xc = X_train.reshape(n, -1).astype(np.float64)
+    Xc = Xc - Xc.mean(axis=0)
+    scale = float(np.einsum("ij,ij->", Xc, Xc) / n)
+    val = [mse(np.clip(ridge_dual_predict(X_train, T_train, X_val, g * scale), 0, 1), T_val)
+           for g in grid]
+    best = int(np.argmin(val))
+    X_fit = np.concatenate([X_train, X_val])
+    T_fit = np.concatenate([T_train, T_val])
+    Y = ridge_dual_predict(X_fit, T_fit, X_test, grid[best] * scale)
+    return {**scores(Y, T_test), "lam_relative": grid[best]}
+
+
+def baseline_scores(T_fit: np.ndarray, X_test: np.ndarray, T_test: np.ndarray) -> dict:
+    """Test scores of output = input ("identity") and output = mean training target."""
+    mean_face = np.broadcast_to(T_fit.mean(axis=0), T_test.shape)
+    return {"identity": scores(X_test, T_test), "mean_target": scores(mean_face, T_test)}
 
 
 def choose_on_validation(make: Callable[[float], GlobalBaseline], grid: Sequence[float],

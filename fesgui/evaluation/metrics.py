@@ -11,6 +11,8 @@ plain floats or ``(N,)`` float64 arrays.
 * Sharpness is measured on the luminance: the variance of the 3 x 3 Laplacian (the
   "variance of Laplacian" focus measure; the same operator as ``cv2.Laplacian`` with its
   default reflect-101 border) and the gradient energy, mean of squared Sobel derivatives.
+* :func:`scores` is the ``{"mse", "ssim"}`` pair a trained model records in its metadata
+  (rounded for short, stable JSON).
 """
 
 from __future__ import annotations
@@ -89,3 +91,24 @@ def gradient_energy(images: np.ndarray) -> np.ndarray:
     gray = to_gray(images)
     return np.array([(ndimage.sobel(g, axis=1, mode="mirror") ** 2
                       + ndimage.sobel(g, axis=0, mode="mirror") ** 2).mean() for g in gray])
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+    """uint8 images -> float32 in [0, 1]; float images pass through as float32."""
+    from fesgui.imageio import to_float as uint8_to_float
+
+    images = np.asarray(images)
+    return uint8_to_float(images) if images.dtype == np.uint8 else images.astype(np.float32)
+
+
+def round_sig(value: float, digits: int = 6) -> float:
+    """``value`` rounded to ``digits`` significant digits (short, stable JSON)."""
+    return float(f"{value:.{digits}g}")
+
+
+def scores(outputs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """``{"mse": ..., "ssim": ...}`` of a batch (outputs clipped to [0, 1] first); MSE
+    unscaled (values in [0, 1]), to 6 significant digits; SSIM to 6 decimals."""
+    outputs = np.clip(to_float(outputs), 0.0, 1.0)
+    targets = to_float(targets)
+    return {"mse": round_sig(mse(outputs, targets)), "ssim": round(ssim(outputs, targets), 6)}

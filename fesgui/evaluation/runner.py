@@ -31,9 +31,8 @@ from fesgui.errors import FesguiError
 from fesgui.evaluation import baselines as bl
 from fesgui.evaluation import metrics
 from fesgui.evaluation.smile import SmileMeasure, mean_measure, measure_images
+from fesgui.training import LAM_GRID  # MR paper 5.1: 10 equally spaced values in [0.1, 10]
 
-#: MR paper 5.1: lam cross-validated over 10 equally spaced values in [0.1, 10]
-LAM_GRID: tuple[float, ...] = tuple(float(v) for v in np.round(np.linspace(0.1, 10, 10), 2))
 #: Pixel-KR kernel widths in [0, 1]-intensity units (the Pixel paper sweeps 0.1 .. 5 and
 #: ships 3 and 10; with intensities in [0, 1] anything above ~1 is nearly linear)
 KR_SIGMAS: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -47,8 +46,6 @@ LASSO_GRID: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 #: OMP non-zero weights per pixel; 9, 25, 49 match 3x3, 5x5, 7x7 receptive fields
 OMP_GRID: tuple[int, ...] = (1, 2, 4, 9, 16, 25, 49)
 PCA_GRID: tuple[int, ...] = (1, 2, 3, 5, 8, 12, 20, 30, 45, 60, 80, 100)
-#: global ridge lam relative to the mean squared input norm (as fesgui.training)
-RIDGE_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-3, 1, 9))
 MR_SIZES: tuple[int, ...] = (3, 5, 7, 9)
 COLOR_SIZE = 5
 
@@ -236,7 +233,7 @@ def _global_baselines(data, score: _Scorer, settings: Settings, log: Log, sparse
     n_max = min(len(X), X[0].size if X.ndim == 3 else X[0, ..., 0].size)
     specs: list[tuple[type, Sequence[float], str, int | None]] = [
         (bl.PCAProjection, [k for k in settings.pca_grid if k <= n_max], "components", None),
-        (bl.GlobalRidge, RIDGE_GRID, "relative lam", None),
+        (bl.GlobalRidge, bl.RIDGE_GRID, "relative lam", None),
     ]
     if sparse:
         specs += [(bl.Lasso, settings.lasso_grid, "alpha", settings.lasso_pixels),

@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fesgui import names
+
 
 def mapping_label(meta: dict) -> str:
     """'neutral → happy' from a model's metadata."""
@@ -33,18 +35,9 @@ def mapping_label(meta: dict) -> str:
 
 
 def method_label(meta: dict) -> str:
-    """'MR 5×5', 'Pixel-RR', 'Pixel-KR' (plus dilation) from a model's metadata."""
-    from fesgui.training import METHOD_NAMES  # not at import: the window shows first
-
-    method = str(meta.get("method", "?"))
-    label = METHOD_NAMES.get(method, method)
-    if method == "mr":
-        size = int(meta.get("size", 0) or 0)
-        label += f" {size}×{size}"
-        dilation = int(meta.get("dilation", 1) or 1)
-        if dilation > 1:
-            label += f" (dilation {dilation})"
-    return label
+    """'MR 5×5', 'Pixel-RR', 'Pixel-KR' (plus dilation): :func:`fesgui.names.method_label`
+    with the multiplication sign."""
+    return names.method_label(meta, times="×")
 
 
 def detail_label(meta: dict) -> str:

@@ -73,7 +73,9 @@ class TrainRequest:
 
 def model_tag(method: str, size: int, crop: int) -> str:
     """``mr3_128``, ``pixelrr_256``: the shipped models' naming."""
-    return (f"mr{size}" if method == "mr" else method.replace("-", "")) + f"_{crop}"
+    from fesgui.names import file_tag
+
+    return f"{file_tag(method, size)}_{crop}"
 
 
 def default_name(folder: Path, source: str, target: str, method: str, size: int,

@@ -1,4 +1,4 @@
-"""The soak runner (``python -m fesgui.soak``), short: 300 frames with a fake face finder.
+"""The soak runner (``python -m fesgui.benchmarks.soak``), short: 300 frames with a fake face finder.
 
 Only the memory bound is asserted on the measured run (speed is never judged in tests);
 the pass/fail logic is checked on made-up intervals.
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from fesgui.align import FaceLandmarks, box_of
+from fesgui.benchmarks.soak import Interval, SoakReport, main, make_video, rss_mib, run_soak
 from fesgui.core import MaskedRegression
-from fesgui.soak import Interval, SoakReport, main, make_video, rss_mib, run_soak
 from fesgui.synthetic import make_pairs
 
 

@@ -1,4 +1,4 @@
-"""Soak test of the live pipeline: ``python -m fesgui.soak --frames 10000``.
+"""Soak test of the live pipeline: ``python -m fesgui.benchmarks.soak --frames 10000``.
 
 A looping video of a real face (``skimage.data.astronaut()`` drifting a few pixels per
 frame over a 640 x 480 canvas, written to a temporary folder) goes through the same path as
@@ -252,7 +252,7 @@ def run_soak(frames: int, every: int | None = None, warmup: int | None = None,
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m fesgui.soak",
+        prog="python -m fesgui.benchmarks.soak",
         description="Run the live pipeline (real MediaPipe) on a looping astronaut video and "
         "report fps and memory at intervals. Passes when memory grows less than 20 MiB after "
         "the warm-up and the last interval is at least 0.8 x as fast as the first (fps per "
