@@ -1,7 +1,7 @@
 """The numerical core: estimators, refinement and model files (numpy + scipy; numba in
 ``kernels.py`` only, imported on the first MR predict; threadpoolctl for the fit solves).
 
-See docs/architecture.md ("fesgui.core") for the contract the rest of the app uses.
+See docs/architecture.md ("The estimators") for the contract the rest of the app uses.
 """
 
 from fesgui.core import interpret
