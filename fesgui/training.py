@@ -60,6 +60,10 @@ def _quiet(_: str) -> None:
 
 
 # --------------------------------------------------------------------------- models
+#: the methods :func:`make_model` fits (a sparse model is imported, never fitted)
+FITTED_METHODS = ("mr", "pixel-rr", "pixel-kr")
+
+
 def make_model(method: str, size: int = 3, dilation: int = 1, color: str = "shared",
                lam: float = 0.4, sigma: float | None = None):
     """An unfitted estimator of :mod:`fesgui.core` for ``method``.
@@ -67,16 +71,21 @@ def make_model(method: str, size: int = 3, dilation: int = 1, color: str = "shar
     ``method``: "mr" (uses ``size``/``dilation``), "pixel-rr" or "pixel-kr" (uses
     ``sigma``, default 1.0). Raises :class:`FesguiError` for an unknown method.
     """
-    from fesgui.core import MaskedRegression, PixelKernelRegression, PixelRegression
+    if method not in FITTED_METHODS:
+        raise FesguiError(f"method {method!r} is unknown: use mr, pixel-rr or pixel-kr")
+    from fesgui.core.modelio import model_class
 
-    if method == "mr":
-        return MaskedRegression(size=size, dilation=dilation, lam=lam, color=color)
-    if method == "pixel-rr":
-        return PixelRegression(lam=lam, color=color)
-    if method == "pixel-kr":
-        return PixelKernelRegression(lam=lam, sigma=1.0 if sigma is None else sigma,
-                                     color=color)
-    raise FesguiError(f"method {method!r} is unknown: use mr, pixel-rr or pixel-kr")
+    cls = model_class(method)
+    given = {"size": size, "dilation": dilation, "color": color, "lam": lam,
+             "sigma": 1.0 if sigma is None else sigma}
+    return cls(**{name: given[name] for name in cls._get_param_names()})
+
+
+def has_sigma(method: str) -> bool:
+    """Whether ``method``'s estimator has a kernel width (Pixel-KR), read from its class."""
+    from fesgui.core.modelio import model_class
+
+    return "sigma" in model_class(method)._get_param_names()
 
 
 # --------------------------------------------------------------------------- selection
@@ -134,7 +143,7 @@ def select_hyperparameters(method: str, X_train, T_train, X_val, T_val,
         raise FesguiError("no validation pairs to choose lam on: add pairs or give --lam")
     if lams is None:
         lams = CHANGE_LAM_GRID if residual else LAM_GRID
-    if method == "pixel-kr":
+    if has_sigma(method):
         sigma_list: list[float | None] = list(SIGMA_GRID if sigmas is None else sigmas)
     else:
         sigma_list = [None]
@@ -274,7 +283,7 @@ def train(data: TrainingData, method: str = "mr", size: int = 3, dilation: int =
     model_kw = {"size": size, "dilation": dilation, "color": color}
     started = time.perf_counter()
     selection = None
-    if lam is None or (method == "pixel-kr" and sigma is None):
+    if lam is None or (has_sigma(method) and sigma is None):
         lams = None if lam is None else (lam,)
         sigmas = sigmas if sigma is None else (sigma,)
         log(f"choosing hyper-parameters on {len(val_ids)} validation people")

@@ -81,6 +81,8 @@ class InspectorPanel(QtWidgets.QWidget):
         self._static_key: tuple | None = None  # what the face-independent views show
         self._static_refs: tuple = (None, None)  # (model, weights_) they were drawn from
         self._method = "?"  # the model's method, read from its meta with the header
+        self._sparse = False  # the model's class: taps anywhere (not a local window)
+        self._table = False   # the model's class: outputs read from per-pixel tables
         self._preprocess: dict = {}  # a sparse model's min-max steps (meta "preprocess")
         self.arithmetic: Any = None  # the last PixelArithmetic drawn (None without a face)
         self.curve: tuple[np.ndarray, np.ndarray] | None = None  # last transfer curve
@@ -309,7 +311,7 @@ class InspectorPanel(QtWidgets.QWidget):
             self.hover_label.setText("")
             return
         r = weights.shape[0]
-        if self._method == "sparse":
+        if self._sparse:
             py, px = self._model.tap_positions(*self._pixel, channel=self.channel())[col]
             text = f"tap {col} at pixel ({py}, {px}): w = {fmt(weights[row, col])}"
         else:
@@ -386,6 +388,7 @@ class InspectorPanel(QtWidgets.QWidget):
         if static:
             meta = model.meta
             self._method = meta.get("method", "?")
+            self._sparse, self._table = not model.local_window, model.has_table
             self._preprocess = meta.get("preprocess") or {}
             mapping = (mapping_label(meta) if meta.get("source") or meta.get("target")
                        else str(meta.get("name") or "model"))
@@ -407,7 +410,7 @@ class InspectorPanel(QtWidgets.QWidget):
         self.arithmetic = arith
         self._draw_crop(wc)
         self.crop_map.set_marker(row, col)
-        if self._method == "sparse":
+        if self._sparse:
             positions = (arith.positions if arith is not None
                          else model.tap_positions(row, col, channel=channel))
             self._draw_tap_marks(positions, np.asarray(weights).ravel(), (row, col))
@@ -422,7 +425,7 @@ class InspectorPanel(QtWidgets.QWidget):
             lo, hi = views.levels(weights, "signed")
             self.weights_bar.setLevels((lo, hi))
             self._set_weight_texts(weights)
-            if self._method == "sparse":
+            if self._sparse:
                 self._draw_sparse_footprint(weights, row, col, channel)
             else:
                 self._draw_footprint(weights)
@@ -432,7 +435,7 @@ class InspectorPanel(QtWidgets.QWidget):
                                 title="patch x"
                                 + ("" if patch is None or self._is_gray()
                                    else f" · {CHANNEL_NAMES[channel]}"))
-        self._draw_numbers(arith, bias, self._method)
+        self._draw_numbers(arith, bias)
         self._draw_curve(row, col, channel, arith)
 
     def _draw_crop(self, weight_channel: int) -> None:
@@ -481,7 +484,7 @@ class InspectorPanel(QtWidgets.QWidget):
         The labels are made once per window size and then only re-texted (plain text, no
         HTML), and only when a shown value changes: a live frame costs nothing here."""
         if (weights is None or weights.shape[0] > 3  # larger windows: hover shows values
-                or self._method == "sparse"):  # a row of slots: listed below the views
+                or self._sparse):  # a row of slots: listed below the views
             for text in self._weight_texts:
                 text.setVisible(False)
             self._weight_strings = None
@@ -580,7 +583,7 @@ class InspectorPanel(QtWidgets.QWidget):
             f"(marked on the input, left). Taps (row, col) w: {listed}"
             + (" …" if keep.sum() > 8 else ""))
 
-    def _draw_numbers(self, arith: Any, bias: float, method: str) -> None:
+    def _draw_numbers(self, arith: Any, bias: float) -> None:
         values: dict[str, float | None] = dict.fromkeys(self.labels)
         values["bias"] = bias
         notes = []
@@ -603,7 +606,7 @@ class InspectorPanel(QtWidgets.QWidget):
                              "(times shape × intensity) before the model")
         else:
             notes.append("load a face to see Σ w·x and the output")
-        if method == "sparse" and arith is not None:
+        if self._sparse and arith is not None:
             scaled_in = self._preprocess.get("input") == "minmax"
             note = ("sparse: Σ w·x over the face min-max scaled to [0, 1]" if scaled_in
                     else "sparse: Σ w·x over the input as it is")
@@ -612,7 +615,7 @@ class InspectorPanel(QtWidgets.QWidget):
                 note += (f"; y = {arith.out_scale:.6g}·z {arith.out_offset:+.6g} (z min-max "
                          "scaled back to the face's range)")
             notes.append(note)
-        if method == "pixel-kr":
+        if self._table:
             notes.append("Pixel-KR: y is read from the pixel's table (see the curve); w and b "
                          "are the least-squares line through it, so Σ w·x shows y − b")
         for key, label in self.labels.items():
@@ -643,7 +646,7 @@ class InspectorPanel(QtWidgets.QWidget):
             self.curve_marker.clear()
             self.curve_marker_line.setVisible(False)
             return
-        if method == "sparse":  # the curve is in the matrix's own units
+        if self._sparse:  # the curve is in the matrix's own units
             at, value = float(arith.scaled_input), float(arith.raw)
         else:
             at, value = float(arith.input_value), float(arith.output)
