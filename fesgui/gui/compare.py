@@ -128,7 +128,7 @@ class CompareOverlay(QObject):
         if x == 0:
             self.before.setVisible(False)
         else:
-            self.before.setImage(frame[:, :x], autoLevels=False, levels=(0, 255))
+            self.before.setImage(frame[:, :x], autoLevels=False, levels=None)  # bytes as they are
             self.before.setRect(0, 0, x, h)
             self.before.setVisible(True)
         if split:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QDropEvent, QImage
 from PySide6.QtWidgets import QFileDialog
 
 from fesgui.core import load_model as core_load_model
@@ -97,6 +97,14 @@ def test_open_image_shows_the_pipeline_result(qtbot, window, face_file, face, mo
     assert np.array_equal(result.composite, expected.composite)
     assert not np.array_equal(result.composite, face[0])  # the face did change
     assert np.array_equal(window.frame_view.image.image, expected.composite)
+    # what is painted: the composite's bytes as they are (uint8 without levels, no rescale)
+    item = window.frame_view.image
+    item.render()
+    painted = item.qimage.convertToFormat(QImage.Format.Format_RGB888)
+    h, w = expected.composite.shape[:2]
+    rows = np.frombuffer(painted.constBits(), np.uint8, painted.bytesPerLine() * h)
+    rows = rows.reshape(h, painted.bytesPerLine())[:, : w * 3].reshape(h, w, 3)
+    assert np.array_equal(rows, expected.composite)
     crop_items = window.crop_views.images
     f = expected.faces[0]
     for item, array in zip(crop_items, (f.crop, f.output, f.refined), strict=True):
