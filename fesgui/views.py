@@ -215,12 +215,16 @@ class ViewCache:
         self._face: FaceViews | None = None  # the last face's views
         self._sources: dict[str, np.ndarray] = {}  # the model's alpha source maps (s)
         self._dilations: dict[tuple, tuple] = {}  # (source, radius) -> (z, dilated)
+        # the float32 stages a slider drag leaves as they were, by what they depend on:
+        # the same array objects again, so the panels see nothing new to draw
+        self._same: dict[tuple, np.ndarray] = {}
 
     def _switch(self, model: Any) -> None:
         if self._model is not model:
             self._model, self._maps = model, None
             self._sources = {}
             self._dilations = {}
+            self._same = {}
             self._alpha.clear()
 
     def maps(self, model: Any) -> ModelMaps:
@@ -277,13 +281,35 @@ class ViewCache:
         hit = self._alpha.get(key)
         if hit is None:
             source = self._source(model, params)
-            hit = self._alpha[key] = alpha_views(model, params, source,
-                                                 self._dilation(source, params))
+            hit = self._alpha[key] = self._reuse(
+                alpha_views(model, params, source, self._dilation(source, params)), params)
             while len(self._alpha) > self.size:
                 self._alpha.popitem(last=False)
         else:
             self._alpha.move_to_end(key)
         return hit
+
+    def _reuse(self, views: AlphaViews, params: Any) -> AlphaViews:
+        """``views`` with its ``s``, ``z``, ``dilated`` (and ``stepped``) replaced by the
+        equal arrays of earlier parameter sets that share what they depend on (the source
+        and the radius; for ``stepped`` also k and tau): dragging sigma then changes one
+        array, ``alpha``, and the maps panel redraws one map."""
+        if views.error is not None:
+            return views
+        base = (params.alpha_source, params.dilation_radius)
+        keys = {"s": base, "z": base, "dilated": base,
+                "stepped": (*base, params.k, params.tau)}
+        stages = dict(views.stages)
+        for name, dep in keys.items():
+            old = self._same.get((name, dep))
+            if old is not None and old.shape == stages[name].shape \
+                    and np.array_equal(old, stages[name]):
+                stages[name] = old
+            else:
+                self._same[(name, dep)] = stages[name]
+        while len(self._same) > 64:
+            self._same.pop(next(iter(self._same)))
+        return replace(views, stages=MappingProxyType(stages))
 
     def model_views(self, model: Any, params: Any) -> ModelViews:
         """The model's maps and its alpha stages under ``params``."""

@@ -475,3 +475,28 @@ def test_view_cache_keeps_the_dilation_while_k_tau_and_sigma_move(model, monkeyp
     assert not np.array_equal(seen[2], seen[3])  # another radius, another dilation
     with pytest.raises(FesguiError, match="dilation_radius -2 is out of range"):
         RefineParams(dilation_radius=-2)  # a bad radius never reaches the cache
+
+
+def test_a_sigma_drag_hands_the_panels_the_same_unchanged_stages(model):
+    """Dragging sigma changes only the blurred alpha: the view cache gives back the very
+    arrays of s, z, dilated and stepped (so the maps panel redraws one map), each equal to
+    the core's alpha_stages computed afresh; a new k gives a new stepped map."""
+    from fesgui.core import alpha_stages
+    from fesgui.views import STAGES, ViewCache
+
+    cache = ViewCache()
+    first = cache.alpha(model, RefineParams(enabled=True, dilation_radius=5, blur_sigma=1.0))
+    for sigma in (1.5, 2.25, 0.0):
+        p = RefineParams(enabled=True, dilation_radius=5, blur_sigma=sigma)
+        views = cache.alpha(model, p)
+        fresh = alpha_stages(model, dilation_radius=5, blur_sigma=sigma)
+        for name in STAGES:
+            np.testing.assert_array_equal(views.stages[name], fresh[name], err_msg=name)
+        for name in ("s", "z", "dilated", "stepped"):
+            assert views.stages[name] is first.stages[name], name
+        assert views.stages["alpha"] is not first.stages["alpha"]
+    steeper = cache.alpha(model, RefineParams(enabled=True, dilation_radius=5, k=20.0))
+    assert steeper.stages["stepped"] is not first.stages["stepped"]
+    assert steeper.stages["dilated"] is first.stages["dilated"]
+    np.testing.assert_array_equal(steeper.stages["stepped"],
+                                  alpha_stages(model, k=20.0, dilation_radius=5)["stepped"])
