@@ -30,22 +30,6 @@ def open_settings() -> QSettings:
     return QSettings(str(settings_path()), QSettings.Format.IniFormat)
 
 
-def read_float(settings: QSettings, key: str, default: float | None) -> float | None:
-    """A float stored under ``key`` (``default`` when missing or unreadable).
-
-    INI files store everything as text; the empty string stands for ``None``.
-    """
-    value = settings.value(key, None)
-    if value is None:
-        return default
-    if value == "":
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
-
-
 def read_bool(settings: QSettings, key: str, default: bool) -> bool:
     """A bool stored under ``key`` (INI stores ``true``/``false`` as text)."""
     value = settings.value(key, None)
