@@ -17,7 +17,9 @@ window's draw (ms).
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -119,8 +121,11 @@ def main(argv: list[str]) -> int:
 
     model, size, steps, *radii = argv
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    res = measure(model, int(size), int(steps),
-                  [None if r == "auto" else int(r) for r in radii])
+    # the drag leaves refinement on at radius 40: never in the user's own settings
+    with tempfile.TemporaryDirectory(prefix="fesgui-slider-") as tmp:
+        os.environ.setdefault("FESGUI_SETTINGS_DIR", tmp)
+        res = measure(model, int(size), int(steps),
+                      [None if r == "auto" else int(r) for r in radii])
     print(json.dumps(res))
     app.quit()
     return 0
