@@ -282,8 +282,9 @@ class Session:
         if model is None:
             return (None, None)
         from fesgui.core import default_blur_sigma, default_dilation_radius
+        from fesgui.pipeline import model_size
 
-        h, w = (int(v) for v in model.meta["image_size"])
+        h, w = model_size(model)
         return int(default_dilation_radius(h, w)), float(default_blur_sigma(h, w))
 
     # ---- refinement ----
