@@ -44,6 +44,7 @@ from fesgui.align import (
     warp_to_crop,
 )
 from fesgui.align.warp import FEATHER
+from fesgui.core.base import one_blas_thread
 from fesgui.errors import FesguiError
 from fesgui.params import RefineParams  # its home; imported from here too
 from fesgui.views import FaceViews, ModelViews, ViewCache
@@ -124,6 +125,11 @@ class Pipeline:
         #: intensity and paste-back run again. Off by default (a video reader may refill
         #: one buffer); the app's still worker turns it on.
         self.reuse_same_frame = False
+        #: keep each face's aligned crop from before the shape warp
+        #: (:attr:`FaceResult.aligned`, the app's "before" view of a still): one more crop
+        #: per face and frame (5 ms at 1080p). ``fesgui video`` and the app's live
+        #: preview turn it off (the app then shows the model's input, the moved face)
+        self.keep_aligned = True
         self._last: tuple | None = None  # (key, matrix, aligned, warped frame, crop, output)
         self.model = model
         self.landmarks = landmarks
@@ -276,7 +282,16 @@ class Pipeline:
         """Find the face(s) of an (H, W, 3) uint8 RGB frame, change their expression and
         paste them back. ``manual`` landmarks skip detection. The largest face only, or all
         with ``all_faces``, or ``pick(found) -> faces to change`` (the app's face picker).
-        No face: the composite is a copy of the frame and ``message`` says why."""
+        No face: the composite is a copy of the frame and ``message`` says why.
+
+        BLAS is held to one thread meanwhile (:func:`fesgui.core.base.one_blas_thread`):
+        its idle threads would otherwise spin on a core the video decoder, the encoder or
+        the window needs."""
+        with one_blas_thread():
+            return self._process(frame, manual, pick)
+
+    def _process(self, frame: np.ndarray, manual: FaceLandmarks | None, pick
+                 ) -> FrameResult:
         frame = np.asarray(frame)
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise FesguiError(f"a frame must be (H, W, 3) uint8 RGB, got {frame.dtype} "
@@ -331,9 +346,10 @@ class Pipeline:
             t1 = time.perf_counter()
             aligned = None
             if strength != 0.0:
-                aligned = warp_to_crop(composite, matrix, size).astype(np.float32) \
-                    * np.float32(1 / 255)
-                t1 = time.perf_counter()
+                if self.keep_aligned:
+                    aligned = warp_to_crop(composite, matrix, size).astype(np.float32) \
+                        * np.float32(1 / 255)
+                    t1 = time.perf_counter()
                 warp_face(composite, self._field, matrix, strength, out=composite)
             t2 = time.perf_counter()
             crop = warp_to_crop(composite, matrix, size).astype(np.float32) * np.float32(1 / 255)

@@ -36,8 +36,17 @@ CODECS = {".mp4": "h264", ".avi": "mjpeg"}
 DEFAULT_FPS = 30.0
 #: H.264 quality: constant rate factor, 0 (lossless) .. 51 (worst); 18 looks lossless
 DEFAULT_CRF = 20
-#: x264 speed/size trade-off; "veryfast" keeps 1080p encoding well above 30 fps on 2 cores
-DEFAULT_PRESET = "veryfast"
+#: x264 speed/size trade-off. "ultrafast" is the one that lets ``fesgui video`` keep up
+#: with a 30 fps 1080p video on two cores (decoding and encoding alone take ~34 ms of CPU
+#: per frame with it, ~70 ms with "veryfast": the budget is 66); "veryfast" makes files
+#: about 5x smaller (docs/performance.md)
+DEFAULT_PRESET = "ultrafast"
+#: x264 presets encoded on one thread: ultrafast encodes a 1080p frame in ~18 ms of one
+#: core, so x264's frame threads only add CPU (~4 ms a frame) that the decoder and the face
+#: work need: ``fesgui video`` at 1080p ran at 33 fps with one encoder thread, 28 with
+#: x264's own choice. The slower presets need their threads (veryfast: 19 fps with them,
+#: 15.5 on one).
+ONE_THREAD_PRESETS = ("ultrafast",)
 #: consecutive undecodable packets a video file may have before it counts as ended
 MAX_BAD_FRAMES = 8
 #: failed reads in a row (each after CAMERA_RETRY_WAIT seconds) before a camera is lost
@@ -559,7 +568,10 @@ class VideoWriter:
                 stream.width, stream.height = w, h
                 stream.codec_context.bit_rate = int(max(1, w * h * self.fps * 2))
             stream.codec_context.time_base = 1 / rate
-            stream.thread_type = "AUTO"
+            if self.codec == "h264" and self.preset in ONE_THREAD_PRESETS:
+                stream.codec_context.thread_count = 1
+            else:
+                stream.thread_type = "AUTO"
             if self.rotation:
                 stream.set_display_rotation(self.rotation)
             self._video = stream

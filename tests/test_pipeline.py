@@ -500,3 +500,44 @@ def test_a_sigma_drag_hands_the_panels_the_same_unchanged_stages(model):
     assert steeper.stages["dilated"] is first.stages["dilated"]
     np.testing.assert_array_equal(steeper.stages["stepped"],
                                   alpha_stages(model, k=20.0, dilation_radius=5)["stepped"])
+
+
+def test_without_the_aligned_crop_the_result_is_the_same():
+    """keep_aligned=False (fesgui video, the app's live preview) skips only the crop of the
+    face before its shape warp: the composite and every other crop are the same bytes."""
+    frame, pts = _frame(seed=21)
+    model = FieldModel()
+    model.predict = lambda x: np.asarray(x, np.float32) * np.float32(0.8)
+    with Pipeline(model, FakeSource(pts)) as p:
+        kept = p.process(frame)
+        p.keep_aligned = False
+        lean = p.process(frame)
+    (a,), (b,) = kept.faces, lean.faces
+    assert a.aligned is not None and b.aligned is None
+    assert np.array_equal(kept.composite, lean.composite)
+    for name in ("crop", "output", "refined", "final", "matrix"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+def test_a_frame_is_processed_with_blas_on_one_thread():
+    """OpenBLAS's idle threads spin for milliseconds after each call, taking a core from
+    the decoder, the encoder and the window: process() holds BLAS to one thread and
+    gives each library its setting back afterwards."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads() -> dict[str, int]:
+        return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()
+                if lib["user_api"] == "blas"}
+
+    if not blas_threads():
+        pytest.skip("no BLAS library that threadpoolctl can see")
+    seen = []
+    frame, pts = _frame(seed=22)
+    model = IdentityModel(64)
+    model.predict = lambda x: (seen.append(blas_threads()), np.asarray(x, np.float32))[1]
+    with threadpool_limits(limits=2, user_api="blas"), Pipeline(model, FakeSource(pts)) as p:
+        outside = blas_threads()
+        assert 2 in outside.values()  # a library that can run two threads
+        p.process(frame)
+        assert [set(s.values()) for s in seen] == [{1}]
+        assert blas_threads() == outside

@@ -174,3 +174,24 @@ def test_camera_without_pictures_is_an_error(fake_camera):
     fake_camera(FakeCapture(0, stall=True))
     with pytest.raises(FesguiError, match="sends no picture"):
         CameraSource(0, timeout=0.2)
+
+
+def test_ultrafast_encodes_on_one_thread_and_the_command_defaults_match(tmp_path):
+    """x264's frame threads only cost CPU with ultrafast (the default): one encoder thread
+    there, x264's own choice for the slower presets. The command's defaults (kept apart
+    for a fast --help) are the module's."""
+    from fesgui.commands import video as command
+    from fesgui.video import DEFAULT_CRF, DEFAULT_PRESET, ONE_THREAD_PRESETS
+
+    assert (command.DEFAULT_CRF, command.DEFAULT_PRESET) == (DEFAULT_CRF, DEFAULT_PRESET)
+    assert DEFAULT_PRESET in command.PRESETS and DEFAULT_PRESET in ONE_THREAD_PRESETS
+    frame = np.random.default_rng(0).integers(0, 255, (64, 96, 3), dtype=np.uint8)
+    for preset in ("ultrafast", "veryfast"):
+        path = tmp_path / f"{preset}.mp4"
+        with VideoWriter(path, 30, preset=preset) as writer:
+            for _ in range(3):
+                writer.write(frame)
+            threads = writer._video.codec_context.thread_count
+        assert (threads == 1) == (preset == "ultrafast"), (preset, threads)
+        with VideoFileSource(path) as src:
+            assert sum(1 for _ in src) == 3

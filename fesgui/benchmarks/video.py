@@ -6,7 +6,7 @@ decode (reader thread) -> landmarks (full-range detector + FaceMesh on a crop, O
 smoothing) -> model -> paste-back -> H.264 encode (writer thread), sound copied. The
 baseline decodes the same file and encodes every frame unchanged through the same loop
 and writer settings: the part of the work no face processing can remove. Both run with
-the default x264 preset and with ``--preset ultrafast``. Rounds interleave all four, so
+the default x264 preset (ultrafast) and with ``--preset veryfast`` (smaller files). Rounds interleave all four, so
 they see the same machine load. Frames per second are given on the wall clock (what a
 user waits) and on the process's CPU time (frames per CPU-second, all threads: decoder,
 x264, MediaPipe): on a shared machine the wall figure also holds the time other jobs had
@@ -84,7 +84,9 @@ def run_once(video: Path, out: Path, model=None, preset: str | None = None) -> d
 
             finder = SmoothedSource(MediaPipeSource(video=True, max_faces=1),
                                     LandmarkSmoother(), clock=clock)
-            pipeline = _StageTotals(Pipeline(model, landmarks=finder), stages)
+            inner = Pipeline(model, landmarks=finder)
+            inner.keep_aligned = False  # as fesgui video
+            pipeline = _StageTotals(inner, stages)
         else:
             pipeline = _Unchanged()
         reader = _Timed(src, "read")
@@ -143,7 +145,7 @@ def run(cfg: Config) -> Section:
     section = Section("video")
     model, desc = live_model(128, cfg.live_train_pairs)
     load0 = os.getloadavg()[0]
-    presets = (DEFAULT_PRESET, FAST_PRESET)
+    presets = (DEFAULT_PRESET, SMALL_PRESET)
     with tempfile.TemporaryDirectory(prefix="fesgui-bench-video-") as tmp:
         folder = Path(tmp)
         for w, h in cfg.video_sizes:
@@ -161,13 +163,13 @@ def run(cfg: Config) -> Section:
                             sizes[preset] = out.stat().st_size
             for preset in presets:
                 _rows(section, f"{w}x{h} H.264", runs[preset, False], runs[preset, True],
-                      target=(w, h) == TARGET_SIZE, preset=preset,
+                      target=(w, h) == TARGET_SIZE and preset == DEFAULT_PRESET, preset=preset,
                       default=preset == DEFAULT_PRESET, size=sizes[preset])
     section.notes.append(
         f"model: {desc}; test video: {cfg.video_frames} frames, the astronaut's face "
         f"{FACE_FRAC:.0%} of the width, drifting, with an AAC sound track (copied); output "
         f"H.264 crf 20 with the default preset ({DEFAULT_PRESET}) and with --preset "
-        f"{FAST_PRESET}; decoding and encoding run on their own threads, overlapping the "
+        f"{SMALL_PRESET}; decoding and encoding run on their own threads, overlapping the "
         "face work; per-frame read / write are the wall time of those threads' calls")
     section.notes.append(
         f"load average (1 min) {load0:.1f} before, {os.getloadavg()[0]:.1f} after, on "
@@ -177,8 +179,8 @@ def run(cfg: Config) -> Section:
     return section
 
 
-#: the fastest x264 preset, measured beside the default
-FAST_PRESET = "ultrafast"
+#: the preset for smaller files, measured beside the default
+SMALL_PRESET = "veryfast"
 
 
 def _rows(section: Section, case: str, base: list[dict], full: list[dict], target: bool,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import inspect
 import math
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from fesgui.core.geometry import tap_offsets
 from fesgui.errors import FesguiError
@@ -123,6 +124,24 @@ def sample_sets(X: np.ndarray, T: np.ndarray, color: str) -> list[tuple[np.ndarr
     return [(S, St)]
 
 
+@functools.cache
+def _blas_threads() -> ThreadpoolController:
+    return ThreadpoolController()  # scans the loaded libraries once (~1 ms)
+
+
+def one_blas_thread():
+    """A context holding BLAS (OpenBLAS) to one thread; entering it costs ~15 us.
+
+    fesgui's linear algebra is many small problems: a fit's batched solves, a frame's
+    2x3 matrices and 5-point fits. OpenBLAS threads gain nothing there, and after each
+    call they spin for milliseconds waiting for more work, taking a core from the video
+    decoder, the encoder and the window (measured at 1080p: 31 ms of CPU per frame for
+    the face work held to one thread, 75 ms without). The setting is process-wide, as
+    OpenBLAS keeps it: two threads inside such blocks at once may leave it at one thread
+    afterwards, which nothing in fesgui minds."""
+    return _blas_threads().limit(limits=1, user_api="blas")
+
+
 def solve_batched(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``np.linalg.solve`` of a stack of small systems ``A`` ``(..., n, n)``, ``b``
     ``(..., n, k)`` with BLAS held to ONE thread. Every system is small (MR: (r^2+1)^2,
@@ -130,7 +149,7 @@ def solve_batched(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     128 px r = 5 fit's 16 384 systems 2.4x faster, and the result no longer depends on
     how many cores the machine has (OpenBLAS splits, and rounds, differently per thread
     count), so a model rebuilt on another machine is the same to the bit."""
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return np.linalg.solve(A, b)
 
 
