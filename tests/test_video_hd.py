@@ -129,10 +129,74 @@ def test_several_faces_are_tracked_each_in_its_own_crop():
                 assert box[0] < face.points[2, 0] < box[2] and box[1] < face.points[2, 1] < box[3]
 
 
+def test_facemesh_runs_every_other_frame_and_the_flow_keeps_up_with_it():
+    """Video mode runs FaceMesh on every MESH_EVERY-th frame and follows the face by
+    optical flow in between. The face is drawn 7.7 px further right each frame: a followed
+    frame's points are the frame before's moved by that, within half a pixel (the truth
+    by construction), and they stay near FaceMesh's own points for that frame (FaceMesh
+    run on every frame jitters by about 2 % of the face width between frames)."""
+    from fesgui.align.mediapipe_source import MESH_EVERY, MediaPipeSource
+
+    assert MESH_EVERY == 2
+    step = 0.004  # of the width, per frame
+    frames = [face_scene(1080, 1920, 0.2, 0.4 + step * i, 0.5)[0] for i in range(9)]
+    x0, _, x1, _ = face_scene(1080, 1920, 0.2)[1]
+    with MediaPipeSource(video=True, max_faces=1) as flow, \
+            MediaPipeSource(video=True, max_faces=1, mesh_every=1) as mesh:
+        meshed = []
+        real = flow._mesh_once
+
+        def counted(*args):
+            meshed.append(1)
+            return real(*args)
+
+        flow._mesh_once = counted
+        before = None
+        for i, frame in enumerate(frames):
+            calls = len(meshed)
+            (a,), (b,) = flow.detect(frame), mesh.detect(frame)
+            followed = len(meshed) == calls
+            assert followed == (i % 2 == 1), i  # FaceMesh on the even frames
+            if followed:
+                want = before.points + np.float32([step * 1920, 0])
+                assert np.abs(a.points - want).max() < 0.5, i
+            assert np.abs(a.points - b.points).max() < 0.04 * (x1 - x0), i
+            before = a
+
+
+def test_the_search_for_more_faces_waits_for_a_flow_frame():
+    """With several faces wanted, the detector looks for new faces every REDETECT_EVERY
+    frames on a frame whose faces were followed by flow (FaceMesh and the detector on one
+    frame would make it late for a 30 fps video)."""
+    from fesgui.align.mediapipe_source import REDETECT_EVERY, MediaPipeSource
+
+    with MediaPipeSource(video=True, max_faces=2) as finder:
+        followed_at_search = []
+        real = finder._find
+
+        def find(image):
+            followed_at_search.append(finder._followed)
+            return real(image)
+
+        finder._find = find
+        for i in range(3 * REDETECT_EVERY):
+            assert len(finder.detect(face_scene(720, 1280, 0.2, 0.4 + 0.002 * i, 0.5)[0])) == 1
+    # the first search finds the face; every later one ran on a flow frame
+    assert followed_at_search[0] == 0 and len(followed_at_search) >= 3
+    assert all(n >= 1 for n in followed_at_search[1:]), followed_at_search
+
+
+def test_mesh_every_must_be_positive():
+    from fesgui.align.mediapipe_source import MediaPipeSource
+
+    with pytest.raises(FesguiError, match="mesh_every=0 must be at least 1"):
+        MediaPipeSource(video=True, mesh_every=0)
+
+
 def test_square_crop_maps_points_exactly():
     """Independent check of the crop geometry: an image whose pixels hold their own
     continuous coordinates must give back x0 + u / scale at crop pixel u."""
-    from fesgui.align.mediapipe_source import square_crop
+    from fesgui.align.warp import square_crop
 
     h, w = 700, 900
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -150,7 +214,7 @@ def test_square_crop_maps_points_exactly():
 
 @pytest.mark.parametrize("seed", range(6))
 def test_decimate_takes_every_kth_pixel(seed):
-    from fesgui.align.mediapipe_source import decimate
+    from fesgui.align.warp import decimate
 
     rng = np.random.default_rng(seed)
     h, w, k = int(rng.integers(1, 400)), int(rng.integers(1, 400)), int(rng.integers(1, 8))

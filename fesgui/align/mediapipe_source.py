@@ -12,6 +12,8 @@ mode, one graph per face) runs on a square crop around each face, resized to
 :data:`CROP_SIDE` pixels; the points are mapped back to frame pixels. The next frame's
 crop follows the face's landmarks; the detector runs again only when a face is lost (or,
 with several faces wanted, every :data:`REDETECT_EVERY` frames while fewer are tracked).
+FaceMesh itself runs on every :data:`MESH_EVERY`-th frame: in between, the faces are
+followed by optical flow (:mod:`fesgui.align.flow`), and FaceMesh runs whenever that fails.
 
 MediaPipe's C++ log lines cannot be turned off from Python (the wheel exports no
 log-level call, and GLOG_minloglevel / TF_CPP_MIN_LOG_LEVEL are ignored by its absl
@@ -30,8 +32,10 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
+from fesgui.align.flow import FlowFollower
 from fesgui.align.landmarks import FaceLandmarks, box_of
 from fesgui.align.plausibility import plausible_faces, upright_detect
+from fesgui.align.warp import square_crop
 from fesgui.errors import FesguiError
 
 # FaceMesh indices. "Left" is the image left (the person's right) for a frontal face.
@@ -58,6 +62,9 @@ MIN_FILL, MAX_FILL, REFIT_TRIES = 0.3, 0.7, 2
 CUT_DIFF = 25.0
 #: with several faces wanted, look for new ones this often (frames) while fewer are tracked
 REDETECT_EVERY = 10
+#: video mode runs FaceMesh on every this-many-th frame and follows the faces by optical
+#: flow in between (:mod:`fesgui.align.flow`: ~1 ms instead of ~9 ms per face)
+MESH_EVERY = 2
 
 
 def _tile_origins(h: int, w: int, side: int) -> list[tuple[int, int]]:
@@ -77,48 +84,6 @@ def _overlap(a: tuple, b: tuple) -> float:
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
     return ix * iy / smaller if smaller > 0 else 0.0
-
-
-def decimate(image: np.ndarray, k: int) -> np.ndarray:
-    """``image[::k, ::k]`` as a contiguous array, made by OpenCV (nearest-neighbour warp
-    at integer positions: the same pixels). numpy copies a strided view of 3-byte pixels
-    one element at a time: 1.3 ms for a face crop of a 1080p frame, against 0.3 ms here."""
-    h, w = image.shape[:2]
-    size = (-(-w // k), -(-h // k))
-    return cv2.warpAffine(image, np.array([[k, 0.0, 0.0], [0.0, k, 0.0]]), size,
-                          flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
-
-
-def square_crop(image: np.ndarray, cx: float, cy: float, side: float, out: int
-                ) -> tuple[np.ndarray, float, float, float]:
-    """The square of ``side`` pixels centred on (cx, cy) of ``image``, resized to
-    ``out`` x ``out`` (black outside the image). Returns ``(crop, x0, y0, scale)``: the
-    crop point (u, v) is the image point (x0 + u / scale, y0 + v / scale), in continuous
-    pixel coordinates (pixel i covers [i, i + 1)), like MediaPipe's normalised points
-    times the size."""
-    h, w = image.shape[:2]
-    side = max(float(side), 8.0)
-    x0, y0 = cx - side / 2, cy - side / 2
-    scale = out / side
-    pad = 2 + int(1.0 / scale)  # the interpolation at the crop's edge sees real pixels
-    ix0, iy0 = max(0, int(np.floor(x0)) - pad), max(0, int(np.floor(y0)) - pad)
-    ix1, iy1 = min(w, int(np.ceil(x0 + side)) + pad), min(h, int(np.ceil(y0 + side)) + pad)
-    if ix1 <= ix0 or iy1 <= iy0:
-        return np.zeros((out, out, 3), np.uint8), x0, y0, scale
-    region = image[iy0:iy1, ix0:ix1]
-    # region pixel centre (i, j) is the continuous image point (ix0 + i + .5, iy0 + j + .5);
-    # crop pixel centre u lies at continuous u + .5 = (x - x0) * scale
-    k = 1
-    if scale < 0.5:  # every k-th pixel first: the warp then shrinks by at most 2
-        k = int(1.0 / scale)  # (area averaging would cost 4 ms at 1080p; FaceMesh does
-        region = decimate(region, k)  # not need it)
-    # shrunk pixel centre j is the continuous image point ix0 + j k + .5; crop pixel
-    # centre u lies at continuous u + .5 = (x - x0) * scale
-    m = np.array([[scale * k, 0.0, scale * (ix0 + 0.5 - x0) - 0.5],
-                  [0.0, scale * k, scale * (iy0 + 0.5 - y0) - 0.5]])
-    crop = cv2.warpAffine(region, m, (out, out), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-    return crop, x0, y0, scale
 
 
 _quiet_lock = threading.Lock()
@@ -190,14 +155,17 @@ class MediaPipeSource:
 
     ``video=True`` tracks faces between consecutive frames at any resolution and face size
     (full-range face detector + FaceMesh on a crop per face, see the module docstring;
-    ~8-12 ms per face and frame, plus ~10 ms on frames that need the detector);
+    ~8-12 ms per face and frame, plus ~10 ms on frames that need the detector); FaceMesh
+    runs on every ``mesh_every``-th frame only, the faces are followed by optical flow
+    (~1 ms) in between (1: FaceMesh on every frame);
     ``video=False`` detects afresh on every image (photos). In photo mode, frames whose
     longer side exceeds ``max_side`` pixels are downscaled for detection only (the points
     are scaled back); ``None`` never downscales.
     """
 
     def __init__(self, video: bool = False, max_faces: int = 4,
-                 max_side: int | None = None, min_confidence: float = 0.5) -> None:
+                 max_side: int | None = None, min_confidence: float = 0.5,
+                 mesh_every: int = MESH_EVERY) -> None:
         try:
             with _quiet_stderr():
                 from mediapipe.python.solutions import face_detection, face_mesh
@@ -207,6 +175,9 @@ class MediaPipeSource:
                               ) from None
         if max_faces < 1:
             raise FesguiError(f"max_faces={max_faces} must be at least 1: e.g. 1")
+        if mesh_every < 1:
+            raise FesguiError(f"mesh_every={mesh_every} must be at least 1: e.g. "
+                              f"{MESH_EVERY}")
         self.video = bool(video)
         self.max_faces = int(max_faces)
         self.max_side = max_side
@@ -218,6 +189,9 @@ class MediaPipeSource:
         self._tracks: dict[int, tuple[float, float, float]] = {}  # slot -> (cx, cy, side)
         self._thumbs: dict[int, np.ndarray] = {}  # slot -> 16x16 grey of its last crop
         self._since_detect = 0
+        self.mesh_every = int(mesh_every)
+        self._flows: dict[int, FlowFollower] = {}  # slot -> its face, to follow by flow
+        self._followed = 0  # frames followed by flow since FaceMesh last ran
         self._closed = False
         with _quiet_stderr():
             if self.video:
@@ -321,37 +295,72 @@ class MediaPipeSource:
 
     # -- video mode ------------------------------------------------------------------------
     def _track(self, image: np.ndarray) -> list[FaceLandmarks]:
-        """Follow the tracked faces in their crops; detect when one is lost or missing."""
-        found: dict[int, FaceLandmarks] = {}
+        """Follow the tracked faces (FaceMesh in their crops, or optical flow between
+        FaceMesh frames); detect when one is lost or missing.
+
+        With several faces wanted, the periodic search for new faces runs on a frame
+        whose faces were followed by flow (~1 ms), not on a FaceMesh frame: the two
+        together (~25 ms at 720p) would make that frame late for a 30 fps video."""
+        followed = None
+        if self._tracks and self._followed + 1 < self.mesh_every:
+            followed = self._follow(image)
         lost = False
-        for slot, box in self._tracks.items():
-            face = self._mesh_in(image, box, slot)
-            if face is None:
-                lost = True
-            else:
-                found[slot] = face
+        if followed is not None:
+            found = followed
+            self._followed += 1
+        else:
+            self._followed = 0
+            found = {}
+            for slot, box in self._tracks.items():
+                face = self._mesh_in(image, box, slot)
+                if face is None:
+                    lost = True
+                else:
+                    found[slot] = face
         self._since_detect += 1
-        if len(found) < self.max_faces and (
-                lost or not found or self._since_detect >= REDETECT_EVERY):
+        due = self._since_detect >= REDETECT_EVERY and (followed is not None
+                                                        or self.mesh_every == 1)
+        new: dict[int, FaceLandmarks] = {}
+        if len(found) < self.max_faces and (lost or not found or due):
             self._since_detect = 0
             for box in self._find(image):
-                if len(found) >= self.max_faces:
+                if len(found) + len(new) >= self.max_faces:
                     break
                 side = box[2] / CROP_SCALE
                 guess = (box[0] - side / 2, box[1] - side / 2,
                          box[0] + side / 2, box[1] + side / 2)
-                if any(_overlap(guess, f.box) > 0.3 for f in found.values()):
+                known = [*found.values(), *new.values()]
+                if any(_overlap(guess, f.box) > 0.3 for f in known):
                     continue  # a face already tracked
-                slot = next(i for i in range(self.max_faces) if i not in found)
+                slot = next(i for i in range(self.max_faces)
+                            if i not in found and i not in new)
                 self._thumbs.pop(slot, None)  # a fresh start: nothing to compare with
                 face = self._mesh_in(image, box, slot)
                 if face is not None and not any(_overlap(face.box, f.box) > 0.3
-                                                for f in found.values()):
-                    found[slot] = face
+                                                for f in known):
+                    new[slot] = face
+        found.update(new)
         self._tracks = {slot: _crop_box(face) for slot, face in found.items()}
         self._thumbs = {slot: t for slot, t in self._thumbs.items() if slot in found}
+        if self.mesh_every > 1:  # FaceMesh's faces are followed from here next frame
+            meshed = new if followed is not None else found
+            self._flows = {slot: self._flows.get(slot) or FlowFollower() for slot in found}
+            for slot, face in meshed.items():
+                self._flows[slot].remember(image, face)
         faces = sorted(found.values(), key=lambda f: f.area, reverse=True)
         return faces[: self.max_faces]
+
+    def _follow(self, image: np.ndarray) -> dict[int, FaceLandmarks] | None:
+        """Every tracked face (slot -> face) followed into ``image`` by optical flow;
+        None if one of them cannot be (FaceMesh runs then)."""
+        found = {}
+        for slot in self._tracks:
+            flow = self._flows.get(slot)
+            face = None if flow is None else flow.follow(image)
+            if face is None:
+                return None
+            found[slot] = face
+        return found
 
     def _find(self, image: np.ndarray) -> list[tuple[float, float, float]]:
         """Face crops ``(cx, cy, side)`` from the full-range detector, largest first.
@@ -441,7 +450,7 @@ class MediaPipeSource:
         self._closed = True
         graphs = [self._mesh, self._detector, *self._graphs]
         self._mesh, self._detector, self._graphs, self._tracks = None, None, [], {}
-        self._thumbs = {}
+        self._thumbs, self._flows = {}, {}
         for graph in graphs:
             if graph is not None:
                 with contextlib.suppress(RuntimeError):  # a failed graph re-raises on close

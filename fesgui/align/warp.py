@@ -60,6 +60,48 @@ def warp_to_crop(frame: np.ndarray, matrix: np.ndarray, size: int | tuple[int, i
                           borderMode=cv2.BORDER_REPLICATE)
 
 
+def decimate(image: np.ndarray, k: int) -> np.ndarray:
+    """``image[::k, ::k]`` as a contiguous array, made by OpenCV (nearest-neighbour warp
+    at integer positions: the same pixels). numpy copies a strided view of 3-byte pixels
+    one element at a time: 1.3 ms for a face crop of a 1080p frame, against 0.3 ms here."""
+    h, w = image.shape[:2]
+    size = (-(-w // k), -(-h // k))
+    return cv2.warpAffine(image, np.array([[k, 0.0, 0.0], [0.0, k, 0.0]]), size,
+                          flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+
+
+def square_crop(image: np.ndarray, cx: float, cy: float, side: float, out: int
+                ) -> tuple[np.ndarray, float, float, float]:
+    """The square of ``side`` pixels centred on (cx, cy) of ``image``, resized to
+    ``out`` x ``out`` (black outside the image). Returns ``(crop, x0, y0, scale)``: the
+    crop point (u, v) is the image point (x0 + u / scale, y0 + v / scale), in continuous
+    pixel coordinates (pixel i covers [i, i + 1)), like MediaPipe's normalised points
+    times the size."""
+    h, w = image.shape[:2]
+    side = max(float(side), 8.0)
+    x0, y0 = cx - side / 2, cy - side / 2
+    scale = out / side
+    pad = 2 + int(1.0 / scale)  # the interpolation at the crop's edge sees real pixels
+    ix0, iy0 = max(0, int(np.floor(x0)) - pad), max(0, int(np.floor(y0)) - pad)
+    ix1, iy1 = min(w, int(np.ceil(x0 + side)) + pad), min(h, int(np.ceil(y0 + side)) + pad)
+    if ix1 <= ix0 or iy1 <= iy0:
+        return np.zeros((out, out, 3), np.uint8), x0, y0, scale
+    region = image[iy0:iy1, ix0:ix1]
+    # region pixel centre (i, j) is the continuous image point (ix0 + i + .5, iy0 + j + .5);
+    # crop pixel centre u lies at continuous u + .5 = (x - x0) * scale
+    k = 1
+    if scale < 0.5:  # every k-th pixel first: the warp then shrinks by at most 2
+        k = int(1.0 / scale)  # (area averaging would cost 4 ms at 1080p; FaceMesh does
+        region = decimate(region, k)  # not need it)
+    # shrunk pixel centre j is the continuous image point ix0 + j k + .5; crop pixel
+    # centre u lies at continuous u + .5 = (x - x0) * scale
+    m = np.array([[scale * k, 0.0, scale * (ix0 + 0.5 - x0) - 0.5],
+                  [0.0, scale * k, scale * (iy0 + 0.5 - y0) - 0.5]])
+    crop = cv2.warpAffine(region, m, (out, out), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    return crop, x0, y0, scale
+
+
 def _mask(h: int, w: int, feather: float, centre: tuple, axes: tuple) -> np.ndarray:
     template = Template(np.zeros((5, 2)), centre, axes)
     (cx, cy), = template.in_crop((h, w), [centre])
