@@ -38,6 +38,9 @@ VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpe
 STAGES = ("capture", "landmarks", "align", "shape", "synthesize", "refine", "paste", "draw")
 #: live frames the fps meter averages over
 FPS_WINDOW = 30
+#: seconds of a live stream left out of :meth:`Session.steady_fps` (the first frames wait
+#: for MediaPipe and the model's first run)
+SETTLE_S = 2.0
 
 
 class Event:
@@ -195,6 +198,9 @@ class Session:
         self._still_busy = False  # a still request is on the worker
         self._still_dirty = False  # ... and another one waits for it
         self._arrivals: collections.deque[float] = collections.deque(maxlen=FPS_WINDOW)
+        # the stream's live results drawn: (time, count) of the first, of the first after
+        # SETTLE_S, of the last (steady_fps)
+        self._live_marks: list[tuple[float, int]] = []
         self._fallbacks: list[Path] = []  # models to try if the one loading fails
         self._skipped: list[str] = []  # "name: why" of models that failed on the way
 
@@ -440,6 +446,7 @@ class Session:
         self._live_token = self._token
         self.live = True
         self._arrivals.clear()
+        self._live_marks = []
         self.backend.start_live(spec)
 
     def toggle_live(self) -> None:
@@ -526,6 +533,8 @@ class Session:
         self.frames_shown += 1
         self.faces_shown += bool(result.faces)
         self._arrivals.append(self.clock())
+        if info.kind == "live":
+            self._mark_live(self._arrivals[-1])
         self.events.stats.emit(self.stats_text(info))
         if result.message:
             self.events.status.emit(result.message)
@@ -545,6 +554,25 @@ class Session:
     def _continue_still(self) -> None:
         if self._still_dirty:
             self.reprocess()
+
+    def _mark_live(self, now: float) -> None:
+        marks = self._live_marks
+        count = marks[-1][1] + 1 if marks else 1
+        if len(marks) < 2:
+            marks.append((now, count))
+        elif marks[1][0] - marks[0][0] < SETTLE_S:
+            marks[1] = (now, count)  # still settling: the settled mark moves on
+        else:
+            marks[2:] = [(now, count)]
+
+    def steady_fps(self) -> tuple[float, int, float]:
+        """(frames drawn per second, frames, seconds) of the live stream after its first
+        :data:`SETTLE_S` seconds (start-up left out); (0, 0, 0) before there are two
+        frames after those."""
+        if len(self._live_marks) < 3:
+            return 0.0, 0, 0.0
+        (t0, n0), (t1, n1) = self._live_marks[1], self._live_marks[2]
+        return ((n1 - n0) / (t1 - t0) if t1 > t0 else 0.0), n1 - n0, t1 - t0
 
     def fps(self) -> float:
         """Frames drawn per second over the last :data:`FPS_WINDOW` live frames (0 when

@@ -75,12 +75,14 @@ def test_core_import_in_fresh_interpreter_loads_no_gui_vision_or_jit():
 
 
 # issue 17: the worker computes, the GUI draws. Names from fesgui.core a GUI module may
-# import: reading a model file and its metadata, and the names and defaults of the
-# refinement parameters (no image is computed with them). Anything else from fesgui.core
+# import: reading a model file and its metadata, the names and defaults of the
+# refinement parameters (no image is computed with them), and holding BLAS to one thread
+# for the app's life (a process setting, no numerics). Anything else from fesgui.core
 # (alpha_map, alpha_stages, l1_map, refine, interpret, geometry, ...) is numerics: it runs
 # on the worker, in fesgui.pipeline / fesgui.views, and reaches the panels in the result.
 GUI_MAY_IMPORT_FROM_CORE = {"load_model", "read_meta", "ALPHA_SOURCES",
-                            "default_dilation_radius", "default_blur_sigma"}
+                            "default_dilation_radius", "default_blur_sigma",
+                            "one_blas_thread"}
 #: model methods that compute over a whole image: the worker's job, never a panel's
 IMAGE_METHODS = {"predict", "predict_batch", "decompose", "fit", "scaled_input",
                  "output_scaling", "bias_image"}

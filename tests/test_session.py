@@ -348,3 +348,27 @@ def test_camera_spec_and_stages():
         camera_spec("/no/such/clip.mp4")
     assert STAGES[0] == "capture" and STAGES[-1] == "draw"
     assert replace(LiveSpec("a/b.mp4")).describe() == "b.mp4"
+
+
+def test_the_steady_rate_leaves_the_streams_first_seconds_out(session):
+    """steady_fps(): frames drawn per second after the stream's first SETTLE_S seconds
+    (start-up: MediaPipe and the model's first run), the figure the issue-19 benchmark
+    reads; the window's rolling fps() is unaffected."""
+    from fesgui.session import SETTLE_S
+
+    s = session
+    s.start_camera(0)
+    (spec,), = s.backend.named("start_live")
+    assert s.steady_fps() == (0.0, 0, 0.0)
+    t = 0.0
+    for n in range(int(SETTLE_S * 5)):  # a slow start: 5 fps for SETTLE_S seconds
+        s.clock.now = t = n * 0.2
+        s.on_result(result(), Info("live", n, spec))
+    for n in range(91):  # then 30 fps for 3 s
+        s.clock.now = t + 0.2 + n / 30
+        s.on_result(result(), Info("live", n, spec))
+    fps, frames, seconds = s.steady_fps()
+    assert fps == pytest.approx(30.0) and frames == 90 and seconds == pytest.approx(3.0)
+    s.stop_live()
+    s.start_camera(0)  # a new stream starts from nothing
+    assert s.steady_fps() == (0.0, 0, 0.0)

@@ -9,7 +9,8 @@ fit        MR fit vs a per-pixel scikit-learn Ridge loop; growth with N, size, r
 kr         Pixel-KR fit and table inference vs direct kernel evaluation
 pipeline   live 640x480 video through landmarks, align, synthesize, refine, paste
 memory     peak RSS of the live pipeline and model file sizes vs the papers
-gui        the live pipeline through the GUI worker with drawing (offscreen Qt)
+gui        the live pipeline through the GUI worker with drawing (offscreen Qt); the app
+           keeping up with a 1280x720, 30 fps video as its camera
 slider     refinement slider to redraw in the app at crop 256, largest dilation
 video      ``fesgui video`` on 1280x720 and 1920x1080 H.264 (decode, landmarks, model,
            paste-back, encode) vs decode + encode only
@@ -84,6 +85,12 @@ class Config:
     live_crops: tuple[int, ...] = (128, 256)
     live_train_pairs: int = 12
     gui_seconds: float = 15.0
+    #: (width, height) of the HD video-as-camera the app must keep up with (issue 19);
+    #: None leaves that case out
+    gui_hd_size: tuple[int, int] | None = (1280, 720)
+    #: its run (s): start-up (~5 s until the first HD frame is drawn) and the stream's
+    #: first seconds are left out of the figure
+    gui_hd_seconds: float = 25.0
     # refinement sliders in the app (slider): crop size, Blur σ steps per dilation radius
     slider_size: int = 256
     slider_steps: int = 40
@@ -113,7 +120,7 @@ class Config:
                    kr_size=16, kr_pairs=6, live_frames=6, live_crops=(64,),
                    live_train_pairs=3, gui_seconds=4.5, slider_size=32, slider_steps=3,
                    memory_app=False, video_sizes=((320, 240),), video_frames=4,
-                   video_rounds=1)
+                   video_rounds=1, gui_hd_size=None)
 
 
 def parse_only(text: str | None) -> list[str]:

@@ -246,6 +246,7 @@ class Controller(QObject):
     stop_live = _forward("stop_live")
     set_mirror = _forward("set_mirror")
     fps = _forward("fps")
+    steady_fps = _forward("steady_fps")
     stats_text = _forward("stats_text")
     check_can_save = _forward("check_can_save")
     save_result = _forward("save_result")

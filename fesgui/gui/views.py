@@ -20,7 +20,11 @@ from fesgui.gui.inspect_views import ARROWS, TitleItem
 pg.setConfigOptions(imageAxisOrder="row-major")
 
 _LANDMARK_BRUSH = pg.mkBrush(60, 230, 90, 220)
-_MESH_BRUSH = pg.mkBrush(80, 200, 255, 110)
+#: the mesh's dots: each a zero-length line with round caps 2 px wide (a PlotCurveItem
+#: redraws 468 of them in 0.04 ms; a ScatterPlotItem takes 1.5 ms per frame, holding the
+#: interpreter while the worker needs it)
+_MESH_PEN = pg.mkPen(80, 200, 255, 110, width=2)
+_MESH_PEN.setCapStyle(Qt.PenCapStyle.RoundCap)
 _MANUAL_BRUSH = pg.mkBrush(255, 200, 40, 240)
 _BOX_PEN = pg.mkPen(255, 210, 60, width=2)
 _CROSS_PEN = pg.mkPen(QColor(255, 60, 60, 200), width=1, style=Qt.PenStyle.DashLine)
@@ -95,7 +99,7 @@ class FrameView(pg.GraphicsLayoutWidget):
         self.addItem(self.view)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image)
-        self.mesh = pg.ScatterPlotItem(size=2, pen=None, brush=_MESH_BRUSH)
+        self.mesh = pg.PlotCurveItem(pen=_MESH_PEN)
         self.points = pg.ScatterPlotItem(size=8, pen=pg.mkPen("k"), brush=_LANDMARK_BRUSH)
         self.manual = pg.ScatterPlotItem(size=12, pen=pg.mkPen("k"), brush=_MANUAL_BRUSH,
                                          symbol="x")
@@ -121,22 +125,20 @@ class FrameView(pg.GraphicsLayoutWidget):
 
     def set_faces(self, faces: list, crop_size: tuple[int, int] | None) -> None:
         """Draw the landmarks (and mesh) and crop outline of ``faces`` (FaceResult list)."""
-        xs, ys, mx, my, bx, by = [], [], [], [], [], []
-        for face in faces:
-            pts = np.asarray(face.landmarks.points, np.float32)
-            xs.extend(pts[:, 0])
-            ys.extend(pts[:, 1])
-            mesh = getattr(face.landmarks, "mesh", None)
-            if mesh is not None:
-                mx.extend(mesh[:, 0])
-                my.extend(mesh[:, 1])
-            if crop_size is not None:
-                outline = crop_box_corners(face.matrix, crop_size)
-                bx.extend([*outline[:, 0], np.nan])
-                by.extend([*outline[:, 1], np.nan])
-        self.points.setData(xs, ys)
-        self.mesh.setData(mx, my)
-        self.box.setData(np.asarray(bx, float), np.asarray(by, float), connect="finite")
+        empty = np.zeros((0, 2), np.float32)
+        points = np.concatenate([empty] + [np.asarray(f.landmarks.points, np.float32)
+                                           for f in faces])
+        mesh = np.concatenate([empty] + [np.asarray(f.landmarks.mesh, np.float32)
+                                         for f in faces
+                                         if getattr(f.landmarks, "mesh", None) is not None])
+        gap = np.full((1, 2), np.nan)
+        box = np.concatenate([np.zeros((0, 2))] + [
+            np.concatenate([crop_box_corners(f.matrix, crop_size), gap])
+            for f in faces if crop_size is not None])
+        self.points.setData(points[:, 0], points[:, 1])
+        dots = np.repeat(mesh, 2, axis=0)  # each point twice: a zero-length line, a dot
+        self.mesh.setData(dots[:, 0], dots[:, 1], connect="pairs")
+        self.box.setData(box[:, 0], box[:, 1], connect="finite")
         self._apply_visibility()
 
     def set_manual_points(self, points: list[tuple[float, float]]) -> None:

@@ -5,8 +5,10 @@ as queued signals (or through the few thread-safe methods marked so); results le
 signals carrying numpy arrays and dataclasses. Widgets are never touched here.
 
 Live video: a :class:`FrameGrabber` thread reads the source as fast as it delivers (paced
-to the file's frame rate for video files) and keeps only the newest frame; the worker
-processes whatever is newest when it is free, so stale frames are dropped, never queued.
+to the file's frame rate for video files) and keeps only the newest :data:`KEEP_FRAMES`
+frames; the worker takes the oldest of them when it is free, so a frame that took longer
+than the frame period is made up by a quicker one after it, and a worker that falls
+further behind drops stale frames instead of queueing them.
 A result is emitted only when the GUI has drawn the previous one (:meth:`Worker.ack`);
 otherwise it is dropped too, so the window can never fall behind.
 
@@ -22,6 +24,7 @@ model's maps and alpha stages for the current params.
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +41,11 @@ from fesgui.session import LiveSpec  # what to stream; the session makes them
 
 # How long one live step waits for a new frame before giving the event loop a turn (s).
 _FRAME_WAIT = 0.05
+#: live frames the grabber keeps for the worker: 2 lets a frame that took longer than the
+#: frame period (a FaceMesh frame while the window paints) be made up by the quicker
+#: frame after it, at the cost of showing at most one frame late; with 1 it would be
+#: dropped (measured on a 1280x720, 30 fps video: ~20 frames of 300 dropped with 1)
+KEEP_FRAMES = 2
 
 
 @dataclass
@@ -64,7 +72,8 @@ class FrameInfo:
 
 
 class FrameGrabber(threading.Thread):
-    """Reads a frame source on its own thread and keeps only the newest frame.
+    """Reads a frame source on its own thread and keeps only the newest
+    :data:`KEEP_FRAMES` frames.
 
     ``pace_fps`` > 0 sleeps between reads to play a file at its own speed (a camera paces
     itself). ``mirror`` may be flipped at any time. After the source ends or fails,
@@ -80,9 +89,10 @@ class FrameGrabber(threading.Thread):
         self.error: BaseException | None = None
         self._stop_event = threading.Event()
         self._cond = threading.Condition()
-        self._latest: tuple[np.ndarray, float, int] | None = None
+        self._frames: collections.deque[tuple[np.ndarray, float, int]] = \
+            collections.deque(maxlen=KEEP_FRAMES)
         self._count = 0
-        self.overwritten = 0  # frames replaced before the worker took them
+        self.overwritten = 0  # frames pushed out before the worker took them
 
     def run(self) -> None:
         period = 1.0 / self.pace_fps if self.pace_fps > 0 else 0.0
@@ -97,10 +107,10 @@ class FrameGrabber(threading.Thread):
                 if self.mirror:
                     frame = np.ascontiguousarray(frame[:, ::-1])
                 with self._cond:
-                    if self._latest is not None:
+                    if len(self._frames) == KEEP_FRAMES:
                         self.overwritten += 1
                     self._count += 1
-                    self._latest = (frame, capture_ms, self._count)
+                    self._frames.append((frame, capture_ms, self._count))
                     self._cond.notify_all()
                 if period:
                     next_time += period
@@ -117,12 +127,12 @@ class FrameGrabber(threading.Thread):
                 self._cond.notify_all()
 
     def take(self, timeout: float) -> tuple[np.ndarray, float, int] | None:
-        """The newest frame not taken yet ``(frame, capture_ms, number)``, or None."""
+        """The oldest frame kept and not taken yet ``(frame, capture_ms, number)``, or
+        None."""
         with self._cond:
-            if self._latest is None and not self.ended.is_set():
+            if not self._frames and not self.ended.is_set():
                 self._cond.wait(timeout)
-            item, self._latest = self._latest, None
-            return item
+            return self._frames.popleft() if self._frames else None
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop reading and close the source (waits at most ``timeout`` s for the thread)."""
@@ -383,6 +393,7 @@ class Worker(QObject):
             pipeline = Pipeline(self._model, landmarks=source, cache=self._views,
                                 with_views=True)
             pipeline.reuse_same_frame = not video  # a still whose sliders move
+            pipeline.keep_aligned = not video  # live: one crop less per frame
             self._pipelines[video] = pipeline
         return pipeline
 

@@ -384,3 +384,27 @@ def test_cancelled_batch_leaves_only_complete_files(qtbot, window, open_folder, 
     assert names == ["p0.png", "p1.png"]  # the file in progress completes; nothing partial
     for name in names:
         assert read_image(out / name).shape == (FRAME_H, FRAME_W, 3)
+
+
+def test_the_grabber_keeps_the_newest_two_frames_oldest_first():
+    """A frame that took longer than the frame period is made up by the quicker one after
+    it (the worker finds the next frame waiting) instead of being dropped; frames older
+    than the newest KEEP_FRAMES are dropped and counted, never queued."""
+    from fesgui.gui.worker import KEEP_FRAMES, FrameGrabber
+
+    class Burst:  # five frames at once, then the end
+        def __init__(self):
+            self.frames = [np.full((2, 2, 3), n, np.uint8) for n in range(1, 6)]
+
+        def read(self):
+            return self.frames.pop(0) if self.frames else None
+
+    assert KEEP_FRAMES == 2
+    grabber = FrameGrabber(Burst())
+    grabber.start()
+    assert grabber.ended.wait(5)
+    taken = [grabber.take(0.01) for _ in range(3)]
+    assert [t[2] for t in taken[:2]] == [4, 5] and taken[2] is None
+    assert [int(t[0][0, 0, 0]) for t in taken[:2]] == [4, 5]
+    assert grabber.overwritten == 3
+    grabber.stop()

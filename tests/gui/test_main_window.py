@@ -482,3 +482,34 @@ def test_deferred_views_announce_themselves_once(qtbot, models_dir, detector):
     qtbot.wait(100)
     assert len(built) == 1
     win.close()
+
+
+def test_the_overlay_draws_every_mesh_point_as_a_dot(qtbot):
+    """The mesh is a curve of zero-length segments (one per point: a dot), which pyqtgraph
+    redraws far faster than a scatter plot of 468 points per frame."""
+    from types import SimpleNamespace
+
+    from fesgui.align import FaceLandmarks, box_of
+    from fesgui.gui.views import FrameView
+
+    view = FrameView()
+    qtbot.addWidget(view)
+    rng = np.random.default_rng(3)
+    faces = []
+    for dx in (0, 200):
+        mesh = (rng.random((468, 2)) * 100 + dx).astype(np.float32)
+        lm = FaceLandmarks(mesh[:5].copy(), mesh, box_of(mesh))
+        faces.append(SimpleNamespace(landmarks=lm, matrix=np.array([[1.0, 0, -dx], [0, 1, 0]])))
+    view.set_faces(faces, (64, 64))
+    x, y = view.mesh.getData()
+    both = np.concatenate([f.landmarks.mesh for f in faces])
+    assert x.size == 2 * len(both)
+    for coords, column in ((x, 0), (y, 1)):
+        assert np.array_equal(coords[0::2], both[:, column])  # each point twice: a dot
+        assert np.array_equal(coords[1::2], both[:, column])
+    px, py = view.points.getData()
+    assert np.allclose(np.c_[px, py], np.concatenate([f.landmarks.points for f in faces]))
+    assert view.box.getData()[0].size == 12  # two outlines of 5 corners + a break each
+    view.set_faces([], None)
+    assert view.mesh.getData()[0] is None or view.mesh.getData()[0].size == 0
+    assert view.points.getData()[0].size == 0
