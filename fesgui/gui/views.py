@@ -20,9 +20,10 @@ from fesgui.gui.inspect_views import ARROWS, TitleItem
 pg.setConfigOptions(imageAxisOrder="row-major")
 
 _LANDMARK_BRUSH = pg.mkBrush(60, 230, 90, 220)
-#: the mesh's dots: each a zero-length line with round caps 2 px wide (a PlotCurveItem
-#: redraws 468 of them in 0.04 ms; a ScatterPlotItem takes 1.5 ms per frame, holding the
-#: interpreter while the worker needs it)
+#: the mesh's dots: each a line :data:`_DOT` frame pixels long with round caps 2 px wide (a
+#: PlotCurveItem redraws 468 of them in 0.04 ms; a ScatterPlotItem takes 1.5 ms per frame,
+#: holding the interpreter while the worker needs it)
+_DOT = 0.01
 _MESH_PEN = pg.mkPen(80, 200, 255, 110, width=2)
 _MESH_PEN.setCapStyle(Qt.PenCapStyle.RoundCap)
 _MANUAL_BRUSH = pg.mkBrush(255, 200, 40, 240)
@@ -136,7 +137,8 @@ class FrameView(pg.GraphicsLayoutWidget):
             np.concatenate([crop_box_corners(f.matrix, crop_size), gap])
             for f in faces if crop_size is not None])
         self.points.setData(points[:, 0], points[:, 1])
-        dots = np.repeat(mesh, 2, axis=0)  # each point twice: a zero-length line, a dot
+        dots = np.repeat(mesh, 2, axis=0)  # each point twice: a tiny line, a dot (Qt draws
+        dots[1::2, 0] += _DOT  # nothing for a line of length 0)
         self.mesh.setData(dots[:, 0], dots[:, 1], connect="pairs")
         self.box.setData(box[:, 0], box[:, 1], connect="finite")
         self._apply_visibility()

@@ -485,31 +485,42 @@ def test_deferred_views_announce_themselves_once(qtbot, models_dir, detector):
 
 
 def test_the_overlay_draws_every_mesh_point_as_a_dot(qtbot):
-    """The mesh is a curve of zero-length segments (one per point: a dot), which pyqtgraph
-    redraws far faster than a scatter plot of 468 points per frame."""
+    """The mesh is a curve of tiny segments (one per point: a dot with round caps), which
+    pyqtgraph redraws far faster than a scatter plot of 468 points per frame; the dots
+    are really painted (Qt paints nothing for a segment of length 0)."""
     from types import SimpleNamespace
 
     from fesgui.align import FaceLandmarks, box_of
-    from fesgui.gui.views import FrameView
+    from fesgui.gui.views import _DOT, FrameView
 
     view = FrameView()
     qtbot.addWidget(view)
+    view.resize(640, 480)
+    view.show()
+    view.set_frame(np.zeros((480, 640, 3), np.uint8))
     rng = np.random.default_rng(3)
     faces = []
-    for dx in (0, 200):
-        mesh = (rng.random((468, 2)) * 100 + dx).astype(np.float32)
+    for dx in (0, 300):
+        mesh = (rng.random((468, 2)) * [250, 300] + [40 + dx, 80]).astype(np.float32)
         lm = FaceLandmarks(mesh[:5].copy(), mesh, box_of(mesh))
         faces.append(SimpleNamespace(landmarks=lm, matrix=np.array([[1.0, 0, -dx], [0, 1, 0]])))
     view.set_faces(faces, (64, 64))
     x, y = view.mesh.getData()
     both = np.concatenate([f.landmarks.mesh for f in faces])
     assert x.size == 2 * len(both)
-    for coords, column in ((x, 0), (y, 1)):
-        assert np.array_equal(coords[0::2], both[:, column])  # each point twice: a dot
-        assert np.array_equal(coords[1::2], both[:, column])
+    assert np.array_equal(x[0::2], both[:, 0]) and np.allclose(x[1::2], both[:, 0] + _DOT)
+    assert np.array_equal(y[0::2], both[:, 1]) and np.array_equal(y[1::2], both[:, 1])
     px, py = view.points.getData()
     assert np.allclose(np.c_[px, py], np.concatenate([f.landmarks.points for f in faces]))
     assert view.box.getData()[0].size == 12  # two outlines of 5 corners + a break each
+    view.set_overlay_visible(True)
+    qtbot.wait(50)
+    image = view.grab().toImage()
+    bgra = np.array(image.constBits(), np.uint8).reshape(
+        image.height(), image.bytesPerLine())[:, :image.width() * 4].reshape(
+        image.height(), image.width(), 4)
+    mesh_blue = (bgra[..., 0] > 100) & (bgra[..., 1] > 60) & (bgra[..., 2] < 120)
+    assert mesh_blue.sum() > 300  # hundreds of dots on the black frame
     view.set_faces([], None)
     assert view.mesh.getData()[0] is None or view.mesh.getData()[0].size == 0
     assert view.points.getData()[0].size == 0
