@@ -39,6 +39,20 @@ def shipped_model(size: int) -> Path:
     return models_dir() / f"{MODEL_NAME.format(size=size)}.npz"
 
 
+def default_model_file(train_pairs: int = 12) -> tuple[Path | None, str]:
+    """``(path, description)`` of the model ``fesgui video`` and the app use when none is
+    named (:data:`fesgui.catalog.DEFAULT_MODEL`); ``(None, why)`` when this installation
+    does not have it (then :func:`live_model` stands in)."""
+    from fesgui.catalog import DEFAULT_MODEL, find_model
+    from fesgui.errors import FesguiError
+
+    try:
+        path = find_model(DEFAULT_MODEL)
+    except FesguiError as exc:
+        return None, str(exc)
+    return path, f"the default model {path.name}"
+
+
 def live_model(size: int, train_pairs: int = 12) -> tuple[Model, str]:
     """``(model, description)``: the shipped ``neutral2happy_mr3_<size>`` model if this
     installation has it, else MR r=3 (colour "shared") fitted on synthetic pairs."""

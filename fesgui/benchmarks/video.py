@@ -139,11 +139,16 @@ def run(cfg: Config) -> Section:
         import fesgui.align.mediapipe_source  # noqa: F401
     except ImportError as exc:
         raise Unavailable(f"video benchmark needs PyAV and MediaPipe: {exc}") from None
-    from fesgui.benchmarks.live import live_model
+    from fesgui.benchmarks.live import default_model_file, live_model
+    from fesgui.core import load_model
     from fesgui.video import DEFAULT_PRESET
 
     section = Section("video")
-    model, desc = live_model(128, cfg.live_train_pairs)
+    path, desc = default_model_file()  # what fesgui video uses when no model is named
+    if path is not None:
+        model = load_model(path)
+    else:
+        model, desc = live_model(128, cfg.live_train_pairs)
     load0 = os.getloadavg()[0]
     presets = (DEFAULT_PRESET, SMALL_PRESET)
     with tempfile.TemporaryDirectory(prefix="fesgui-bench-video-") as tmp:
