@@ -105,8 +105,8 @@ def test_gui_rows():
                    "frames drawn per second, last 30 (wall)"):
         fps = by_metric[metric].value
         assert math.isfinite(fps) and fps >= 0  # 0 when a slowed-down app drew nothing yet
-    # a difference of two runs: finite, but noise may push it below 0 on a starved machine
-    assert math.isfinite(by_metric["frames drawn per second, sustained (wall)"].value)
+    # the app's steady rate: 0 when start-up took the whole (short) run
+    assert by_metric["frames drawn per second, sustained (wall)"].value >= 0
     assert by_metric["peak RSS"].value > 50
     assert by_metric["window shown after"].value > 0
 
@@ -123,23 +123,17 @@ def test_param_count_against_explicit_window_count():
     assert param_count(model) == 3 * (taps + 8 * 10)
 
 
-def test_sustained_fps_cancels_start_up():
-    from fesgui.benchmarks.gui_worker import sustained_fps
-
-    # 3 s run: window at 1 s, 40 drawn; 9 s run: window at 1.5 s, 220 drawn
-    fps = sustained_fps({"shown_s": 1.0, "drawn": 40}, {"shown_s": 1.5, "drawn": 220}, 3.0, 9.0)
-    assert fps == pytest.approx(180 / 5.5)
-
-
 def test_parse_app_report():
     from fesgui.benchmarks.gui_worker import parse_app_report
 
     text = ("fesgui: window shown in 1.04 s; processed 33 live frames, drew 13 results "
             "(12 with a face)\nfesgui: last live frames: 5.4 fps drawn; 5.4 fps · dropped 177 "
-            "· capture 1.8 · landmarks 58.3 · draw 27.0 ms\n")
+            "· capture 1.8 · landmarks 58.3 · draw 27.0 ms\nfesgui: steady live rate: 29.97 "
+            "fps drawn (524 frames in 17.48 s, the stream's first 2 s left out)\n")
     rep = parse_app_report(text)
     assert rep["processed"] == 33 and rep["drawn"] == 13 and rep["faces"] == 12
     assert rep["fps_drawn"] == 5.4 and rep["dropped"] == 177
+    assert (rep["steady_fps"], rep["steady_frames"], rep["steady_s"]) == (29.97, 524, 17.48)
     assert rep["last_stages_ms"] == {"capture": 1.8, "landmarks": 58.3, "draw": 27.0}
     assert parse_app_report(text.splitlines()[0])["fps_drawn"] == 0.0
     with pytest.raises(AssertionError, match="did not print its summary"):
