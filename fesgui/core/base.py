@@ -138,7 +138,8 @@ def one_blas_thread():
     decoder, the encoder and the window (measured at 1080p: 31 ms of CPU per frame for
     the face work held to one thread, 75 ms without). The setting is process-wide, as
     OpenBLAS keeps it: two threads inside such blocks at once may leave it at one thread
-    afterwards, which nothing in fesgui minds."""
+    afterwards, which nothing in fesgui minds. The BLAS libraries are those loaded at the
+    first call (numpy's, scipy's once ``scipy.linalg`` is imported)."""
     return _blas_threads().limit(limits=1, user_api="blas")
 
 
