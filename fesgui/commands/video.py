@@ -54,7 +54,7 @@ def add_parser(sub) -> None:
     p.add_argument("--preset", default=DEFAULT_PRESET, choices=PRESETS,
                    help="H.264 encoder speed: slower presets make smaller files at the same "
                    f"--crf (default {DEFAULT_PRESET}: 1080p at 30 fps on two cores; "
-                   "veryfast: files about 5x smaller, at 60%% of the speed)")
+                   "veryfast: files about 5x smaller, at about 2/3 of the speed)")
     p.add_argument("--no-audio", action="store_true", help="do not copy the sound")
     p.set_defaults(run=run)
 
