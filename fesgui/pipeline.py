@@ -130,6 +130,10 @@ class Pipeline:
         #: per face and frame (5 ms at 1080p). ``fesgui video`` and the app's live
         #: preview turn it off (the app then shows the model's input, the moved face)
         self.keep_aligned = True
+        #: the caller gives each frame away: the composite is made in the frame itself,
+        #: without the full-frame copy (1 ms at 1080p; ``FrameResult.frame`` is then the
+        #: composite). ``fesgui video`` turns it on: each decoded frame is used once
+        self.in_place = False
         self._last: tuple | None = None  # (key, matrix, aligned, warped frame, crop, output)
         self.model = model
         self.landmarks = landmarks
@@ -305,7 +309,8 @@ class Pipeline:
         timings["landmarks"] = (time.perf_counter() - t0) * 1e3
         if not faces:
             timings["total"] = timings["landmarks"]
-            return self._with_views(FrameResult(frame, frame.copy(), [], timings, NO_FACE))
+            return self._with_views(FrameResult(frame, frame if self.in_place else frame.copy(),
+                                                [], timings, NO_FACE))
         found = list(faces)
         if pick is not None:  # issue 18: the faces the user picked
             faces = list(pick(found))
@@ -314,10 +319,10 @@ class Pipeline:
         size = self.crop_size
         strength = self.shape_strength()
         template = self.face_template()  # issue 16: the model's own framing, if any
-        # the one full-frame copy (counted as paste-back): every face is moved and pasted
-        # into it in place, touching only the bounding box of each face
+        # the one full-frame copy (counted as paste-back; none with in_place): every face
+        # is moved and pasted into it in place, touching only the bounding box of each face
         t0 = time.perf_counter()
-        composite = frame.copy()
+        composite = frame if self.in_place else frame.copy()
         timings["paste"] += (time.perf_counter() - t0) * 1e3
         results = []
         # (compared by identity, compared by value): see reuse_same_frame

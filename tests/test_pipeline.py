@@ -519,6 +519,27 @@ def test_without_the_aligned_crop_the_result_is_the_same():
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
 
 
+def test_in_place_makes_the_same_composite_in_the_frame_itself():
+    """in_place (fesgui video: each decoded frame is used once) skips the full-frame copy:
+    the composite is the frame given, with the bytes the copying path makes; a frame
+    without a face is handed back as it is."""
+    frame, pts = _frame(seed=23)
+    model = FieldModel()
+    model.predict = lambda x: np.asarray(x, np.float32) * np.float32(0.85)
+    with Pipeline(model, FakeSource(pts)) as p:
+        copied = p.process(frame)
+        p.in_place = True
+        given = frame.copy()
+        done = p.process(given)
+    assert copied.composite is not frame and np.array_equal(frame, _frame(seed=23)[0])
+    assert done.composite is given and np.array_equal(given, copied.composite)
+    with Pipeline(model, FakeSource()) as p:
+        p.in_place = True
+        blank = np.zeros_like(frame)
+        r = p.process(blank)
+    assert r.message is not None and r.composite is blank
+
+
 def test_a_frame_is_processed_with_blas_on_one_thread():
     """OpenBLAS's idle threads spin for milliseconds after each call, taking a core from
     the decoder, the encoder and the window: process() holds BLAS to one thread and

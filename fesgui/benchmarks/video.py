@@ -86,6 +86,7 @@ def run_once(video: Path, out: Path, model=None, preset: str | None = None) -> d
                                     LandmarkSmoother(), clock=clock)
             inner = Pipeline(model, landmarks=finder)
             inner.keep_aligned = False  # as fesgui video
+            inner.in_place = True
             pipeline = _StageTotals(inner, stages)
         else:
             pipeline = _Unchanged()

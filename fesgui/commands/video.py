@@ -269,6 +269,7 @@ def run(args: argparse.Namespace) -> int:
                                 rotation=src.rotation, audio=src.audio_stream,
                                 color=src.color) as writer:
                 pipeline.keep_aligned = False  # no one looks at the crops
+                pipeline.in_place = True  # each decoded frame is used once
                 frames, no_face = convert(src, pipeline, writer, clock, progress)
         finally:
             bar.finish()
