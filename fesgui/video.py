@@ -220,8 +220,7 @@ class VideoFileSource:
             except av.error.FFmpegError as exc:
                 self.skipped += 1
                 self._bad_run += 1
-                self.error = (f"skipped {self.skipped} corrupt frame"
-                              f"{'s' if self.skipped != 1 else ''} of {self.path.name}")
+                self.error = self._skipped_note()
                 if self._bad_run > MAX_BAD_FRAMES:
                     self._packets = None
                     self.error = (f"{self.path.name} stopped decoding after frame "
@@ -244,10 +243,17 @@ class VideoFileSource:
         # only a count the container states (MP4, AVI); an estimate from the duration
         # (MPEG-TS, variable frame rates) would call a whole file cut short
         announced = int(self._stream.frames or 0) if self._container is not None else 0
-        if not self.error and announced and self._decoded + self.skipped < announced - 1:
+        # a file cut inside a frame ends with a corrupt one: the cut is the news, not the skip
+        skips_only = self.error == self._skipped_note()
+        if (not self.error or skips_only) and announced and \
+                self._decoded + self.skipped < announced - 1:
             self.error = (f"{self.path.name} stopped decoding after frame {self._decoded} of the "
                           f"{announced} it announces: the file is cut short (damaged, or still "
                           "being written)")
+
+    def _skipped_note(self) -> str:
+        return (f"skipped {self.skipped} corrupt frame{'s' if self.skipped != 1 else ''} of "
+                f"{self.path.name}")
 
     # -- properties --------------------------------------------------------------------
     @property
