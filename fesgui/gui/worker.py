@@ -175,6 +175,10 @@ def _file_stamp(target: int | str) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
+def _changed_while_playing(spec: LiveSpec) -> str:
+    return f"lost {spec.describe()}: the file changed or was cut short while playing"
+
+
 def _one_line(exc: BaseException) -> str:
     """``exc`` as one line: a FesguiError's message, else ``Type: message`` (first line)."""
     text = str(exc) if isinstance(exc, FesguiError) else f"{type(exc).__name__}: {exc}"
@@ -465,10 +469,9 @@ class Worker(QObject):
             return
         frame, capture_ms, number = item
         spec = self._live_spec
-        if spec is not None and spec.loop and _file_stamp(spec.target) != self._live_stamp:
+        if self._file_changed(spec):
             self._end_live("ended")  # its frames would loop the part still there, silently
-            self.source_lost.emit(spec, f"lost {spec.describe()}: the file changed or was "
-                                  "cut short while playing")
+            self.source_lost.emit(spec, _changed_while_playing(spec))
             return
         try:
             result, params = self._process(frame, video=True)
@@ -491,10 +494,17 @@ class Worker(QObject):
             grabber.overwritten += 1  # processed but not drawn: counts as dropped on screen
         QTimer.singleShot(0, self._live_step)
 
+    def _file_changed(self, spec: LiveSpec | None) -> bool:
+        """A looping file (the camera stand-in) was changed or cut short while playing."""
+        return spec is not None and spec.loop and _file_stamp(spec.target) != self._live_stamp
+
     def _source_ended(self, grabber: FrameGrabber) -> None:
         spec = self._live_spec
         error = grabber.error
         self._end_live("ended")
+        if self._file_changed(spec):  # the cause, whatever the decoder ran into after it
+            self.source_lost.emit(spec, _changed_while_playing(spec))
+            return
         if spec is not None and (spec.is_camera or spec.loop):  # a camera or its stand-in
             why = str(error or getattr(grabber.source, "error", None)
                       or "it stopped delivering frames")
