@@ -502,12 +502,19 @@ def test_a_sigma_drag_hands_the_panels_the_same_unchanged_stages(model):
                                   alpha_stages(model, k=20.0, dilation_radius=5)["stepped"])
 
 
+def _darkening_case(seed: int):
+    """A frame, its face's points and a model that moves the face and darkens it by 15 %:
+    every stage changes the picture."""
+    frame, pts = _frame(seed=seed)
+    model = FieldModel()
+    model.predict = lambda x: np.asarray(x, np.float32) * np.float32(0.85)
+    return frame, pts, model
+
+
 def test_without_the_aligned_crop_the_result_is_the_same():
     """keep_aligned=False (fesgui video, the app's live preview) skips only the crop of the
     face before its shape warp: the composite and every other crop are the same bytes."""
-    frame, pts = _frame(seed=21)
-    model = FieldModel()
-    model.predict = lambda x: np.asarray(x, np.float32) * np.float32(0.8)
+    frame, pts, model = _darkening_case(seed=21)
     with Pipeline(model, FakeSource(pts)) as p:
         kept = p.process(frame)
         p.keep_aligned = False
@@ -523,9 +530,7 @@ def test_in_place_makes_the_same_composite_in_the_frame_itself():
     """in_place (fesgui video: each decoded frame is used once) skips the full-frame copy:
     the composite is the frame given, with the bytes the copying path makes; a frame
     without a face is handed back as it is."""
-    frame, pts = _frame(seed=23)
-    model = FieldModel()
-    model.predict = lambda x: np.asarray(x, np.float32) * np.float32(0.85)
+    frame, pts, model = _darkening_case(seed=23)
     with Pipeline(model, FakeSource(pts)) as p:
         copied = p.process(frame)
         p.in_place = True
