@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -128,6 +129,60 @@ def test_an_interrupt_stops_both_threads_before_it_reaches_the_caller():
     written = len(writer.log)
     time.sleep(0.05)
     assert len(writer.log) == written and src.i < 500
+
+
+class _LosesTheInterrupt:
+    """Receives a stop signal in ``__del__``, where Python prints the KeyboardInterrupt
+    as "Exception ignored" and carries on (as in the import system's weakref callbacks,
+    where a SIGTERM to ``fesgui video`` once landed)."""
+
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # the handler runs between bytecodes
+            time.sleep(0.001)
+
+
+class LosesASignal(Invert):
+    def process(self, frame):
+        if self.seen == 10:
+            _LosesTheInterrupt()
+        return super().process(frame)
+
+
+def test_a_stop_signal_whose_interrupt_python_lost_still_stops_the_conversion(monkeypatch):
+    """Before: the lost interrupt left SIGTERM ignored; the video was finished and written
+    and the command exited 0."""
+    lost = []
+    monkeypatch.setattr(sys, "unraisablehook", lost.append)
+    src, writer = FakeSource(500), FakeWriter()
+    with stop_signals_as_interrupt() as stopped:
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+            convert(src, LosesASignal(), writer, stopped=stopped)
+    assert [type(u.exc_value) for u in lost] == [KeyboardInterrupt]  # it was lost indeed
+    assert stopped.is_set() and stopped.signal == "SIGTERM" and _threads() == []
+    assert len([x for x in writer.log if x[0] == "frame"]) < 20
+
+
+def _numba_import_meets_sigterm() -> None:
+    """What numba's C module does when a stop signal lands in its import: it prints the
+    KeyboardInterrupt and raises an ImportError in its place."""
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # the handler runs between bytecodes
+            time.sleep(0.001)
+    except KeyboardInterrupt:
+        raise ImportError("numba._devicearray failed to import") from None
+
+
+def test_an_error_a_stop_signal_turned_into_leaves_the_block_as_the_interrupt():
+    """Before: SIGTERM during the first frame's lazy numba import ended ``fesgui video``
+    with the ImportError's traceback and status 1."""
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM") as caught:
+        with stop_signals_as_interrupt():
+            _numba_import_meets_sigterm()
+    assert isinstance(caught.value.__cause__, ImportError)
+    with pytest.raises(ImportError), stop_signals_as_interrupt():  # no stop: as it was
+        raise ImportError("numba._devicearray failed to import")
 
 
 def test_the_first_stop_signal_interrupts_and_later_ones_wait_for_the_clean_up():

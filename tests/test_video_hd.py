@@ -481,6 +481,45 @@ def test_sigterm_and_sighup_leave_no_temporary_file(tmp_path, model_path, sig):
     assert out.read_bytes() == old and _hidden(tmp_path) == []
 
 
+_INTERRUPTED_IN_EVAL = """
+import runpy
+import fesgui.cli
+
+
+def interrupted_in_eval(argv):
+    # a stop signal handled while numba, a dataclass or a namedtuple evals a string
+    exec("raise KeyboardInterrupt")
+
+
+fesgui.cli._dispatch = interrupted_in_eval
+{run}
+"""
+
+
+def _run_module(tmp_path: Path, run: str) -> subprocess.CompletedProcess:
+    (tmp_path / "interrupted.py").write_text(_INTERRUPTED_IN_EVAL.format(run=run))
+    return subprocess.run([sys.executable, "-m", "interrupted"], cwd=tmp_path, env=_env(),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_python_m_fesgui_exits_130_after_an_interrupt_inside_a_string_eval(tmp_path):
+    """Before: ``python -m fesgui video`` stopped by SIGTERM sometimes died by SIGINT
+    (status -2) after printing "interrupted" - when the signal landed in code that
+    numba or MediaPipe runs through eval() of a string."""
+    run = _run_module(tmp_path, 'runpy.run_module("fesgui", run_name="__main__")')
+    assert run.returncode == 130, run.stderr
+    assert run.stderr.strip() == "interrupted"
+
+
+def test_cpython_still_turns_a_caught_interrupt_from_a_string_eval_into_sigint(tmp_path):
+    """Why fesgui/__main__.py clears CPython's memory of the interrupt: without it the
+    same caught interrupt ends ``python -m`` by SIGINT. If this fails, a future CPython
+    has mended that, and the exec("") in fesgui/__main__.py can go."""
+    run = _run_module(tmp_path, "raise SystemExit(fesgui.cli.main([]))")
+    assert run.stderr.strip() == "interrupted"
+    assert run.returncode == -signal.SIGINT
+
+
 def test_no_native_log_lines_reach_the_terminal(tmp_path, model_path):
     """MediaPipe's absl lines (W0000 ... inference_feedback_manager.cc), TFLite's INFO line
     and FFmpeg's [h264 @ 0x...] lines: none in a whole ``fesgui video`` run, even on a

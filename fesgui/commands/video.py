@@ -73,11 +73,25 @@ class _VideoClock:
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
+class StopRequest(threading.Event):
+    """Set by the first stop signal, whose name ``signal`` then holds."""
+
+    signal = ""
+
+
 @contextlib.contextmanager
-def stop_signals_as_interrupt() -> Iterator[None]:
+def stop_signals_as_interrupt() -> Iterator[StopRequest]:
     """SIGTERM and SIGHUP raise KeyboardInterrupt, like Ctrl+C, so the partial output is
     removed on the way out (their default action kills the process on the spot, leaving
     the temporary file behind). Main thread only; elsewhere a no-op.
+
+    Yields the :class:`StopRequest` the first signal sets. A KeyboardInterrupt raised
+    where Python cannot pass it on - a weakref callback of the import system, a
+    ``__del__`` - is printed as "Exception ignored" and lost; :func:`convert` checks the
+    request every frame, so the stop still happens (before, the video was finished). One
+    raised in an import can come out as another error (numba's C module prints it and
+    raises ImportError): once a stop was asked for, any error leaving the block is that
+    KeyboardInterrupt (before, a traceback and status 1).
 
     The first of these signals (Ctrl+C included) is the only one acted on: from then on
     all three are ignored until the block has been left, so a second signal (a user
@@ -85,15 +99,18 @@ def stop_signals_as_interrupt() -> Iterator[None]:
     clean-up - stopping the encoder thread, deleting the temporary file - and turn the
     exit into a death by signal (status -2) with a file left behind. Leaving the block
     restores the handlers that were there before."""
+    requested = StopRequest()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield requested
         return
     wanted = [getattr(signal, s) for s in STOP_SIGNALS if hasattr(signal, s)]
 
     def stop(signum, frame):
         for sig in wanted:  # the clean-up that follows runs undisturbed
             signal.signal(sig, signal.SIG_IGN)
-        raise KeyboardInterrupt(signal.Signals(signum).name)
+        requested.signal = signal.Signals(signum).name
+        requested.set()
+        raise KeyboardInterrupt(requested.signal)
 
     saved = {}
     for sig in wanted:
@@ -102,7 +119,11 @@ def stop_signals_as_interrupt() -> Iterator[None]:
             continue  # Ctrl+C handled elsewhere (or ignored): leave it so
         saved[sig] = signal.signal(sig, stop)
     try:
-        yield
+        yield requested
+    except Exception as exc:
+        if requested.is_set():  # the interrupt became another error on its way out
+            raise KeyboardInterrupt(requested.signal) from exc
+        raise
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
@@ -127,10 +148,12 @@ _POLL = 0.05  # seconds between checks of the other threads while waiting
 
 
 def convert(src, pipeline, writer, clock: _VideoClock | None = None,
-            progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+            progress: Callable[[int], None] | None = None,
+            stopped: StopRequest | None = None) -> tuple[int, int]:
     """Every frame of ``src`` through ``pipeline`` into ``writer``, in order, with the
     sound (if ``src`` keeps it). ``clock.frame`` follows the frame index (for the landmark
-    smoother). Returns ``(frames, frames without a face)``.
+    smoother). Returns ``(frames, frames without a face)``. A set ``stopped`` (from
+    :func:`stop_signals_as_interrupt`) raises KeyboardInterrupt at the next frame.
 
     Three stages overlap on the machine's cores: ``src.read`` (decoding, YUV -> RGB) runs
     on a reader thread and ``writer.write`` (RGB -> YUV, encoding) on a writer thread,
@@ -149,12 +172,12 @@ def convert(src, pipeline, writer, clock: _VideoClock | None = None,
     cv_threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        return _convert(src, pipeline, writer, clock, progress)
+        return _convert(src, pipeline, writer, clock, progress, stopped)
     finally:
         cv2.setNumThreads(cv_threads)
 
 
-def _convert(src, pipeline, writer, clock, progress) -> tuple[int, int]:
+def _convert(src, pipeline, writer, clock, progress, stopped) -> tuple[int, int]:
     stop = threading.Event()
     decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
     finished: queue.Queue = queue.Queue(QUEUE_FRAMES)
@@ -205,6 +228,8 @@ def _convert(src, pipeline, writer, clock, progress) -> tuple[int, int]:
             while item is None:
                 if failed:
                     raise failed[0]
+                if stopped is not None and stopped.is_set():  # its interrupt was lost
+                    raise KeyboardInterrupt(stopped.signal)
                 try:
                     item = decoded.get(timeout=_POLL)
                 except queue.Empty:
@@ -245,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
     video_codec(out)
     check_crf(args.crf)
     model = load_model_arg(args.model)
-    with stop_signals_as_interrupt(), \
+    with stop_signals_as_interrupt() as stopped, \
             VideoFileSource(args.input, keep_audio=not args.no_audio) as src:
         clock = _VideoClock(src.fps)
         source = make_face_finder(args, video=True)
@@ -270,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
                                 color=src.color) as writer:
                 pipeline.keep_aligned = False  # no one looks at the crops
                 pipeline.in_place = True  # each decoded frame is used once
-                frames, no_face = convert(src, pipeline, writer, clock, progress)
+                frames, no_face = convert(src, pipeline, writer, clock, progress, stopped)
         finally:
             bar.finish()
             finder.close()
