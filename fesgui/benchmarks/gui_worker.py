@@ -88,7 +88,8 @@ def parse_app_report(stderr: str) -> dict:
     steady = _STEADY.search(stderr)
     return {"steady_fps": float(steady.group(1)) if steady else 0.0,
             "steady_frames": int(steady.group(2)) if steady else 0,
-            "steady_s": float(steady.group(3)) if steady else 0.0,"shown_s": float(m.group(1)), "processed": int(m.group(2)),
+            "steady_s": float(steady.group(3)) if steady else 0.0,
+            "shown_s": float(m.group(1)), "processed": int(m.group(2)),
             "drawn": int(m.group(3)), "faces": int(m.group(4)),
             "fps_drawn": float(last.group(1)) if last else 0.0,
             "dropped": int(dropped.group(1)) if dropped else 0, "last_stages_ms": stages}

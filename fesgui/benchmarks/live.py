@@ -39,7 +39,7 @@ def shipped_model(size: int) -> Path:
     return models_dir() / f"{MODEL_NAME.format(size=size)}.npz"
 
 
-def default_model_file(train_pairs: int = 12) -> tuple[Path | None, str]:
+def default_model_file() -> tuple[Path | None, str]:
     """``(path, description)`` of the model ``fesgui video`` and the app use when none is
     named (:data:`fesgui.catalog.DEFAULT_MODEL`); ``(None, why)`` when this installation
     does not have it (then :func:`live_model` stands in)."""
