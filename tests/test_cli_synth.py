@@ -66,6 +66,34 @@ def test_synth_options(tmp_path, model_path, photo):
         assert im.format == "JPEG"
 
 
+def test_the_alpha_map_options_reach_the_pipeline(tmp_path, model_path, photo, capsys):
+    """--k, --tau, --dilation and --blur: the app's alpha-map sliders on the command line.
+    The written photo is the pipeline's composite with those RefineParams."""
+    from fesgui.core import load_model
+    from fesgui.pipeline import Pipeline, RefineParams
+
+    path, img, points = photo
+    base = ["synth", str(path), "-m", str(model_path), "--landmarks", points]
+    tuned = ["--k", "30", "--tau", "0.6", "--dilation", "2", "--blur", "0.5"]
+    outs = {}
+    for name, extra in {"default": ["--refine"], "tuned": ["--refine", *tuned],
+                        "plain": [], "ignored": tuned, "one": ["--k", "30"]}.items():
+        out = tmp_path / f"{name}.png"
+        assert main([*base, "-o", str(out), *extra]) == 0
+        outs[name] = read_image(out)
+    params = RefineParams(enabled=True, k=30, tau=0.6, dilation_radius=2, blur_sigma=0.5)
+    with Pipeline(load_model(model_path), params=params) as pipeline:
+        expect = pipeline.process(img, parse_landmarks(points)).composite
+    assert np.array_equal(outs["tuned"], expect)
+    assert (outs["tuned"] != outs["default"]).any()
+    # without --refine they change nothing, and a warning says so
+    assert np.array_equal(outs["ignored"], outs["plain"])
+    assert np.array_equal(outs["one"], outs["plain"])
+    warned = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("warning:")]
+    assert warned == ["warning: --k, --tau, --dilation, --blur act only with --refine: add "
+                      "it to use them", "warning: --k acts only with --refine: add it to use it"]
+
+
 def test_synth_on_an_aligned_face(tmp_path, model_path):
     crop, _ = make_face(64, 64, seed=8)
     src = tmp_path / "crop.png"
@@ -113,7 +141,7 @@ def test_no_face_and_no_points_is_exit_2_without_output(tmp_path, model_path, ca
     (["--landmarks", "1,2,3"], "has 3 numbers"),
     (["--landmarks", "1000,10,1100,10,1050,90"], "outside"),
     (["--intensity", "7"], "out of range"),
-    (["--shape", "-1"], "--shape -1.0 is out of range"),
+    (["--shape", "-1"], "--shape -1 is out of range"),  # as typed, not -1.0
     (["--appearance", "nan"], "--appearance nan is out of range"),
     (["--aligned", "--landmarks", "1,2,3,4,5,6"], "exclude"),
 ])

@@ -89,21 +89,40 @@ def test_from_dict_keeps_good_values_and_defaults_the_rest():
 
 
 def test_the_cli_takes_its_ranges_and_defaults_from_params():
-    from fesgui.commands.synth import add_synthesis_options, check_strengths
+    from fesgui.commands.synth import ALPHA_MAP, STRENGTHS, add_synthesis_options, check_parameters
 
     parser = argparse.ArgumentParser()
     add_synthesis_options(parser)
     args = parser.parse_args([])
     assert (args.refine, args.alpha) == (PARAMS["enabled"].default,
                                          PARAMS["alpha_source"].default)
-    for name in ("intensity", "shape", "appearance"):
-        assert getattr(args, name) == PARAMS[name].default
+    assert check_parameters(args) == {n: PARAMS[n].default for n in (*ALPHA_MAP, *STRENGTHS)}
+    # every parameter of RefineParams has a CLI option
+    options = {a.dest: a.option_strings for a in parser._actions}
+    assert {"refine", "alpha", *ALPHA_MAP, *STRENGTHS} == \
+        {"refine", "alpha", *(n for n in PARAMS if n not in ("enabled", "alpha_source"))}
+    assert all(PARAMS[n].option in options[n] for n in (*ALPHA_MAP, *STRENGTHS))
     helps = {a.dest: a.help for a in parser._actions}
     assert "0 to 2 (default 1)" in helps["intensity"]
-    args = parser.parse_args(["--intensity", "2", "--shape", "0"])
-    assert check_strengths(args) == {"intensity": 2.0, "shape": 0.0, "appearance": 1.0}
-    with pytest.raises(FesguiError, match=r"^--appearance 2\.5 is out of range: use 0 to 2"):
-        check_strengths(parser.parse_args(["--appearance", "2.5"]))
+    assert "0.5 to 40 (default 10)" in helps["k"] and helps["k"].startswith("with --refine")
+    assert "0 to 40 pixels (default the model's)" in helps["dilation_radius"]
+    args = parser.parse_args(["--intensity", "2", "--shape", "0", "--k", "20", "--tau", "0.5",
+                              "--dilation", "4.0", "--blur", "1.5"])
+    assert check_parameters(args) == {"intensity": 2.0, "shape": 0.0, "appearance": 1.0,
+                                      "k": 20.0, "tau": 0.5, "dilation_radius": 4,
+                                      "blur_sigma": 1.5}
+    assert type(check_parameters(args)["dilation_radius"]) is int
+    for argv, message in ((["--appearance", "2.5"], r"^--appearance 2\.5 is out of range: "
+                                                     r"use 0 to 2"),
+                          (["--tau", "1.5"], r"^--tau 1\.5 is out of range: use 0 to 1"),
+                          (["--k", "0"], r"^--k 0 is out of range: use 0\.5 to 40"),
+                          (["--dilation", "50"], r"^--dilation 50 is out of range: use 0 to "
+                                                 r"40 pixels \(default the model's\)$"),
+                          (["--dilation", "2.5"], r"^--dilation 2\.5 is not a whole number"),
+                          (["--blur", "nan"], r"^--blur nan is out of range: use 0 to 20 "
+                                              r"pixels")):
+        with pytest.raises(FesguiError, match=message):
+            check_parameters(parser.parse_args(argv))
 
 
 def test_params_module_is_light():

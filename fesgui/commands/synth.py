@@ -7,14 +7,22 @@ refinement, intensity, all faces) and of the pipeline they build from them.
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 
-from fesgui.errors import FesguiError
+from fesgui.errors import FesguiError, FesguiWarning
 from fesgui.params import PARAMS
+
+#: the number options of :func:`add_synthesis_options`, by parameter name: their metavar
+STRENGTHS = {"intensity": "T", "shape": "S", "appearance": "A"}
+#: the numbers of RMR's alpha map (they act only with --refine)
+ALPHA_MAP = {"k": "K", "tau": "TAU", "dilation_radius": "PX", "blur_sigma": "PX"}
 
 
 def add_synthesis_options(p: argparse.ArgumentParser) -> None:
-    """-m/--model, --refine/--no-refine, --intensity, --shape, --appearance, --all-faces."""
+    """-m/--model, --refine/--no-refine, --alpha, --k, --tau, --dilation, --blur,
+    --intensity, --shape, --appearance, --all-faces: ranges, defaults and help from
+    :data:`fesgui.params.PARAMS`, as the app's sliders."""
     p.add_argument("-m", "--model", default=None, metavar="MODEL",
                    help="a model .npz file, or the name of an installed model (fesgui "
                    "models); default: the best-measured neutral -> happy model")
@@ -23,7 +31,11 @@ def add_synthesis_options(p: argparse.ArgumentParser) -> None:
                    default=refine.default, help=refine.cli_help())
     p.add_argument(alpha.option, choices=alpha.choices, default=alpha.default,
                    help=f"with --refine: {alpha.help} (default {alpha.default})")
-    for name, metavar in (("intensity", "T"), ("shape", "S"), ("appearance", "A")):
+    for name, metavar in ALPHA_MAP.items():
+        spec = PARAMS[name]  # default None: not given (the warning without --refine)
+        p.add_argument(spec.option, dest=name, type=float, default=None, metavar=metavar,
+                       help=f"with --refine: {spec.cli_help()}")
+    for name, metavar in STRENGTHS.items():
         spec = PARAMS[name]
         p.add_argument(spec.option, type=float, default=spec.default, metavar=metavar,
                        help=spec.cli_help())
@@ -49,11 +61,17 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def check_strengths(args: argparse.Namespace) -> dict[str, float]:
-    """``intensity``, ``shape`` and ``appearance`` of the shared options, checked against
-    :data:`fesgui.params.PARAMS` (a FesguiError names the option and its range)."""
-    return {name: PARAMS[name].check(getattr(args, name), PARAMS[name].option)
-            for name in ("intensity", "shape", "appearance")}
+def check_parameters(args: argparse.Namespace) -> dict[str, float | int | None]:
+    """The numbers of the shared options (:data:`STRENGTHS`, :data:`ALPHA_MAP`), checked
+    against :data:`fesgui.params.PARAMS` (a FesguiError names the option and its range);
+    an alpha-map number not given is its default."""
+    values = {}
+    for name in (*ALPHA_MAP, *STRENGTHS):
+        spec, value = PARAMS[name], getattr(args, name)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # an error names 50 as typed, not 50.0
+        values[name] = spec.default if value is None else spec.check(value, spec.option)
+    return values
 
 
 def load_model_arg(name_or_path: str | None):
@@ -77,7 +95,13 @@ def make_pipeline(args: argparse.Namespace, model, landmarks=None):
     """A :class:`fesgui.pipeline.Pipeline` from the shared options."""
     from fesgui.pipeline import Pipeline, RefineParams
 
-    params = RefineParams(enabled=args.refine, alpha_source=args.alpha, **check_strengths(args))
+    params = RefineParams(enabled=args.refine, alpha_source=args.alpha,
+                          **check_parameters(args))
+    given = [PARAMS[n].option for n in ALPHA_MAP if getattr(args, n) is not None]
+    if given and not args.refine:
+        verb, them = ("act", "them") if len(given) > 1 else ("acts", "it")
+        warnings.warn(f"{', '.join(given)} {verb} only with --refine: add it to use {them}",
+                      FesguiWarning, stacklevel=2)
     return Pipeline(model, landmarks=landmarks, params=params, all_faces=args.all_faces)
 
 
@@ -97,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     if args.aligned and args.landmarks:
         raise FesguiError("--aligned and --landmarks exclude each other: an aligned face "
                           "needs no landmarks")
-    check_strengths(args)
+    check_parameters(args)
     manual = parse_landmarks(args.landmarks) if args.landmarks else None
     frame = read_image(args.photo)
     model = load_model_arg(args.model)
