@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QFileDialog, QProgressDialog
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 
 from fesgui.errors import FesguiError
 
@@ -52,6 +52,8 @@ class FileActions(QObject):
         self.window = window
         self.controller = window.controller
         self.progress: QProgressDialog | None = None
+        #: the last batch's report, when it has lines to read (failures, warnings, a stop)
+        self.report_box: QMessageBox | None = None
         c = self.controller
         c.batch_progress.connect(self._batch_progress)
         c.batch_finished.connect(self._batch_finished)
@@ -134,3 +136,19 @@ class FileActions(QObject):
             self.progress.close()
             self.progress = None
         self.window.show_status(report.summary())  # the last line of `fesgui batch`
+        details = report.lines()[:-1]  # its `failed:` and `warning:` lines
+        if details or report.stopped is not None:
+            self._show_report(report.summary(), details)
+
+    def _show_report(self, summary: str, details: list[str]) -> None:
+        """What went wrong in a batch, each photo with its reason (the status bar has room
+        for the summary only); not modal, so the window stays usable."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "fesgui: batch",
+                          summary[0].upper() + summary[1:] + ".",
+                          QMessageBox.StandardButton.Ok, self.window)
+        if details:
+            box.setInformativeText("The details name each photo and what went wrong.")
+            box.setDetailedText("\n".join(details))
+        box.setModal(False)
+        box.show()
+        self.report_box = box

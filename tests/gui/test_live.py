@@ -355,6 +355,13 @@ def test_batch_processes_the_folder_and_reports_failures(qtbot, window, open_fol
     assert np.array_equal(read_image(out / "p0.png"), expected)
     assert "wrote 5 of 6 images" in window.statusBar().currentMessage()
     assert window.files.progress is None
+    # the reasons, which the status bar has no room for, in a box that does not block
+    box = window.files.report_box
+    assert box is not None and box.isVisible() and not box.isModal()
+    assert box.text().startswith("Wrote 5 of 6 images")
+    assert box.detailedText().splitlines() == [f"failed: zz_broken.png: {reason}"
+                                               for _, reason in report.failures]
+    assert "is not an image" in box.detailedText()
 
 
 def test_cancelled_batch_leaves_only_complete_files(qtbot, window, open_folder, tmp_path,
@@ -380,6 +387,7 @@ def test_cancelled_batch_leaves_only_complete_files(qtbot, window, open_folder, 
         release.set()
     report = finished.args[0]
     assert report.cancelled
+    assert window.files.report_box is None  # nothing failed: the status line says it all
     names = sorted(p.name for p in out.iterdir())
     assert names == ["p0.png", "p1.png"]  # the file in progress completes; nothing partial
     for name in names:
