@@ -87,7 +87,8 @@ def stop_signals_as_interrupt() -> Iterator[StopRequest]:
 
     Yields the :class:`StopRequest` the first signal sets. A KeyboardInterrupt raised
     where Python cannot pass it on - a weakref callback of the import system, a
-    ``__del__`` - is printed as "Exception ignored" and lost; :func:`convert` checks the
+    ``__del__``, a ctypes callback of numba's compiler - is lost (and, inside the block,
+    not printed as "Exception ignored ... Traceback"); :func:`convert` checks the
     request every frame, so the stop still happens (before, the video was finished). One
     raised in an import can come out as another error (numba's C module prints it and
     raises ImportError): once a stop was asked for, any error leaving the block is that
@@ -112,6 +113,13 @@ def stop_signals_as_interrupt() -> Iterator[StopRequest]:
         requested.set()
         raise KeyboardInterrupt(requested.signal)
 
+    printing = sys.unraisablehook
+
+    def quiet(unraisable) -> None:  # the lost interrupt is no bug: nothing to print
+        if not (requested.is_set() and isinstance(unraisable.exc_value, KeyboardInterrupt)):
+            printing(unraisable)
+
+    sys.unraisablehook = quiet
     saved = {}
     for sig in wanted:
         previous = signal.getsignal(sig)
@@ -127,6 +135,7 @@ def stop_signals_as_interrupt() -> Iterator[StopRequest]:
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+        sys.unraisablehook = printing
 
 
 def _clock(seconds: float) -> str:
