@@ -16,6 +16,7 @@ them unless asked; see :func:`_quiet_ffmpeg`).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
@@ -127,6 +128,11 @@ class VideoFileSource:
 
     ``keep_audio``: the packets of the first audio stream are collected while reading
     (:meth:`take_audio`), for :class:`VideoWriter` to copy unchanged.
+
+    :attr:`time` is the time stamp of the frame :meth:`read` returned last, exact, in
+    seconds on the file's clock (the one its sound packets use) counted from the file's
+    start, or None when the file gives none; :attr:`time_base` the video stream's tick. A variable-frame-rate file
+    (a phone clip, a browser or screen recording) keeps its timing only through them.
     """
 
     def __init__(self, path: str | os.PathLike, loop: bool = False,
@@ -137,6 +143,7 @@ class VideoFileSource:
         self.failed = False
         self.error: str | None = None
         self.index = 0  # frames returned so far
+        self.time: Fraction | None = None  # time stamp of the frame returned last (s)
         self.skipped = 0  # corrupt frames passed over
         self.rotation = 0
         self._container = None
@@ -155,16 +162,17 @@ class VideoFileSource:
         #: colour tags (colorspace, range, primaries, transfer) of a yuv420p file, for
         #: :class:`VideoWriter` to store again (None: other pixel formats)
         self.color = self._color
-        self._shape = first.shape
-        self._pending: np.ndarray | None = first
+        self._shape = first[0].shape
+        self._pending: tuple[np.ndarray, Fraction | None] | None = first
 
     # -- opening and decoding ----------------------------------------------------------
     def _open(self) -> None:
         av = _av()
         self._decoded = 0  # frames decoded in this pass through the file
-        self._queue: list[np.ndarray] = []
+        self._queue: list[tuple[np.ndarray, Fraction | None]] = []
         self._bad_run = 0
         self._rotation = 0
+        self._origin = Fraction(0)  # where the file's clock starts (seconds, >= 0)
         self._color: tuple[int, int, int, int] | None = None
         try:
             self._container = av.open(str(self.path), metadata_errors="ignore")
@@ -182,6 +190,10 @@ class VideoFileSource:
                 self.audio_stream = self._container.streams.audio[0]
                 streams.append(self.audio_stream)
             self._packets = self._container.demux(*streams)
+            # the file's clock starts at 0 in the output: an MPEG-TS may start at 1.4 s
+            # or hours in (a negative start, AAC priming, is left to the muxer as it was)
+            start = self._container.start_time
+            self._origin = Fraction(max(0, start or 0), 1_000_000)
         except FesguiError:
             self.close()
             raise
@@ -194,8 +206,15 @@ class VideoFileSource:
             raise FesguiError(f"cannot decode video {self.path.name}: convert it to MP4 "
                               "(H.264) or AVI (MJPG) and try again") from None
 
-    def _next(self) -> np.ndarray | None:
-        """The next decoded frame of this pass (upright RGB), or None at its end."""
+    @property
+    def time_base(self) -> Fraction:
+        """The video stream's tick (seconds), in which :attr:`time` is a whole number."""
+        tb = self._stream.time_base if self._container is not None else None
+        return Fraction(tb) if tb else Fraction(1, 90000)
+
+    def _next(self) -> tuple[np.ndarray, Fraction | None] | None:
+        """The next decoded frame of this pass (upright RGB) and its time stamp, or None at
+        its end."""
         av = _av()
         while not self._queue:
             if self._packets is None:
@@ -213,7 +232,7 @@ class VideoFileSource:
                 return None
             if packet.stream.type == "audio":
                 if packet.size:
-                    self._audio.append(packet)
+                    self._audio.append(self._rebased(packet))
                 continue
             try:
                 frames = packet.decode()
@@ -235,9 +254,21 @@ class VideoFileSource:
                     self._color = (frame.colorspace, frame.color_range,
                                    frame.color_primaries, frame.color_trc)
                 rgb = _upright(_to_rgb(frame), self._rotation)
-                self._queue.append(rgb)
+                stamp = (None if frame.pts is None else
+                         frame.pts * Fraction(frame.time_base) - self._origin)
+                self._queue.append((rgb, stamp))
                 self._decoded += 1
         return self._queue.pop(0)
+
+    def _rebased(self, packet):
+        """An audio packet moved to the output's clock (see ``_origin``)."""
+        if self._origin and packet.time_base:
+            shift = round(self._origin / Fraction(packet.time_base))
+            if packet.pts is not None:
+                packet.pts -= shift
+            if packet.dts is not None:
+                packet.dts -= shift
+        return packet
 
     def _check_length(self) -> None:
         # only a count the container states (MP4, AVI); an estimate from the duration
@@ -290,27 +321,28 @@ class VideoFileSource:
         if self._container is None:
             return None
         if self._pending is not None:
-            rgb, self._pending = self._pending, None
+            item, self._pending = self._pending, None
         else:
-            rgb = self._next()
-            if rgb is None and self.loop and self.index > 0 and not self.failed:
+            item = self._next()
+            if item is None and self.loop and self.index > 0 and not self.failed:
                 self._container.close()
                 self.keep_audio = False
                 try:
                     self._open()
-                    rgb = self._next()
+                    item = self._next()
                 except FesguiError:
-                    rgb = None
-                if rgb is None:
+                    item = None
+                if item is None:
                     self.failed, self.error = True, f"cannot rewind {self.path.name}"
-            if rgb is None:
+            if item is None:
                 return None
-            if rgb.shape != self._shape:
-                raise FesguiError(
-                    f"{self.path.name} changes its frame size at frame {self.index + 1} "
-                    f"({rgb.shape[1]}x{rgb.shape[0]} after {self._shape[1]}x"
-                    f"{self._shape[0]}): convert it to one size first, e.g. ffmpeg -i IN "
-                    f"-vf scale={self._shape[1]}:{self._shape[0]} OUT.mp4")
+        rgb, self.time = item
+        if rgb.shape != self._shape:
+            raise FesguiError(
+                f"{self.path.name} changes its frame size at frame {self.index + 1} "
+                f"({rgb.shape[1]}x{rgb.shape[0]} after {self._shape[1]}x"
+                f"{self._shape[0]}): convert it to one size first, e.g. ffmpeg -i IN "
+                f"-vf scale={self._shape[1]}:{self._shape[0]} OUT.mp4")
         self.index += 1
         return rgb
 
@@ -501,6 +533,10 @@ class _Cancelled(Exception):
     pass
 
 
+#: the longest gap between two frames' times an .avi fills with repeats (seconds)
+MAX_GAP_S = 10.0
+
+
 def _even(n: int) -> int:
     return n + (n % 2)
 
@@ -523,12 +559,23 @@ class VideoWriter:
     unchanged; ``color``: the source's colour tags (:attr:`VideoFileSource.color`),
     stored again so players show the output like the input. H.264 in yuv420p needs an
     even width and height: an odd edge is repeated once.
+
+    Frame times: :meth:`write` with ``time`` (seconds, the source's
+    :attr:`VideoFileSource.time`) places the frame at that time in ticks of ``time_base``
+    (:attr:`VideoFileSource.time_base`), so a variable frame rate, a gap where frames were
+    damaged, and the start relative to the copied sound all stay as in the source (before,
+    frame n went to n / fps: a browser recording came out 2 s shorter than its sound).
+    Without ``time``, frames follow each other at ``fps``. An .avi holds a constant rate
+    only: there the frame before a gap is held (its packet repeated) up to the next frame's
+    time, and a frame whose slot is taken is dropped, so it too stays on time (a gap of
+    more than :data:`MAX_GAP_S` is cut).
     """
 
     def __init__(self, path: str | os.PathLike, fps: float = DEFAULT_FPS,
                  size: tuple[int, int] | None = None, crf: int = DEFAULT_CRF,
                  preset: str = DEFAULT_PRESET, rotation: int = 0, audio=None,
-                 color: tuple[int, int, int, int] | None = None) -> None:
+                 color: tuple[int, int, int, int] | None = None,
+                 time_base: Fraction | None = None) -> None:
         self.path = Path(path)
         self.codec = video_codec(self.path)
         check_output_folder(self.path)
@@ -542,6 +589,13 @@ class VideoWriter:
         self.size = None if size is None else (int(size[0]), int(size[1]))
         self._audio_in = audio
         self._color = color
+        rate = _rate(self.fps)
+        #: the tick of the frame times (.avi: one frame); an .mp4 frame without a time
+        #: comes one ``_step`` after the one before
+        self._tick = Fraction(time_base) if time_base and self.codec == "h264" else 1 / rate
+        self._step = max(1, round(1 / (rate * self._tick)))
+        self._last_pts: int | None = None
+        self._held: bytes | None = None  # .avi: the last frame's packet, to repeat
         self.audio_note: str | None = None  # why the sound was not copied, if it was not
         self.audio_packets = 0
         self._cm = atomic_write(self.path)
@@ -557,44 +611,61 @@ class VideoWriter:
         av = self._av
         if self.rotation % 180:
             h, w = w, h  # stored the way the source stored it
-        rate = _rate(self.fps)
         try:
-            if self.codec == "h264":
-                self._container = av.open(str(self._tmp), "w", format="mp4",
-                                          options={"movflags": "+faststart"})
-                stream = self._container.add_stream(
-                    "libx264", rate=rate, options={"crf": str(self.crf), "preset": self.preset})
-                stream.pix_fmt = "yuv420p"
-                stream.width, stream.height = _even(w), _even(h)
-                if self._color is not None:
-                    cc = stream.codec_context
-                    cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc = \
-                        self._color
-            else:
-                self._container = av.open(str(self._tmp), "w", format="avi")
-                stream = self._container.add_stream("mjpeg", rate=rate)
-                stream.pix_fmt = "yuvj420p"
-                stream.width, stream.height = w, h
-                stream.codec_context.bit_rate = int(max(1, w * h * self.fps * 2))
-            stream.codec_context.time_base = 1 / rate
-            if self.codec == "h264" and self.preset in ONE_THREAD_PRESETS:
-                stream.codec_context.thread_count = 1
-            else:
-                stream.thread_type = "AUTO"
-            if self.rotation:
-                stream.set_display_rotation(self.rotation)
-            self._video = stream
-            if self._audio_in is not None:
-                try:
-                    self._audio = self._container.add_stream_from_template(self._audio_in)
-                except (av.error.FFmpegError, ValueError, TypeError) as exc:
-                    self._audio = None
-                    self.audio_note = (f"the sound ({self._audio_in.codec_context.name}) "
-                                       f"cannot go into {self.path.suffix}: not copied "
-                                       f"({_reason(exc)})")
+            self._add_streams(h, w, self._audio_in)
+            try:
+                self._container.start_encoding()  # the header: a muxer may refuse the sound
+            except av.error.FFmpegError as exc:
+                if self._audio is None:
+                    raise
+                # e.g. AAC from an MPEG-TS into .avi: "Invalid argument" on every frame
+                note = (f"the sound ({self._audio_in.codec_context.name}) cannot go into "
+                        f"{self.path.suffix}: not copied ({_reason(exc)})")
+                with contextlib.suppress(av.error.FFmpegError, OSError):
+                    self._container.close()
+                self._add_streams(h, w, None)
+                self._container.start_encoding()
+                self.audio_note = note
         except (av.error.FFmpegError, OSError) as exc:
             self.abort()
             raise self._error(exc) from None
+
+    def _add_streams(self, h: int, w: int, audio) -> None:
+        """Open the temporary file with the video stream and, if ``audio``, a copy of
+        that sound stream (:attr:`audio_note` says why not, when it cannot be added)."""
+        av = self._av
+        rate = _rate(self.fps)
+        if self.codec == "h264":
+            self._container = av.open(str(self._tmp), "w", format="mp4",
+                                      options={"movflags": "+faststart"})
+            stream = self._container.add_stream(
+                "libx264", rate=rate, options={"crf": str(self.crf), "preset": self.preset})
+            stream.pix_fmt = "yuv420p"
+            stream.width, stream.height = _even(w), _even(h)
+            if self._color is not None:
+                cc = stream.codec_context
+                cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc = self._color
+        else:
+            self._container = av.open(str(self._tmp), "w", format="avi")
+            stream = self._container.add_stream("mjpeg", rate=rate)
+            stream.pix_fmt = "yuvj420p"
+            stream.width, stream.height = w, h
+            stream.codec_context.bit_rate = int(max(1, w * h * self.fps * 2))
+        stream.codec_context.time_base = self._tick
+        if self.codec == "h264" and self.preset in ONE_THREAD_PRESETS:
+            stream.codec_context.thread_count = 1
+        else:
+            stream.thread_type = "AUTO"
+        if self.rotation:
+            stream.set_display_rotation(self.rotation)
+        self._video = stream
+        self._audio = None
+        if audio is not None:
+            try:
+                self._audio = self._container.add_stream_from_template(audio)
+            except (av.error.FFmpegError, ValueError, TypeError) as exc:
+                self.audio_note = (f"the sound ({audio.codec_context.name}) cannot go into "
+                                   f"{self.path.suffix}: not copied ({_reason(exc)})")
 
     def _error(self, exc: BaseException) -> FesguiError:
         err = getattr(exc, "errno", None)
@@ -607,8 +678,9 @@ class VideoWriter:
         return FesguiError(f"cannot write video {self.path.name}: {_reason(exc)}")
 
     # -- writing -------------------------------------------------------------------------
-    def write(self, frame: np.ndarray) -> None:
-        """Append one (H, W, 3) uint8 RGB frame (upright)."""
+    def write(self, frame: np.ndarray, time: Fraction | float | None = None) -> None:
+        """Append one (H, W, 3) uint8 RGB frame (upright), at ``time`` seconds if given
+        (see the class)."""
         if self._done:
             raise FesguiError(f"video {self.path.name} is already closed: open a new writer")
         frame = np.asarray(frame)
@@ -632,12 +704,56 @@ class VideoWriter:
         if self.codec == "h264":  # OpenCV's BT.601 converter: 5x faster than swscale
             yuv = cv2.cvtColor(np.ascontiguousarray(stored), cv2.COLOR_RGB2YUV_I420)
             vf = self._av.VideoFrame.from_ndarray(yuv, format="yuv420p")
-        else:
-            vf = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(stored), format="rgb24")
-        vf.pts = self.frames
-        vf.time_base = self._video.codec_context.time_base
-        self._mux(self._video.encode(vf))
+            vf.pts, vf.time_base = self._pts(time), self._tick
+            self._mux(self._video.encode(vf))
+            self.frames += 1
+            return
+        slot = self._slot(time)  # .avi: a constant rate
+        if slot is None:
+            return  # its slot is taken: dropped
+        first = self._held is None
+        self._hold(slot)  # the frame before stays up to this one's slot
+        vf = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(stored), format="rgb24")
+        vf.pts, vf.time_base = self.frames, self._tick
+        packets = self._video.encode(vf)  # Motion-JPEG: one packet, at once
+        self._held = bytes(packets[-1]) if packets else None
+        self._mux(packets)
         self.frames += 1
+        if first:
+            self._hold(slot + 1)  # nothing came before the first frame: it fills the start
+
+    def _pts(self, time: Fraction | float | None) -> int:
+        """An .mp4 frame's time in ticks: ``time`` rounded, but always after the frame
+        before (a repeated or backward time stamp moves on by one tick); without a time,
+        one frame (at fps) after the frame before."""
+        last = self._last_pts
+        if time is None:
+            pts = 0 if last is None else last + self._step
+        else:
+            pts = max(0, round(Fraction(time) / self._tick))
+            if last is not None and pts <= last:
+                pts = last + 1
+        self._last_pts = pts
+        return pts
+
+    def _slot(self, time: Fraction | float | None) -> int | None:
+        """An .avi frame's place at the constant rate: the next one without a time; else
+        ``time``'s (at most :data:`MAX_GAP_S` after the next), or None when that slot is
+        taken."""
+        if time is None:
+            return self.frames
+        slot = min(round(Fraction(time) * _rate(self.fps)),
+                   self.frames + round(MAX_GAP_S * self.fps))
+        return slot if slot >= self.frames else None
+
+    def _hold(self, until: int) -> None:
+        """Repeat the last .avi frame (its packet, not encoded again) up to slot ``until``."""
+        while self._held is not None and self.frames < until:
+            packet = self._av.Packet(self._held)
+            packet.stream, packet.time_base = self._video, self._tick
+            packet.pts = packet.dts = self.frames
+            self._mux([packet])
+            self.frames += 1
 
     def write_audio(self, packets) -> None:
         """Copy audio packets of the ``audio`` stream given at creation, unchanged."""

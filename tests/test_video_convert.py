@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -20,13 +21,20 @@ from fesgui.commands.video import _VideoClock, convert, stop_signals_as_interrup
 from fesgui.errors import FesguiError
 
 
+def vfr_time(i: int) -> Fraction | None:
+    """Frame i's time stamp in the fake source: 10 fps, then 50 fps, and none for frame 30."""
+    return None if i == 30 else Fraction(i, 10) if i < 20 else 2 + Fraction(i - 20, 50)
+
+
 class FakeSource:
-    """``n`` numbered 4x4 frames; each frame brings one audio packet (its number)."""
+    """``n`` numbered 4x4 frames; each frame brings one audio packet (its number) and
+    the time stamp :func:`vfr_time`."""
 
     def __init__(self, n: int, fail_at: int | None = None) -> None:
         self.n, self.fail_at, self.i = n, fail_at, 0
         self._audio: list = []
         self.calls_after_end = 0
+        self.time = None
 
     def read(self):
         if self.i == self.fail_at:
@@ -37,6 +45,7 @@ class FakeSource:
         time.sleep(np.random.default_rng(self.i).uniform(0, 0.003))
         self._audio.append(("audio", self.i))
         frame = np.full((4, 4, 3), self.i % 256, np.uint8)
+        self.time = vfr_time(self.i)
         self.i += 1
         return frame
 
@@ -48,15 +57,17 @@ class FakeSource:
 class FakeWriter:
     def __init__(self, fail_at: int | None = None) -> None:
         self.log: list = []
+        self.times: list = []  # the time stamp each frame was written with
         self.fail_at = fail_at
         self.busy = threading.Lock()
 
-    def write(self, frame):
+    def write(self, frame, stamp=None):
         with self.busy:
             if len([x for x in self.log if x[0] == "frame"]) == self.fail_at:
                 raise DiskFullError("disk full while writing out.mp4: free some space")
             time.sleep(np.random.default_rng(int(frame[0, 0, 0])).uniform(0, 0.003))
             self.log.append(("frame", int(frame[0, 0, 0])))
+            self.times.append(stamp)
 
     def write_audio(self, packets):
         self.log.extend(packets)
@@ -85,7 +96,7 @@ def _threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("video-")]
 
 
-def test_frames_and_sound_stay_in_order():
+def test_frames_sound_and_time_stamps_stay_in_order():
     src, writer = FakeSource(40), FakeWriter()
     clock = _VideoClock(25.0)
     pipeline = Invert(clock=clock)
@@ -97,7 +108,11 @@ def test_frames_and_sound_stay_in_order():
     for i in range(40):
         expect += [("frame", 255 - i), ("audio", i)]
     assert writer.log == expect
-    assert pipeline.times == pytest.approx([i / 25.0 for i in range(40)])
+    # each frame goes out with its own time stamp; the smoother's clock reads it (a frame
+    # without one: its index at the nominal 25 fps)
+    assert writer.times == [vfr_time(i) for i in range(40)]
+    assert pipeline.times == pytest.approx(
+        [i / 25.0 if vfr_time(i) is None else float(vfr_time(i)) for i in range(40)])
     assert src.calls_after_end == 1 and _threads() == []
 
 

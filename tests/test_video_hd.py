@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -240,9 +241,9 @@ class _Spy:
                 self.read.append(frame.copy())
             return frame
 
-        def write(writer, frame):
+        def write(writer, frame, stamp=None):
             self.written.append(np.array(frame))
-            return real_write(writer, frame)
+            return real_write(writer, frame, stamp)
 
         monkeypatch.setattr(VideoFileSource, "read", read)
         monkeypatch.setattr(VideoWriter, "write", write)
@@ -298,6 +299,105 @@ def test_sound_is_copied_packet_for_packet_into_h264_mp4(tmp_path, model_path, c
     ok, bgr = cap.read()
     cap.release()
     assert ok and bgr.shape == (240, 320, 3)
+
+
+def _frame_times(path: Path) -> list[float]:
+    with av.open(str(path)) as c:
+        return [f.time for f in c.decode(video=0)]
+
+
+def test_a_variable_frame_rate_keeps_its_timing_and_its_sync_with_the_sound(
+        tmp_path, model_path, capsys):
+    """Before: frame n was written at n / (the file's average rate), so a clip recorded at
+    10 fps, then 30 fps (a browser or a phone in low light) ran at one rate: its first
+    second of frames ended at 0.6 s and the picture drifted from the sound."""
+    frames, _ = _moving(240, 320, 0.35, 8)
+    times = [i / 10 for i in range(10)] + [round(1 + i / 30, 3) for i in range(30)]  # in ms
+    src = write_av_video(tmp_path / "in.mp4", [frames[i % 8] for i in range(40)], fps=30,
+                         audio=True, times=times)
+    assert _frame_times(src) == pytest.approx(times, abs=1e-9)  # the clip is what we meant
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(src), str(out), "-m", str(model_path)]) == 0
+    assert "sound copied" in capsys.readouterr().err
+    assert _frame_times(out) == pytest.approx(times, abs=1e-9)
+    with av.open(str(out)) as c, av.open(str(src)) as c_in:
+        sound = [(p.pts, bytes(p)) for p in c.demux(c.streams.audio[0]) if p.size]
+        sound_in = [(p.pts, bytes(p)) for p in c_in.demux(c_in.streams.audio[0]) if p.size]
+    assert len(sound) > 10 and sound == sound_in  # the sound, untouched, on the same clock
+
+
+def test_writer_frame_times_in_mp4_and_avi(tmp_path):
+    """.mp4: a repeated or backward time stamp moves on by one tick, a frame without one
+    comes one frame (at fps) after the one before. .avi (constant rate): the frame before
+    a gap is held up to the next frame's slot; a frame whose slot is taken is dropped."""
+    stamps = [Fraction(0), Fraction(1, 10), Fraction(1, 10), Fraction(1, 20), None, 1.0]
+    shades = [10, 50, 90, 130, 170, 210]  # one grey level per write
+
+    def written(name: str) -> list[tuple[int, int]]:
+        """(time in the file's tick, grey level) of every frame in the file."""
+        with VideoWriter(tmp_path / name, fps=30, time_base=Fraction(1, 1000)) as writer:
+            for stamp, shade in zip(stamps, shades, strict=True):
+                writer.write(np.full((64, 64, 3), shade, np.uint8), stamp)
+        scale = 30 if name.endswith(".avi") else 1000
+        with av.open(str(tmp_path / name)) as c:
+            return [(round(f.time * scale), int(round(f.to_ndarray(format="rgb24").mean(),
+                                                      -1))) for f in c.decode(video=0)]
+
+    assert written("a.mp4") == [(0, 10), (100, 50), (101, 90), (102, 130), (135, 170),
+                                (1000, 210)]
+    assert written("b.avi") == [(0, 10), (1, 10), (2, 10), (3, 50), (4, 170),
+                                *((slot, 170) for slot in range(5, 30)), (30, 210)]
+
+
+def _as_ts(mp4: Path, late: int = 0) -> Path:
+    """``mp4`` remuxed into an MPEG-TS whose clock starts ``late`` seconds in."""
+    ts = mp4.with_suffix(".ts")
+    with av.open(str(mp4)) as c_in, av.open(str(ts), "w", format="mpegts") as c_out:
+        streams = {s.index: c_out.add_stream_from_template(s) for s in c_in.streams}
+        for packet in c_in.demux():
+            if packet.dts is not None:
+                shift = round(late / packet.time_base)
+                packet.pts, packet.dts = packet.pts + shift, packet.dts + shift
+                packet.stream = streams[packet.stream.index]
+                c_out.mux(packet)
+    return ts
+
+
+def _starts(path: Path) -> dict[str, float]:
+    with av.open(str(path)) as c:
+        return {s.type: float(s.start_time * s.time_base) for s in c.streams}
+
+
+def test_a_clock_that_starts_hours_in_starts_at_zero_and_keeps_the_sync(tmp_path,
+                                                                         model_path):
+    """A recording off the air (MPEG-TS) starts hours into its clock. Before: the picture
+    started at 0 and the copied sound an hour later."""
+    frames, _ = _moving(240, 320, 0.35, 6)
+    ts = _as_ts(write_av_video(tmp_path / "in.mp4", frames, fps=25, audio=True), late=3600)
+    before = _starts(ts)
+    assert min(before.values()) > 3599
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(ts), str(out), "-m", str(model_path)]) == 0
+    after = _starts(out)
+    assert min(after.values()) < 0.1
+    assert after["video"] - after["audio"] == pytest.approx(before["video"] - before["audio"],
+                                                            abs=0.002)
+
+
+def test_sound_an_avi_cannot_hold_is_left_out_with_a_warning(tmp_path, model_path, capsys):
+    """Before: AAC from an MPEG-TS (a TV or camcorder recording) into .avi failed with
+    "cannot write video out.avi: Invalid argument" and no way out."""
+    frames, _ = _moving(240, 320, 0.35, 6)
+    ts = _as_ts(write_av_video(tmp_path / "in.mp4", frames, fps=25, audio=True))
+    out = tmp_path / "out.avi"
+    assert main(["video", str(ts), str(out), "-m", str(model_path)]) == 0
+    warned = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("warning:")]
+    assert len(warned) == 1 and "sound (aac) cannot go into .avi: not copied" in warned[0]
+    with av.open(str(ts)) as c:  # the TS's picture starts after its sound: held before
+        v = c.streams.video[0]
+        lead = round((v.start_time * v.time_base - Fraction(c.start_time, 10**6)) * 25)
+    with av.open(str(out)) as c:
+        assert not c.streams.audio and c.streams.video[0].frames == 6 + lead
 
 
 def test_no_audio_option(tmp_path, model_path):

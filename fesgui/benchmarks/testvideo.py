@@ -77,11 +77,14 @@ def face_scene(height: int, width: int, face_frac: float, cx: float = 0.5, cy: f
 
 
 def write_av_video(path: str | os.PathLike, frames, fps: float = 30.0,
-                   audio: bool = False, rotation: int = 0, codec: str = "libx264") -> Path:
+                   audio: bool = False, rotation: int = 0, codec: str = "libx264",
+                   times=None) -> Path:
     """Write RGB uint8 ``frames`` with PyAV directly (not through fesgui's writer), as a
     phone or camera would: H.264 in .mp4 (or ``codec``), optionally with an AAC sound
     track (a 440 Hz tone as long as the video) and a rotation in the display matrix
-    (``rotation`` degrees counter-clockwise; the frames given are stored as they are)."""
+    (``rotation`` degrees counter-clockwise; the frames given are stored as they are).
+    ``times``: each frame's time stamp in seconds (whole milliseconds), for a variable
+    frame rate as browsers and phones record it; None: ``i / fps``."""
     from fractions import Fraction
 
     import av
@@ -93,6 +96,8 @@ def write_av_video(path: str | os.PathLike, frames, fps: float = 30.0,
         vs = out.add_stream(codec, rate=rate)
         vs.width, vs.height = frames[0].shape[1], frames[0].shape[0]
         vs.pix_fmt = "yuv420p" if codec == "libx264" else "yuvj420p"
+        tick = 1 / rate if times is None else Fraction(1, 1000)
+        vs.codec_context.time_base = tick
         if rotation:
             vs.set_display_rotation(rotation)
         astream = None
@@ -100,11 +105,11 @@ def write_av_video(path: str | os.PathLike, frames, fps: float = 30.0,
             astream = out.add_stream("aac", rate=16000, layout="mono")
         for i, f in enumerate(frames):
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
-            vf.pts = i
-            vf.time_base = 1 / rate
+            vf.pts = i if times is None else round(times[i] * 1000)
+            vf.time_base = tick
             out.mux(vs.encode(vf))
         if astream is not None:
-            n = int(16000 * len(frames) / fps)
+            n = int(16000 * (len(frames) / fps if times is None else times[-1] + 1 / fps))
             t = np.arange(n) / 16000
             tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
             for start in range(0, n, 1024):

@@ -94,7 +94,8 @@ def run_once(video: Path, out: Path, model=None, preset: str | None = None) -> d
         t0, c0 = time.perf_counter(), time.process_time()
         try:
             with VideoWriter(out, src.fps, preset=preset, rotation=src.rotation,
-                             audio=src.audio_stream, color=src.color) as raw_writer:
+                             audio=src.audio_stream, color=src.color,
+                             time_base=src.time_base) as raw_writer:
                 writer = _Timed(raw_writer, "write")
                 frames, no_face = convert(reader, pipeline, writer, clock)
         finally:

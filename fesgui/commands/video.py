@@ -60,13 +60,14 @@ def add_parser(sub) -> None:
 
 
 class _VideoClock:
-    """Time stamps of the video frames (seconds), for the landmark smoother."""
+    """The time of the video frame being processed (seconds), for the landmark smoother:
+    its time stamp, or ``frame / fps`` for a frame without one."""
 
     def __init__(self, fps: float) -> None:
-        self.fps, self.frame = fps, 0
+        self.fps, self.frame, self.stamp = fps, 0, None
 
     def __call__(self) -> float:
-        return self.frame / self.fps
+        return float(self.stamp) if self.stamp is not None else self.frame / self.fps
 
 
 #: the signals that stop ``fesgui video`` like Ctrl+C
@@ -159,9 +160,9 @@ _POLL = 0.05  # seconds between checks of the other threads while waiting
 def convert(src, pipeline, writer, clock: _VideoClock | None = None,
             progress: Callable[[int], None] | None = None,
             stopped: StopRequest | None = None) -> tuple[int, int]:
-    """Every frame of ``src`` through ``pipeline`` into ``writer``, in order, with the
-    sound (if ``src`` keeps it). ``clock.frame`` follows the frame index (for the landmark
-    smoother). Returns ``(frames, frames without a face)``. A set ``stopped`` (from
+    """Every frame of ``src`` through ``pipeline`` into ``writer``, in order, each at its
+    time stamp (``src.time``), with the sound (if ``src`` keeps it). ``clock`` tells the
+    landmark smoother the time of the frame being processed. Returns ``(frames, frames without a face)``. A set ``stopped`` (from
     :func:`stop_signals_as_interrupt`) raises KeyboardInterrupt at the next frame.
 
     Three stages overlap on the machine's cores: ``src.read`` (decoding, YUV -> RGB) runs
@@ -205,7 +206,7 @@ def _convert(src, pipeline, writer, clock, progress, stopped) -> tuple[int, int]
         try:
             while True:
                 frame = src.read()
-                if not put(decoded, (frame, src.take_audio())) or frame is None:
+                if not put(decoded, (frame, src.take_audio(), src.time)) or frame is None:
                     return
         except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
             put(decoded, exc)
@@ -214,11 +215,11 @@ def _convert(src, pipeline, writer, clock, progress, stopped) -> tuple[int, int]
         try:
             while not stop.is_set():
                 try:
-                    frame, audio = finished.get(timeout=_POLL)
+                    frame, audio, time = finished.get(timeout=_POLL)
                 except queue.Empty:
                     continue
                 if frame is not None:
-                    writer.write(frame)
+                    writer.write(frame, time)
                 writer.write_audio(audio)
                 if frame is None:
                     return
@@ -245,18 +246,18 @@ def _convert(src, pipeline, writer, clock, progress, stopped) -> tuple[int, int]
                     pass
             if isinstance(item, BaseException):
                 raise item
-            frame, audio = item
+            frame, audio, time = item
             if frame is None:  # the end; the sound after the last frame goes last
-                if not put(finished, (None, audio)):
+                if not put(finished, (None, audio, None)):
                     raise failed[0]
                 break
+            if clock is not None:
+                clock.frame, clock.stamp = frames, time
             result = pipeline.process(frame)
             no_face += result.message is not None
-            if not put(finished, (result.composite, audio)):
+            if not put(finished, (result.composite, audio, time)):
                 raise failed[0]
             frames += 1
-            if clock is not None:
-                clock.frame = frames
             if progress is not None:
                 progress(frames)
         while threads[1].is_alive():  # the encoder's last frames (Ctrl+C still works)
@@ -301,7 +302,7 @@ def run(args: argparse.Namespace) -> int:
             with make_pipeline(args, model, landmarks=finder) as pipeline, \
                     VideoWriter(out, src.fps, crf=args.crf, preset=args.preset,
                                 rotation=src.rotation, audio=src.audio_stream,
-                                color=src.color) as writer:
+                                color=src.color, time_base=src.time_base) as writer:
                 pipeline.keep_aligned = False  # no one looks at the crops
                 pipeline.in_place = True  # each decoded frame is used once
                 frames, no_face = convert(src, pipeline, writer, clock, progress, stopped)
