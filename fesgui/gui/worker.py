@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,7 @@ class FrameGrabber(threading.Thread):
         self.error: BaseException | None = None
         self._stop_event = threading.Event()
         self._cond = threading.Condition()
-        self._frames: collections.deque[tuple[np.ndarray, float, int]] = \
+        self._frames: collections.deque[tuple[np.ndarray, float, int, float]] = \
             collections.deque(maxlen=KEEP_FRAMES)
         self._count = 0
         self.overwritten = 0  # frames pushed out before the worker took them
@@ -101,7 +102,8 @@ class FrameGrabber(threading.Thread):
             while not self._stop_event.is_set():
                 t0 = time.perf_counter()
                 frame = self.source.read()
-                capture_ms = (time.perf_counter() - t0) * 1000.0
+                captured = time.perf_counter()
+                capture_ms = (captured - t0) * 1000.0
                 if frame is None:
                     break
                 if self.mirror:
@@ -110,7 +112,7 @@ class FrameGrabber(threading.Thread):
                     if len(self._frames) == KEEP_FRAMES:
                         self.overwritten += 1
                     self._count += 1
-                    self._frames.append((frame, capture_ms, self._count))
+                    self._frames.append((frame, capture_ms, self._count, captured))
                     self._cond.notify_all()
                 if period:
                     next_time += period
@@ -126,9 +128,9 @@ class FrameGrabber(threading.Thread):
             with self._cond:
                 self._cond.notify_all()
 
-    def take(self, timeout: float) -> tuple[np.ndarray, float, int] | None:
-        """The oldest frame kept and not taken yet ``(frame, capture_ms, number)``, or
-        None."""
+    def take(self, timeout: float) -> tuple[np.ndarray, float, int, float] | None:
+        """The oldest frame kept and not taken yet ``(frame, capture_ms, number,
+        captured)`` (``captured``: ``time.perf_counter()`` when it arrived), or None."""
         with self._cond:
             if not self._frames and not self.ended.is_set():
                 self._cond.wait(timeout)
@@ -234,6 +236,7 @@ class Worker(QObject):
         self._live_spec: LiveSpec | None = None
         self._live_stamp: tuple[int, int] | None = None
         self._recorder: Any = None
+        self._record_start = 0.0  # perf_counter() of the first recorded frame
         self._record_path: str | None = None
         self.frames_processed = 0  # live frames run through the pipeline (read by the app)
         from fesgui.views import ViewCache
@@ -467,7 +470,7 @@ class Worker(QObject):
             else:
                 QTimer.singleShot(0, self._live_step)
             return
-        frame, capture_ms, number = item
+        frame, capture_ms, number, captured = item
         spec = self._live_spec
         if self._file_changed(spec):
             self._end_live("ended")  # its frames would loop the part still there, silently
@@ -482,7 +485,7 @@ class Worker(QObject):
             if spec is not None:  # offered Retry, as a lost camera is
                 self.source_lost.emit(spec, f"{spec.describe()} stopped: {_one_line(exc)}")
             return
-        self._record(result.composite)
+        self._record(result.composite, captured)
         self.frames_processed += 1
         if self._gui_ready.is_set():
             self._gui_ready.clear()
@@ -527,8 +530,11 @@ class Worker(QObject):
         if why not in ("ended", "closed"):
             self.live_stopped.emit(spec, why)
 
-    def _record(self, composite: np.ndarray) -> None:
-        """Append a live composite to the recording, if one is running."""
+    def _record(self, composite: np.ndarray, captured: float) -> None:
+        """Append a live composite to the recording, if one is running, at the time its
+        frame arrived (the frames dropped while the worker was busy do not speed the
+        recording up: before, a 30 fps camera processed at 15 fps played back twice as
+        fast)."""
         if self._record_path is None:
             return
         try:
@@ -536,8 +542,10 @@ class Worker(QObject):
                 from fesgui.video import VideoWriter
 
                 fps = float(getattr(self._grabber.source, "fps", 0.0) or 25.0)
-                self._recorder = VideoWriter(self._record_path, fps)
-            self._recorder.write(composite)
+                self._recorder = VideoWriter(self._record_path, fps,
+                                             time_base=Fraction(1, 1000))
+                self._record_start = captured
+            self._recorder.write(composite, captured - self._record_start)
         except BaseException as exc:  # noqa: BLE001 - the stream goes on, the recording stops
             self.error.emit(exc)
             recorder, self._recorder, self._record_path = self._recorder, None, None

@@ -8,6 +8,7 @@ folder batch write complete files only.
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -297,6 +298,35 @@ def test_record_live_output(qtbot, window, video, model_files, tmp_path):
     c.stop_live()
 
 
+def test_a_recording_keeps_real_time_while_the_worker_drops_frames(
+        qtbot, window, video, model_files, tmp_path, monkeypatch):
+    """The stand-in camera runs at 20 fps and each frame takes the worker 0.15 s: two of
+    every three frames are dropped. Before: the .avi held only the processed frames at
+    20 fps, so it played three times too fast; now each is held until the next."""
+    load_model(qtbot, window, model_files["mr3"])
+    c = window.controller
+    c.start_camera(str(video))
+    wait_frames(qtbot, window, 2)
+    real = Pipeline.process
+
+    def slow(self, *args, **kwargs):
+        time.sleep(0.15)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "process", slow)
+    out = tmp_path / "slow.avi"
+    started = time.perf_counter()
+    c.start_recording(out)
+    wait_frames(qtbot, window, 8, timeout=20000)
+    with qtbot.waitSignal(c.recording_changed, timeout=5000):
+        c.stop_recording()
+    wall = time.perf_counter() - started
+    c.stop_live()
+    frames = list(VideoFileSource(out))
+    # ~1.2 s recorded: before, ~8 results at 20 fps made a 0.4 s file
+    assert len(frames) / 20 > 0.6 * wall > 0.6
+
+
 @pytest.fixture
 def photo_folder(tmp_path):
     folder = tmp_path / "photos"
@@ -413,6 +443,7 @@ def test_the_grabber_keeps_the_newest_two_frames_oldest_first():
     assert grabber.ended.wait(5)
     taken = [grabber.take(0.01) for _ in range(3)]
     assert [t[2] for t in taken[:2]] == [4, 5] and taken[2] is None
+    assert taken[0][3] <= taken[1][3] <= time.perf_counter()  # when each arrived
     assert [int(t[0][0, 0, 0]) for t in taken[:2]] == [4, 5]
     assert grabber.overwritten == 3
     grabber.stop()
