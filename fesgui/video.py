@@ -568,7 +568,7 @@ class VideoWriter:
     Without ``time``, frames follow each other at ``fps``. An .avi holds a constant rate
     only: there the frame before a gap is held (its packet repeated) up to the next frame's
     time, and a frame whose slot is taken is dropped, so it too stays on time (a gap of
-    more than :data:`MAX_GAP_S` is cut).
+    more than :data:`MAX_GAP_S` is cut to that, moving what follows earlier).
     """
 
     def __init__(self, path: str | os.PathLike, fps: float = DEFAULT_FPS,
@@ -596,6 +596,7 @@ class VideoWriter:
         self._step = max(1, round(1 / (rate * self._tick)))
         self._last_pts: int | None = None
         self._held: bytes | None = None  # .avi: the last frame's packet, to repeat
+        self._cut = 0  # .avi: slots cut out of gaps longer than MAX_GAP_S
         self.audio_note: str | None = None  # why the sound was not copied, if it was not
         self.audio_packets = 0
         self._cm = atomic_write(self.path)
@@ -738,12 +739,16 @@ class VideoWriter:
 
     def _slot(self, time: Fraction | float | None) -> int | None:
         """An .avi frame's place at the constant rate: the next one without a time; else
-        ``time``'s (at most :data:`MAX_GAP_S` after the next), or None when that slot is
-        taken."""
+        ``time``'s, or None when that slot is taken. A gap of more than
+        :data:`MAX_GAP_S` is cut to that, and every later frame moves earlier by the rest
+        (a recording paused for an hour must not become an hour of one repeated frame)."""
         if time is None:
             return self.frames
-        slot = min(round(Fraction(time) * _rate(self.fps)),
-                   self.frames + round(MAX_GAP_S * self.fps))
+        slot = round(Fraction(time) * _rate(self.fps)) - self._cut
+        longest = self.frames + round(MAX_GAP_S * self.fps)
+        if slot > longest:
+            self._cut += slot - longest
+            slot = longest
         return slot if slot >= self.frames else None
 
     def _hold(self, until: int) -> None:

@@ -368,6 +368,23 @@ def _starts(path: Path) -> dict[str, float]:
         return {s.type: float(s.start_time * s.time_base) for s in c.streams}
 
 
+def test_an_avi_cuts_a_long_gap_and_keeps_the_pace_after_it(tmp_path, monkeypatch):
+    """A pause longer than MAX_GAP_S (1 s here) becomes 1 s of the held frame; the frames
+    after it keep their spacing from there on (before this rule, each of them refilled
+    up to MAX_GAP_S again)."""
+    import fesgui.video
+
+    monkeypatch.setattr(fesgui.video, "MAX_GAP_S", 1.0)
+    stamps = [0, 0.1, 60, 60.1, 60.2]  # 10 fps, a minute's pause, 10 fps
+    with VideoWriter(tmp_path / "p.avi", fps=10) as writer:
+        for n, stamp in enumerate(stamps):
+            writer.write(np.full((32, 32, 3), 40 * (n + 1), np.uint8), stamp)
+    with av.open(str(tmp_path / "p.avi")) as c:
+        shades = [int(round(f.to_ndarray(format="rgb24").mean(), -1))
+                  for f in c.decode(video=0)]
+    assert shades == [40, 80] + [80] * 10 + [120, 160, 200]  # 80 held 1 s, then on pace
+
+
 def test_a_clock_that_starts_hours_in_starts_at_zero_and_keeps_the_sync(tmp_path,
                                                                          model_path):
     """A recording off the air (MPEG-TS) starts hours into its clock. Before: the picture
