@@ -250,6 +250,38 @@ def split_data(data: TrainingData, seed: int = 0) -> list[tuple[list[str], np.nd
     return parts
 
 
+#: people needed at the least: the split gives training, validation and test one each
+MIN_PEOPLE = 3
+
+
+def find_photo_pairs(folder, source: str, target: str) -> tuple[list, list[str]]:
+    """``(pairs, problems)`` of unaligned photo pairs in ``folder``
+    (:func:`fesgui.data.find_pairs`), as ``fesgui train --pairs`` and the app's Train
+    dialog take them; a FesguiError naming both layouts when there are none."""
+    from fesgui.data import find_pairs
+
+    pairs, problems = find_pairs(folder, source, target)
+    if not pairs:
+        raise FesguiError(
+            f"no training pairs found in {folder}: expected {folder}/{source}/<id>.jpg with "
+            f"{folder}/{target}/<id>.jpg, or {folder}/<id>/{source}.jpg with "
+            f"{folder}/<id>/{target}.jpg")
+    return pairs, problems
+
+
+def train_aligned(aligned, name: str, log: Log = _quiet, **options):
+    """:func:`train` on aligned pairs (:class:`fesgui.data.AlignedSet`) named ``name``,
+    fitting the change (``ridge=False``), as ``fesgui train`` and the app's Train dialog
+    do; a FesguiError when fewer than :data:`MIN_PEOPLE` people are usable. ``options``:
+    :func:`train`'s."""
+    if len(aligned.ids) < MIN_PEOPLE:
+        raise FesguiError(f"only {len(aligned.ids)} usable pairs: at least {MIN_PEOPLE} people "
+                          "are needed (one each for training, validation and test); add "
+                          "more pairs")
+    return train(TrainingData.from_aligned(aligned, name=name), ridge=False, log=log,
+                 **options)
+
+
 def train(data: TrainingData, method: str = "mr", size: int = 3, dilation: int = 1,
           color: str = "shared", lam: float | None = None, sigma: float | None = None,
           seed: int = 0, source: str = "neutral", target: str = "happy",

@@ -144,17 +144,13 @@ def run(args: argparse.Namespace) -> int:
 
     if mode == "inputs":
         pairs, problems = data.find_named_pairs(args.inputs, args.targets)
-        where = f"{args.inputs} and {args.targets}"
+        if not pairs:
+            raise FesguiError(f"no training pairs found in {args.inputs} and {args.targets}: "
+                              "expected images with the same names in both folders")
     else:
-        pairs, problems = data.find_pairs(args.pairs, args.source, args.target)
-        where = str(args.pairs)
+        pairs, problems = training.find_photo_pairs(args.pairs, args.source, args.target)
     for problem in problems:
         _say(f"warning: {problem}")
-    if not pairs:
-        layout = ("images with the same names in both folders" if mode == "inputs" else
-                  f"{where}/{args.source}/<id>.jpg with {where}/{args.target}/<id>.jpg, or "
-                  f"{where}/<id>/{args.source}.jpg with {where}/<id>/{args.target}.jpg")
-        raise FesguiError(f"no training pairs found in {where}: expected {layout}")
     _say(f"{len(pairs)} pairs found")
     if mode == "inputs":
         aligned = data.load_named(pairs)
@@ -167,19 +163,15 @@ def run(args: argparse.Namespace) -> int:
                                     use_cache=not args.no_cache, progress=progress)
     for path, reason in aligned.skipped:
         _say(f"skipped {path}: {reason}")
-    if len(aligned.ids) < 3:
-        raise FesguiError(f"only {len(aligned.ids)} usable pairs: at least 3 people are "
-                          "needed for the train/validation/test split; add more pairs")
     source, target = ((Path(args.inputs).name, Path(args.targets).name) if mode == "inputs"
                       else (data.canonical_expression(args.source),
                             data.canonical_expression(args.target)))
     folder = Path(args.inputs if mode == "inputs" else args.pairs).expanduser().resolve()
-    dataset = training.TrainingData.from_aligned(aligned, name=folder.name)
-    model = training.train(dataset, method=args.method, size=args.size,
-                           dilation=args.dilation, color=args.color, lam=args.lam,
-                           sigma=args.sigma, seed=args.seed, source=source, target=target,
-                           ridge=False, shape=not args.no_shape,
-                           residual=args.fit == "change", log=_say)
+    model = training.train_aligned(aligned, folder.name, method=args.method, size=args.size,
+                                   dilation=args.dilation, color=args.color, lam=args.lam,
+                                   sigma=args.sigma, seed=args.seed, source=source,
+                                   target=target, shape=not args.no_shape,
+                                   residual=args.fit == "change", log=_say)
     out = Path(args.output).expanduser()
     model.save(out, compact=args.compact)
     metrics = model.meta["metrics"]

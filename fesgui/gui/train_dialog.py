@@ -120,11 +120,8 @@ def run_training(request: TrainRequest, progress: Callable[[int, str], None],
         if cancel.is_set():
             raise Cancelled
 
-    pairs, _problems = data.find_pairs(request.folder, request.source, request.target)
-    if not pairs:
-        raise FesguiError(f"no training pairs found in {request.folder}: expected "
-                          f"<folder>/{request.source}/<id>.jpg with <folder>/{request.target}/"
-                          "<id>.jpg, or <folder>/<id>/<expression>.jpg")
+    pairs, _problems = training.find_photo_pairs(request.folder, request.source,
+                                                 request.target)
 
     def aligned_one(done: int, total: int) -> None:
         check()
@@ -133,9 +130,6 @@ def run_training(request: TrainRequest, progress: Callable[[int, str], None],
     progress(0, f"aligning the faces: 0/{len(pairs)}")
     aligned = data.load_aligned(pairs, request.crop, landmarks=landmarks, progress=aligned_one)
     check()
-    if len(aligned.ids) < 3:
-        raise FesguiError(f"only {len(aligned.ids)} usable pairs: at least 3 people are needed "
-                          "(train / validation / test); add more pairs")
     grid = len(training.CHANGE_LAM_GRID) * (len(training.SIGMA_GRID)
                                             if request.method == "pixel-kr" else 1)
     tried = [0]
@@ -150,13 +144,13 @@ def run_training(request: TrainRequest, progress: Callable[[int, str], None],
             progress(_ALIGN_SHARE + _FIT_SHARE, "fitted; saving")
 
     progress(_ALIGN_SHARE, f"training on {len(aligned.ids)} pairs")
-    # the same data as `fesgui train --pairs`: crops, FaceMesh points (the shape field)
-    # and how the crops were aligned
-    dataset = training.TrainingData.from_aligned(aligned, name=Path(request.folder).name)
-    model = training.train(dataset, method=request.method, size=request.size,
-                           source=data.canonical_expression(request.source),
-                           target=data.canonical_expression(request.target),
-                           ridge=False, pixel_stride=PIXEL_STRIDE, log=log)
+    # the same steps as `fesgui train --pairs`: crops, FaceMesh points (the shape field)
+    # and how the crops were aligned, the change fit
+    model = training.train_aligned(aligned, Path(request.folder).name, method=request.method,
+                                   size=request.size,
+                                   source=data.canonical_expression(request.source),
+                                   target=data.canonical_expression(request.target),
+                                   pixel_stride=PIXEL_STRIDE, log=log)
     check()
     request.output.parent.mkdir(parents=True, exist_ok=True)
     model.save(request.output)  # atomic: a temporary file renamed into place

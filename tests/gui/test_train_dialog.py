@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from fesgui.core import load_model as core_load_model
+from fesgui.errors import FesguiError
 from fesgui.imageio import write_image
 from fesgui.pipeline import Pipeline
 from fesgui.synthetic import make_face
@@ -121,3 +122,30 @@ def test_training_end_to_end_selects_a_model_that_works(qtbot, window, dialog, p
     # a second model of that name is refused in one line
     dialog.name.setText("my_smile")
     assert dialog.start() is None and "exists already" in dialog.stage.text()
+
+
+@pytest.mark.parametrize("people", [0, 2])
+def test_too_few_pairs_say_what_fesgui_train_says(tmp_path, pairs_folder, people, capsys,
+                                                  monkeypatch):
+    """The dialog's training and ``fesgui train --pairs`` share their steps
+    (``training.find_photo_pairs``, ``training.train_aligned``): the same error line."""
+    import threading
+
+    from fesgui.cli import main
+    from fesgui.gui.train_dialog import TrainRequest, run_training
+
+    for expression in ("neutral", "happy"):  # keep ``people`` pairs
+        for extra in sorted((pairs_folder / expression).glob("p*.png"))[people:]:
+            extra.unlink()
+    out = tmp_path / "m.npz"
+    request = TrainRequest(pairs_folder, "neutral", "happy", "pixel-rr", 3, 32, out)
+    faces = FakeLandmarks(make_face(FRAME_H, FRAME_W, seed=20)[1])
+    monkeypatch.setattr("fesgui.align.mediapipe_source.MediaPipeSource", lambda **kw: faces)
+    with pytest.raises(FesguiError) as raised:
+        run_training(request, lambda *_: None, threading.Event(), faces)
+    assert main(["train", "--pairs", str(pairs_folder), "--method", "pixel-rr", "--crop", "32",
+                 "-o", str(out)]) == 2
+    cli = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error: ")]
+    assert cli == [f"error: {raised.value}"]
+    assert ("no training pairs found" if people == 0 else "only 2 usable pairs") in cli[0]
+    assert not out.exists()
