@@ -623,12 +623,13 @@ class Session:
             raise FesguiError("recording needs a live source: start the camera or a video first")
 
     def start_recording(self, path: str | Path) -> None:
-        from fesgui.video import CODECS  # the formats the recorder can write
+        from fesgui.video import CODECS, video_suffixes  # what the recorder can write
 
         self.check_can_record()
         path = Path(path)
         if path.suffix.lower() not in CODECS:
-            raise FesguiError(f"cannot record to {path.name}: use a .avi or .mp4 file name")
+            raise FesguiError(f"cannot record to {path.name}: use a file name ending in "
+                              f"{video_suffixes()}")
         self.recording = str(path)
         self.backend.start_recording(str(path))
         self.events.recording_changed.emit(True, str(path))

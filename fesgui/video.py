@@ -33,7 +33,9 @@ from fesgui.errors import FesguiError
 from fesgui.imageio import check_output_folder
 
 #: what each output file extension holds (codec names as FFmpeg calls them)
-CODECS = {".mp4": "h264", ".avi": "mjpeg"}
+CODECS = {".mp4": "h264", ".mov": "h264", ".mkv": "h264", ".avi": "mjpeg"}
+#: the container FFmpeg writes for each output file extension
+CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi"}
 DEFAULT_FPS = 30.0
 #: H.264 quality: constant rate factor, 0 (lossless) .. 51 (worst); 18 looks lossless
 DEFAULT_CRF = 20
@@ -73,13 +75,19 @@ def _quiet_ffmpeg(av) -> None:
     av.logging.set_libav_level(av.logging.PANIC)
 
 
+def video_suffixes() -> str:
+    """'.mp4, .mov, .mkv or .avi': the output file names a video may have."""
+    names = list(CODECS)
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
 def video_codec(path: str | os.PathLike) -> str:
     """The codec written for an output video file name (a one-line error for others)."""
     path = Path(path)
     codec = CODECS.get(path.suffix.lower())
     if codec is None:
-        raise FesguiError(f"cannot write video {path.name}: use a file name ending "
-                          "in .mp4 or .avi")
+        raise FesguiError(f"cannot write video {path.name}: use a file name ending in "
+                          f"{video_suffixes()}")
     return codec
 
 
@@ -542,7 +550,8 @@ def _even(n: int) -> int:
 
 
 class VideoWriter:
-    """Write RGB uint8 frames to an .mp4 (H.264) or .avi (Motion-JPEG) file, atomically.
+    """Write RGB uint8 frames to an .mp4, .mov or .mkv (H.264) or .avi (Motion-JPEG) file,
+    atomically.
 
     Frames go to a temporary file beside ``path`` that is checked (it must open, hold
     every frame written, at the right size, and its first frame must decode) and only then
@@ -637,8 +646,10 @@ class VideoWriter:
         av = self._av
         rate = _rate(self.fps)
         if self.codec == "h264":
-            self._container = av.open(str(self._tmp), "w", format="mp4",
-                                      options={"movflags": "+faststart"})
+            container = CONTAINERS[self.path.suffix.lower()]
+            self._container = av.open(str(self._tmp), "w", format=container,
+                                      options={"movflags": "+faststart"}
+                                      if container in ("mp4", "mov") else {})
             stream = self._container.add_stream(
                 "libx264", rate=rate, options={"crf": str(self.crf), "preset": self.preset})
             stream.pix_fmt = "yuv420p"

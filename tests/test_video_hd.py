@@ -417,6 +417,45 @@ def test_sound_an_avi_cannot_hold_is_left_out_with_a_warning(tmp_path, model_pat
         assert not c.streams.audio and c.streams.video[0].frames == 6 + lead
 
 
+@pytest.mark.parametrize(("suffix", "container"), [(".mov", "mov"), (".mkv", "matroska")])
+def test_mov_and_mkv_hold_h264_with_the_sound_and_the_timing(tmp_path, model_path, capsys,
+                                                             suffix, container):
+    """Before: "cannot write video out.mov: use a file name ending in .mp4 or .avi"."""
+    frames, _ = _moving(240, 320, 0.35, 8)
+    times = [i / 10 for i in range(4)] + [round(0.4 + i / 30, 3) for i in range(4)]
+    src = write_av_video(tmp_path / "in.mp4", frames, fps=30, audio=True, times=times)
+    out = tmp_path / f"out{suffix}"
+    assert main(["video", str(src), str(out), "-m", str(model_path)]) == 0
+    assert "sound copied" in capsys.readouterr().err
+    with av.open(str(out)) as c:
+        assert container in c.format.name and c.streams.video[0].codec_context.name == "h264"
+        assert c.streams.audio and c.streams.audio[0].codec_context.name == "aac"
+    got = _frame_times(out)  # Matroska moves the whole file by the sound's AAC priming
+    assert [t - got[0] for t in got] == pytest.approx(times, abs=1e-9)
+
+    def first_packets(path: Path) -> dict[str, float]:
+        """Each stream's first packet time (the sound's priming included)."""
+        with av.open(str(path)) as c:
+            first: dict[str, float] = {}
+            for packet in c.demux():
+                if packet.pts is not None and packet.size:
+                    t = float(packet.pts * packet.time_base)
+                    first[packet.stream.type] = min(first.get(packet.stream.type, t), t)
+        return first
+
+    before, after = first_packets(src), first_packets(out)
+    assert after["video"] - after["audio"] == pytest.approx(before["video"] - before["audio"],
+                                                            abs=0.002)
+
+
+def test_an_unknown_video_suffix_names_every_one_there_is(tmp_path, model_path, capsys):
+    frames, _ = _moving(120, 160, 0.35, 2)
+    src = write_av_video(tmp_path / "in.mp4", frames, fps=10)
+    assert main(["video", str(src), str(tmp_path / "out.webm"), "-m", str(model_path)]) == 2
+    assert _one_error_line(capsys.readouterr().err) == (
+        "error: cannot write video out.webm: use a file name ending in .mp4, .mov, .mkv or .avi")
+
+
 def test_no_audio_option(tmp_path, model_path):
     frames, _ = _moving(240, 320, 0.35, 3)
     src = write_av_video(tmp_path / "in.mp4", frames, fps=24, audio=True)

@@ -44,7 +44,8 @@ def add_parser(sub) -> None:
         description="Process every frame of IN and write OUT (.mp4: H.264 with the sound "
         "of IN copied; .avi: Motion-JPEG). Frames without a face are copied unchanged.")
     p.add_argument("input", metavar="IN", help="input video file")
-    p.add_argument("output", metavar="OUT", help="output video (.mp4 or .avi)")
+    p.add_argument("output", metavar="OUT",
+                   help="output video: .mp4, .mov or .mkv (H.264) or .avi (Motion-JPEG)")
     add_synthesis_options(p)
     p.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=True,
                    help="smooth the landmarks over time (default on)")

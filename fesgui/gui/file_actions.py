@@ -41,7 +41,8 @@ def remember_export(path: str | Path) -> None:
     s = open_settings()
     s.setValue(EXPORT_KEY, str(path if path.is_dir() else path.parent))
     s.sync()
-VIDEO_SAVE_FILTER = "AVI video (*.avi);;MP4 video (*.mp4)"
+VIDEO_SAVE_FILTER = ("AVI video (*.avi);;MP4 video (*.mp4);;QuickTime video (*.mov);;"
+                     "Matroska video (*.mkv)")
 
 
 class FileActions(QObject):
