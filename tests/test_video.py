@@ -81,8 +81,8 @@ def test_abort_keeps_the_old_file(tmp_path):
 
 
 def test_writer_errors(tmp_path):
-    with pytest.raises(FesguiError, match=r"\.mp4 or \.avi"):
-        VideoWriter(tmp_path / "x.mkv", fps=10)
+    with pytest.raises(FesguiError, match=r"\.mp4, \.mov, \.mkv or \.avi$"):
+        VideoWriter(tmp_path / "x.webm", fps=10)
     with pytest.raises(FesguiError, match="does not exist"):
         VideoWriter(tmp_path / "no" / "x.avi", fps=10)
     w = VideoWriter(tmp_path / "x.avi", fps=10, size=(96, 128))
