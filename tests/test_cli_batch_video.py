@@ -100,6 +100,7 @@ def test_video_refusals(tmp_path, model_path, capsys):
     out = tmp_path / "out.mp4"
     assert main(["video", str(bad), str(out), "-m", str(model_path)]) == 2
     assert "cannot decode" in _error_line(capsys.readouterr().err)
-    assert main(["video", str(bad), str(tmp_path / "o.mkv"), "-m", str(model_path)]) == 2
-    assert ".mp4" in _error_line(capsys.readouterr().err)
+    assert main(["video", str(bad), str(tmp_path / "o.webm"), "-m", str(model_path)]) == 2
+    assert _error_line(capsys.readouterr().err).endswith(
+        "o.webm: use a file name ending in .mp4, .mov, .mkv or .avi")
     assert not out.exists()
