@@ -139,8 +139,9 @@ class VideoFileSource:
 
     :attr:`time` is the time stamp of the frame :meth:`read` returned last, exact, in
     seconds on the file's clock (the one its sound packets use) counted from the file's
-    start, or None when the file gives none; :attr:`time_base` the video stream's tick. A variable-frame-rate file
-    (a phone clip, a browser or screen recording) keeps its timing only through them.
+    start, or None when the file gives none; :attr:`time_base` the video stream's tick.
+    A variable-frame-rate file (a phone clip, a browser or screen recording) keeps its
+    timing only through them.
     """
 
     def __init__(self, path: str | os.PathLike, loop: bool = False,
@@ -629,8 +630,7 @@ class VideoWriter:
                 if self._audio is None:
                     raise
                 # e.g. AAC from an MPEG-TS into .avi: "Invalid argument" on every frame
-                note = (f"the sound ({self._audio_in.codec_context.name}) cannot go into "
-                        f"{self.path.suffix}: not copied ({_reason(exc)})")
+                note = self._sound_refused(self._audio_in, exc)
                 with contextlib.suppress(av.error.FFmpegError, OSError):
                     self._container.close()
                 self._add_streams(h, w, None)
@@ -676,8 +676,12 @@ class VideoWriter:
             try:
                 self._audio = self._container.add_stream_from_template(audio)
             except (av.error.FFmpegError, ValueError, TypeError) as exc:
-                self.audio_note = (f"the sound ({audio.codec_context.name}) cannot go into "
-                                   f"{self.path.suffix}: not copied ({_reason(exc)})")
+                self.audio_note = self._sound_refused(audio, exc)
+
+    def _sound_refused(self, audio, exc: BaseException) -> str:
+        """The :attr:`audio_note` for a sound stream this file cannot hold."""
+        return (f"the sound ({audio.codec_context.name}) cannot go into {self.path.suffix}: "
+                f"not copied ({_reason(exc)})")
 
     def _error(self, exc: BaseException) -> FesguiError:
         err = getattr(exc, "errno", None)
@@ -755,7 +759,7 @@ class VideoWriter:
         (a recording paused for an hour must not become an hour of one repeated frame)."""
         if time is None:
             return self.frames
-        slot = round(Fraction(time) * _rate(self.fps)) - self._cut
+        slot = round(Fraction(time) / self._tick) - self._cut  # .avi: a tick is a frame
         longest = self.frames + round(MAX_GAP_S * self.fps)
         if slot > longest:
             self._cut += slot - longest

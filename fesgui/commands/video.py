@@ -163,8 +163,9 @@ def convert(src, pipeline, writer, clock: _VideoClock | None = None,
             stopped: StopRequest | None = None) -> tuple[int, int]:
     """Every frame of ``src`` through ``pipeline`` into ``writer``, in order, each at its
     time stamp (``src.time``), with the sound (if ``src`` keeps it). ``clock`` tells the
-    landmark smoother the time of the frame being processed. Returns ``(frames, frames without a face)``. A set ``stopped`` (from
-    :func:`stop_signals_as_interrupt`) raises KeyboardInterrupt at the next frame.
+    landmark smoother the time of the frame being processed. Returns ``(frames, frames
+    without a face)``. A set ``stopped`` (from :func:`stop_signals_as_interrupt`) raises
+    KeyboardInterrupt at the next frame.
 
     Three stages overlap on the machine's cores: ``src.read`` (decoding, YUV -> RGB) runs
     on a reader thread and ``writer.write`` (RGB -> YUV, encoding) on a writer thread,
